@@ -1,0 +1,43 @@
+"""Scaling: how backbone size, pre-training data and training objective move common and counter accuracy."""
+
+import streamlit as st
+
+from app import charts, data, queries, selections, widgets
+
+st.title("Scaling backbones and data")
+st.caption("The paper's Figures 3-6: bars are class-balanced accuracy; the number above each pair is the drop.")
+
+setup, variant = widgets.setup_and_variant("scaling")
+points = data.query(queries.model_scores, setup=setup, variant=variant)
+clip = points[points["family"] == "CLIP"]
+by_data, by_backbone, versus = st.tabs(["Same data, larger backbones", "Same backbone, other data", "CLIP vs ImageNet"])
+
+with by_data:
+    options = selections.values_shared_by(clip, "pretrain_data")
+    if options:
+        chosen = st.selectbox("Pre-training data", options, key="scaling_data")
+        rows = selections.same_data(points, chosen)
+        st.plotly_chart(
+            charts.score_bars(rows, "backbone", f"CLIP trained on {chosen}"), theme=None, key="scaling_data_chart"
+        )
+    else:
+        st.info("No pre-training dataset has two or more CLIP models in this setup and variant.")
+
+with by_backbone:
+    options = selections.values_shared_by(clip, "backbone")
+    if options:
+        chosen = st.selectbox("Backbone", options, key="scaling_backbone")
+        rows = selections.same_backbone(points, chosen)
+        st.plotly_chart(
+            charts.score_bars(rows, "label", f"CLIP {chosen} by pre-training data"), theme=None, key="scaling_bb_chart"
+        )
+    else:
+        st.info("No backbone has two or more CLIP models in this setup and variant.")
+
+with versus:
+    rows = selections.clip_vs_imagenet(points)
+    if rows.empty:
+        st.info("No backbone has both CLIP and ImageNet models in this setup and variant.")
+    else:
+        title = "CLIP vs ImageNet models with the same backbone"
+        st.plotly_chart(charts.score_bars(rows, "label", title), theme=None, key="scaling_versus_chart")

@@ -1,0 +1,218 @@
+"""Chart builders: pure functions DataFrame -> plotly Figure. No Streamlit; tested without it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from app.trends import HIGH_QUALITY_GROUP, SCALES, Trend
+
+# Okabe-Ito: a palette that stays distinguishable for colour-blind viewers and on projectors.
+COMMON_COLOR = "#0072B2"  # blue
+COUNTER_COLOR = "#E69F00"  # orange
+TREND_COLORS = {"CLIP": "#0072B2", HIGH_QUALITY_GROUP: "#009E73", "ImageNet": "#D55E00", "LVLM": "#CC79A7"}
+FAMILY_SYMBOLS = {"CLIP": "circle", "ImageNet": "square", "LVLM": "diamond"}
+FAMILY_COLORS = {"ImageNet": "#D55E00", "LVLM": "#CC79A7"}  # CLIP points are shaded by data size instead
+FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 15}
+
+# CLIP marker colour: log10 of pre-training pairs (millions), on a fixed range so colours mean the same in every view.
+DATA_SIZE_TICKS = {"10M": 10, "100M": 100, "400M": 400, "1B": 1000, "2B": 2000, "5B": 5000}
+ACCURACY_TICKS = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99]  # percent, for probit/logit axes
+
+
+def marker_size(params_m: pd.Series) -> np.ndarray:
+    """Marker diameter (px) growing with log parameter count (millions); 10 px where the count is unknown."""
+    size = 4 + 7 * np.log10(params_m.astype(float).clip(lower=1))
+    return np.where(params_m.isna(), 10.0, size.clip(6, 32))
+
+
+def _axis_range(values: np.ndarray, scale: str) -> list[float]:
+    """Shared range of both axes (so y = x is the diagonal), in the scale's coordinates."""
+    lo, hi = max(np.nanmin(values) - 5, 0.5), min(np.nanmax(values) + 3, 99.5)
+    if scale == "linear":
+        lo, hi = max(lo, 0), min(hi, 100)
+    return SCALES[scale].forward(np.array([lo, hi])).tolist()
+
+
+def _accuracy_axis(title: str, scale: str, axis_range: list[float]) -> dict:
+    axis = {"title": title, "range": axis_range, "zeroline": False, "gridcolor": "#e5e5e5"}
+    if scale != "linear":  # label transformed coordinates with the accuracies they stand for
+        axis["tickvals"] = SCALES[scale].forward(np.array(ACCURACY_TICKS)).tolist()
+        axis["ticktext"] = [str(t) for t in ACCURACY_TICKS]
+    return axis
+
+
+def _point_groups(points: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Legend groups of the scatter: one per family, curated-data CLIPs apart so they can be highlighted."""
+    curated = (points["family"] == "CLIP") & points["high_quality_data"].astype(bool)
+    groups = [("CLIP", points[(points["family"] == "CLIP") & ~curated]), ("CLIP · DataComp/DFN", points[curated])]
+    groups += [(family, rows) for family, rows in points[points["family"] != "CLIP"].groupby("family", sort=True)]
+    return [(name, rows) for name, rows in groups if len(rows)]
+
+
+def _points_trace(name: str, rows: pd.DataFrame, scale: str) -> go.Scatter:
+    family = rows["family"].iloc[0]
+    forward = SCALES[scale].forward
+    if family == "CLIP":
+        color = np.log10(rows["pretrain_pairs_m"].astype(float).clip(lower=1)).tolist()
+        marker_color = {"color": color, "coloraxis": "coloraxis"}
+    else:
+        marker_color = {"color": FAMILY_COLORS.get(family, "#555555")}
+    highlight = name.endswith("DataComp/DFN")
+    custom = rows[["name", "backbone", "pretrain_data", "pretrain_size", "common", "counter", "drop", "model_id"]]
+    return go.Scatter(
+        name=name,
+        x=forward(rows["common"].to_numpy()),
+        y=forward(rows["counter"].to_numpy()),
+        mode="markers",
+        marker={
+            **marker_color,
+            "symbol": FAMILY_SYMBOLS.get(family, "circle"),
+            "size": marker_size(rows["params_m"]),
+            "line": {"width": 2.5 if highlight else 0.8, "color": "#000000" if highlight else "#ffffff"},
+            "opacity": 0.9,
+        },
+        customdata=custom.fillna("").to_numpy(),
+        hovertemplate=(
+            "<b>%{customdata[0]}</b><br>backbone: %{customdata[1]}<br>data: %{customdata[2]} (%{customdata[3]})"
+            "<br>common: %{customdata[4]:.2f}<br>counter: %{customdata[5]:.2f}<br>drop: %{customdata[6]:.2f}"
+            "<extra></extra>"
+        ),
+    )
+
+
+def _trend_trace(trend: Trend, axis_range: list[float]) -> go.Scatter:
+    # In the scale's coordinates the trend is a straight line, so two end points draw it exactly.
+    x = np.array(axis_range)
+    return go.Scatter(
+        name=f"{trend.group} trend (n={trend.n})",
+        x=x,
+        y=trend.slope * x + trend.intercept,
+        mode="lines",
+        line={"color": TREND_COLORS.get(trend.group, "#555555"), "width": 2},
+        meta={"group": trend.group, "slope": trend.slope, "intercept": trend.intercept, "scale": trend.scale},
+        hoverinfo="skip",
+    )
+
+
+def overview_scatter(points: pd.DataFrame, scale: str, trends: dict[str, Trend], title: str) -> go.Figure:
+    """Common (x) vs counter (y) accuracy: y = x, one trend per group, points by family.
+
+    Marker size grows with backbone parameters, CLIP colour with pre-training data size, curated-data CLIPs are
+    outlined. Coordinates are in the scale's space (probit/logit), ticks labelled in accuracy.
+    """
+    axis_range = _axis_range(np.concatenate([points["common"], points["counter"]]), scale) if len(points) else [0, 100]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            name="y = x (no drop)",
+            x=axis_range,
+            y=axis_range,
+            mode="lines",
+            line={"color": "#7f7f7f", "dash": "dash", "width": 1.5},
+            hoverinfo="skip",
+        )
+    )
+    for trend in trends.values():
+        fig.add_trace(_trend_trace(trend, axis_range))
+    for name, rows in _point_groups(points):
+        fig.add_trace(_points_trace(name, rows, scale))
+    log_ticks = np.log10(list(DATA_SIZE_TICKS.values()))
+    fig.update_layout(
+        title=title,
+        font=FONT,
+        template="plotly_white",
+        height=640,
+        margin={"l": 70, "r": 20, "t": 60, "b": 60},
+        xaxis=_accuracy_axis("Common-background accuracy (%)", scale, axis_range),
+        yaxis=_accuracy_axis("Counter-background accuracy (%)", scale, axis_range),
+        legend={"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.85)"},
+        coloraxis={
+            "colorscale": "Viridis",
+            "cmin": float(log_ticks[0]),
+            "cmax": float(log_ticks[-1]),
+            "colorbar": {
+                "title": {"text": "CLIP data<br>(pairs)"},
+                "tickvals": log_ticks.tolist(),
+                "ticktext": list(DATA_SIZE_TICKS),
+                "len": 0.6,
+            },
+        },
+    )
+    return fig
+
+
+def score_bars(rows: pd.DataFrame, category: str, title: str) -> go.Figure:
+    """Common and counter accuracy side by side per `category` value (in row order), the drop written above."""
+    fig = go.Figure(
+        [
+            go.Bar(name="common", x=rows[category], y=rows["common"], marker_color=COMMON_COLOR),
+            go.Bar(name="counter", x=rows[category], y=rows["counter"], marker_color=COUNTER_COLOR),
+        ]
+    )
+    for _, row in rows.iterrows():
+        fig.add_annotation(
+            x=row[category],
+            y=max(row["common"], row["counter"]),
+            text=f"−{row['drop']:.2f}",
+            showarrow=False,
+            yshift=14,
+            font={"size": 13, "color": "#333333"},
+        )
+    fig.update_layout(
+        title=title,
+        font=FONT,
+        template="plotly_white",
+        barmode="group",
+        height=460,
+        yaxis={"title": "Accuracy (%)", "range": [0, 105]},
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+        margin={"l": 60, "r": 20, "t": 80, "b": 80},
+    )
+    return fig
+
+
+def per_class_dumbbell(rows: pd.DataFrame, title: str) -> go.Figure:
+    """Per-class common and counter accuracy joined by a line, rows in the given order (worst drop on top)."""
+    labels = rows["label"].tolist()
+    segments_x = [v for c, k in zip(rows["common"], rows["counter"], strict=True) for v in (k, c, None)]
+    segments_y = [v for label in labels for v in (label, label, None)]
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=segments_x, y=segments_y, mode="lines", line={"color": "#bbbbbb", "width": 3}, showlegend=False
+            ),
+            go.Scatter(
+                name="common", x=rows["common"], y=labels, mode="markers", marker={"color": COMMON_COLOR, "size": 10}
+            ),
+            go.Scatter(
+                name="counter",
+                x=rows["counter"],
+                y=labels,
+                mode="markers",
+                marker={"color": COUNTER_COLOR, "size": 10},
+            ),
+            go.Scatter(
+                name="drop",
+                x=np.full(len(rows), 103.0),
+                y=labels,
+                mode="text",
+                text=[f"−{d:.1f}" for d in rows["drop"]],
+                textfont={"size": 12, "color": "#333333"},
+                showlegend=False,
+                hoverinfo="skip",
+            ),
+        ]
+    )
+    fig.update_layout(
+        title=title,
+        font=FONT,
+        template="plotly_white",
+        height=140 + 22 * len(rows),
+        xaxis={"title": "Accuracy (%)", "range": [0, 108], "side": "top"},
+        yaxis={"autorange": "reversed", "type": "category", "tickfont": {"size": 12}},
+        legend={"orientation": "h", "y": 1.0, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+        margin={"l": 10, "r": 10, "t": 110, "b": 30},
+    )
+    return fig

@@ -1,0 +1,177 @@
+"""All SQL of the dashboard: DuckDB, in process, over the files in the published-numbers folder and results/.
+
+Every function opens its own in-memory connection (no long-lived connection, no file lock shared with a running
+evaluation), reads the files through views, fetches the result fully and returns a DataFrame. No Streamlit here;
+`app/data.py` adds caching.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from engine.config import paper_dir, results_dir
+
+
+class DataError(Exception):
+    """A results file is missing or malformed; the message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The folders the dashboard reads."""
+
+    paper: Path  # the published numbers (results/paper/ or the installed copy)
+    results: Path  # evaluation runs
+
+    @classmethod
+    def from_environment(cls) -> Sources:
+        return cls(paper=paper_dir(), results=results_dir())
+
+    def fingerprint(self) -> tuple:
+        """Changes whenever a file the views read changes: the cache key of every query."""
+        files = sorted(p for p in self.paper.glob("*") if p.is_file()) if self.paper.is_dir() else []
+        return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+
+
+# View name -> (file under the paper folder, the columns the dashboard needs).
+PAPER_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "models": (
+        "models.csv",
+        ("model_id", "name", "family", "role", "backbone", "params_m", "pretrain_data", "pretrain_size")
+        + ("pretrain_pairs_m", "high_quality_data", "paper_checkpoint"),
+    ),
+    "scores": ("scores.csv", ("model_id", "setup", "variant", "common", "counter", "drop", "source", "flag")),
+    "per_class": ("per_class.csv", ("model_id", "setup", "class_id", "common", "counter", "drop", "source")),
+    "classes": (
+        "classes.csv",
+        ("class_id", "name", "common_background", "counter_background", "n_common", "n_counter"),
+    ),
+}
+
+_REPAIR = "Restore the published tables with `git checkout results/paper` (or reinstall the project)."
+
+
+def _paper_file(sources: Sources, view: str) -> Path:
+    file, _ = PAPER_TABLES[view]
+    path = sources.paper / file
+    if not path.is_file():
+        raise DataError(f"The published-numbers file `{path}` is missing. {_REPAIR}")
+    return path
+
+
+def _literal(path: Path) -> str:
+    """A path as an SQL string literal (DDL statements take no prepared parameters)."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _create_view(con: duckdb.DuckDBPyConnection, sources: Sources, view: str) -> None:
+    path = _paper_file(sources, view)
+    _, required = PAPER_TABLES[view]
+    try:
+        con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_csv({_literal(path)}, header = true)")
+        columns = {row[0] for row in con.execute(f"DESCRIBE {view}").fetchall()}
+    except duckdb.Error as error:
+        raise DataError(f"`{path}` cannot be read as CSV ({error}). {_REPAIR}") from error
+    if missing := [c for c in required if c not in columns]:
+        raise DataError(f"`{path}` lacks the column(s) {', '.join(missing)}. {_REPAIR}")
+
+
+def _query(sources: Sources, sql: str, params: list | None = None) -> pd.DataFrame:
+    """Run one query with every paper view defined; file problems become a DataError."""
+    con = duckdb.connect()
+    try:
+        for view in PAPER_TABLES:
+            _create_view(con, sources, view)
+        return con.execute(sql, params or []).df()
+    except duckdb.Error as error:
+        raise DataError(f"The published numbers in `{sources.paper}` are malformed ({error}). {_REPAIR}") from error
+    finally:
+        con.close()
+
+
+# Short class label "ice bear" from the ImageNet-style name "ice bear, polar bear, ursus maritimus, ...".
+_CLASS_LABEL = "split_part(c.name, ',', 1)"
+# Published variants that are not measurements to plot (see results/paper/README.md).
+HIDDEN_VARIANTS = ("table5_as_printed", "default_checkpoint_repeat")
+
+
+def setups(sources: Sources) -> list[str]:
+    df = _query(sources, "SELECT DISTINCT setup FROM scores ORDER BY setup")
+    return df["setup"].tolist()
+
+
+def variants(sources: Sources, setup: str) -> list[str]:
+    """Variants published for a setup, the paper's default protocol first."""
+    sql = """
+        SELECT DISTINCT variant FROM scores
+        WHERE setup = ? AND variant NOT IN (SELECT unnest(?::VARCHAR[]))
+        ORDER BY variant <> 'default', variant
+    """
+    return _query(sources, sql, [setup, list(HIDDEN_VARIANTS)])["variant"].tolist()
+
+
+def model_scores(sources: Sources, setup: str, variant: str) -> pd.DataFrame:
+    """One row per model published for (setup, variant): its description and common, counter, drop (points)."""
+    sql = """
+        SELECT m.model_id,
+               CASE WHEN m.role = 'alt_checkpoint' THEN m.name || ' (' || m.paper_checkpoint || ')' ELSE m.name END
+                   AS name,
+               m.family, m.role, m.backbone,
+               CAST(m.params_m AS DOUBLE) AS params_m,
+               m.pretrain_data, m.pretrain_size,
+               CAST(m.pretrain_pairs_m AS DOUBLE) AS pretrain_pairs_m,
+               coalesce(CAST(m.high_quality_data AS BOOLEAN), false) AS high_quality_data,
+               CAST(s.common AS DOUBLE) AS common,
+               CAST(s.counter AS DOUBLE) AS counter,
+               CAST(s.drop AS DOUBLE) AS drop,
+               s.source, coalesce(s.flag, '') AS flag
+        FROM scores s JOIN models m USING (model_id)
+        WHERE s.setup = ? AND s.variant = ?
+        ORDER BY m.family, CAST(m.params_m AS DOUBLE), m.name
+    """
+    return _query(sources, sql, [setup, variant])
+
+
+def classes(sources: Sources) -> pd.DataFrame:
+    """The 45 classes: label, backgrounds and image counts, in ImageNet order."""
+    sql = f"""
+        SELECT c.class_id, {_CLASS_LABEL} AS label, c.name,
+               c.common_background, c.counter_background,
+               CAST(c.n_common AS INTEGER) AS n_common, CAST(c.n_counter AS INTEGER) AS n_counter
+        FROM classes c ORDER BY c.class_id
+    """
+    return _query(sources, sql)
+
+
+def per_class_models(sources: Sources) -> pd.DataFrame:
+    """Models with published per-class numbers (model_id, name, setup)."""
+    sql = """
+        SELECT DISTINCT p.model_id, m.name, p.setup
+        FROM per_class p JOIN models m USING (model_id) ORDER BY m.name, p.setup
+    """
+    return _query(sources, sql)
+
+
+def per_class_scores(sources: Sources, model_id: str, setup: str) -> pd.DataFrame:
+    """Per-class common, counter and drop for one model, worst drop first, labelled 'ice bear (snow → grass)'."""
+    sql = f"""
+        SELECT p.class_id,
+               {_CLASS_LABEL} || ' (' || c.common_background || ' → ' || c.counter_background || ')' AS label,
+               CAST(p.common AS DOUBLE) AS common, CAST(p.counter AS DOUBLE) AS counter,
+               CAST(p.drop AS DOUBLE) AS drop,
+               CAST(c.n_common AS INTEGER) AS n_common, CAST(c.n_counter AS INTEGER) AS n_counter
+        FROM per_class p JOIN classes c USING (class_id)
+        WHERE p.model_id = ? AND p.setup = ?
+        ORDER BY CAST(p.drop AS DOUBLE) DESC, p.class_id
+    """
+    return _query(sources, sql, [model_id, setup])
+
+
+def model_counts(sources: Sources) -> pd.DataFrame:
+    """Number of published models per family and role (main tables or alternative checkpoints)."""
+    sql = "SELECT family, role, count(*) AS models FROM models GROUP BY ALL ORDER BY role DESC, family"
+    return _query(sources, sql)

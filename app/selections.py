@@ -1,0 +1,48 @@
+"""Row selections the pages make on query results (filters, scaling comparisons). Pure pandas; no Streamlit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+
+def filter_points(
+    points: pd.DataFrame, families: Sequence[str], backbones: Sequence[str], data: Sequence[str]
+) -> pd.DataFrame:
+    """Keep the models matching every non-empty filter (an empty filter keeps everything)."""
+    keep = pd.Series(True, index=points.index)
+    for column, wanted in (("family", families), ("backbone", backbones), ("pretrain_data", data)):
+        if wanted:
+            keep &= points[column].isin(wanted)
+    return points[keep]
+
+
+def values_shared_by(points: pd.DataFrame, column: str, at_least: int = 2) -> list[str]:
+    """Values of `column` that at least `at_least` models have, most common first (ties by name)."""
+    counts = points[column].dropna().value_counts()
+    counts = counts[counts >= at_least]
+    return sorted(counts.index, key=lambda v: (-counts[v], v))
+
+
+def same_data(points: pd.DataFrame, pretrain_data: str) -> pd.DataFrame:
+    """CLIP models trained on one dataset, smallest backbone first."""
+    rows = points[(points["family"] == "CLIP") & (points["pretrain_data"] == pretrain_data)]
+    return rows.sort_values(["params_m", "name"])
+
+
+def same_backbone(points: pd.DataFrame, backbone: str) -> pd.DataFrame:
+    """CLIP models with one backbone, smallest pre-training data first, labelled by their data."""
+    rows = points[(points["family"] == "CLIP") & (points["backbone"] == backbone)]
+    rows = rows.sort_values(["pretrain_pairs_m", "pretrain_data"])
+    return rows.assign(label=rows["pretrain_data"] + " (" + rows["pretrain_size"] + ")")
+
+
+def clip_vs_imagenet(points: pd.DataFrame) -> pd.DataFrame:
+    """CLIP and ImageNet models on the backbones both families have, grouped by backbone, labelled by model."""
+    clip, imagenet = (set(points.loc[points["family"] == f, "backbone"]) for f in ("CLIP", "ImageNet"))
+    shared = clip & imagenet
+    rows = points[points["backbone"].isin(shared) & points["family"].isin(["CLIP", "ImageNet"])]
+    rows = rows.sort_values(["params_m", "backbone", "family", "pretrain_pairs_m"])
+    label = rows["backbone"] + " · " + rows["family"].where(rows["family"] == "ImageNet", rows["pretrain_data"])
+    return rows.assign(label=label)

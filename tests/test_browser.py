@@ -1,0 +1,34 @@
+"""The whole dashboard in headless Chromium: served by `counteranimal serve`, driven like a user would."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import queries
+from tests.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+POINTS = ".js-plotly-plot .scatterlayer .trace .points path"
+
+
+def published_models(setup: str) -> int:
+    return len(queries.model_scores(queries.Sources.from_environment(), setup, "default"))
+
+
+def wait_for_points(page, expected: int) -> None:
+    page.wait_for_function(
+        "([selector, n]) => document.querySelectorAll(selector).length === n", arg=[POINTS, expected], timeout=30_000
+    )
+
+
+def test_overview_shows_every_model_and_switches_setup(server_url, page):
+    page.goto(server_url)
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    wait_for_points(page, published_models("1vs1000"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "overview_1vs1000.png", full_page=True)
+
+    page.get_by_text("1 vs 20", exact=True).click()
+    wait_for_points(page, published_models("1vs20"))
+    page.screenshot(path=ARTIFACTS / "overview_1vs20.png", full_page=True)
