@@ -1,0 +1,360 @@
+"""Server-side render time of each dashboard page, measured with Streamlit's AppTest.
+
+What it measures: the time `AppTest.run()` takes to execute `app/main.py` for one page (the Python script run on the
+server: queries, pandas, plotly figure building, element serialisation). It does not include the network or the
+browser drawing the page.
+
+For two datasets, "paper" (a copy of the shipped tables in results/paper/) and "paper+500" (the same copy with 500
+synthetic models and their 1 vs 1000 and 1 vs 20 scores appended), and for each page it records:
+- cold: the first render of the page in a fresh AppTest right after `st.cache_data.clear()`, so every query runs;
+- warm: the median of `--runs` reruns of the same AppTest, the cost of a widget interaction with a filled cache.
+Before measuring, every page is rendered once and discarded, so "cold" means a cold data cache, not a cold
+interpreter (the one-time imports of plotly, duckdb and pandas are reported separately as the warm-up).
+
+A trivial AppTest script (`st.write("hi")`) is timed in the same run as a baseline, so that figures taken on
+different machines can be compared as ratios. The goal is under 1 s per page (warm); each page prints PASS or FAIL
+against it, and the script exits 0 either way. It exits non-zero only if a page fails to render.
+
+Run it from the repository root:
+
+    .venv/bin/python bench/app_latency.py [--runs N]    # or: make bench
+
+Figures go to bench/results/app_latency.json and a table to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[1]
+# AppTest runs app/main.py inside this process, and the script imports `app.*`: the repository root must be
+# importable even when this file is started as `python bench/app_latency.py` (sys.path[0] is then bench/).
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from engine.config import PAPER_ENV, RESULTS_ENV  # noqa: E402  (needs the sys.path entry above)
+
+APP_MAIN = REPO / "app" / "main.py"
+PAPER = REPO / "results" / "paper"
+OUTPUT = REPO / "bench" / "results" / "app_latency.json"
+GOAL_S = 1.0  # the issue's target: every page under 1 s once the cache is warm
+RUN_TIMEOUT_S = 60  # AppTest's default of 3 s is too short for a cold render on a slow machine
+
+SYNTHETIC_MODELS = 500
+SYNTHETIC_SEED = 20240611  # fixed, so "paper+500" is the same table on every run and machine
+SYNTHETIC_SETUPS = ("1vs1000", "1vs20")
+CLIP_SHARE = 2 / 3  # about the CLIP : ImageNet ratio of the paper's main tables (28 : 14)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A dashboard page and what a successful render of it shows."""
+
+    name: str
+    path: str  # relative to app/main.py, as AppTest.switch_page wants it
+    title: str
+    charts: int  # plotly charts on the page with its default widget values
+
+
+PAGES = (
+    Page("overview", "app_pages/overview.py", "Common vs counter backgrounds", 1),
+    Page("scaling", "app_pages/scaling.py", "Scaling backbones and data", 3),
+    Page("classes", "app_pages/classes.py", "Classes and backgrounds", 2),
+    Page("about", "app_pages/about.py", "About CounterAnimal Explorer", 0),
+)
+DEFAULT_PAGE = PAGES[0]
+
+
+@dataclass(frozen=True)
+class PageTiming:
+    """One row of the JSON output."""
+
+    dataset: str
+    page: str
+    cold_s: float
+    warm_median_s: float
+    warm_runs: list[float]
+    ratio_to_baseline: float
+    under_1s: bool
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Datasets
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _append_csv(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
+    """Append rows under the file's own header; the original rows stay byte for byte as shipped."""
+    text = path.read_text(encoding="utf-8")
+    with path.open("a", newline="", encoding="utf-8") as handle:
+        if text and not text.endswith("\n"):
+            handle.write("\n")
+        csv.DictWriter(handle, fieldnames=columns, lineterminator="\n").writerows(rows)
+
+
+def _pick(rows: list[dict[str, str]], rng: np.random.Generator) -> dict[str, str]:
+    return rows[int(rng.integers(len(rows)))]
+
+
+def synthetic_models(models: list[dict[str, str]], count: int, rng: np.random.Generator) -> list[dict[str, str]]:
+    """`count` plausible extra models: real backbones and sizes, pre-training data of a real model of the family."""
+    main = [m for m in models if m["role"] == "main" and m["backbone"]]
+    by_family = {family: [m for m in main if m["family"] == family] for family in ("CLIP", "ImageNet")}
+    data_columns = ("pretrain_data", "pretrain_size", "pretrain_pairs_m", "high_quality_data")
+    rows = []
+    for number in range(1, count + 1):
+        family = "CLIP" if rng.random() < CLIP_SHARE else "ImageNet"
+        # Backbone and size come from one real model, so a backbone keeps its parameter count; the data comes from
+        # an independent draw, so new (backbone, data) pairs appear, as the Scaling page's groupings would see them.
+        architecture, data = _pick(by_family[family], rng), _pick(by_family[family], rng)
+        row = dict.fromkeys(models[0], "")
+        row.update(
+            model_id=f"synthetic:model-{number:04d}",
+            name=f"Synthetic-{family}-{number:04d}",
+            family=family,
+            role="main",
+            backbone=architecture["backbone"],
+            params_m=architecture["params_m"],
+            params_total_m=architecture["params_total_m"],
+            **{column: data[column] for column in data_columns},
+        )
+        rows.append(row)
+    return rows
+
+
+def synthetic_scores(model_ids: list[str], rng: np.random.Generator) -> list[dict[str, str]]:
+    """Paper-protocol scores in both setups: common uniform in 55-95, a drop of 3-30 points."""
+    rows = []
+    for model_id in model_ids:
+        for setup in SYNTHETIC_SETUPS:
+            common = round(float(rng.uniform(55, 95)), 2)
+            counter = round(common - float(rng.uniform(3, 30)), 2)
+            drop = round(common - counter, 2)  # recomputed from the rounded values, as the shipped rows are
+            rows.append(
+                {
+                    "model_id": model_id,
+                    "setup": setup,
+                    "variant": "default",
+                    "common": f"{common:.2f}",
+                    "counter": f"{counter:.2f}",
+                    "drop": f"{drop:.2f}",
+                    "source": "synthetic",
+                    "flag": "",
+                }
+            )
+    return rows
+
+
+def copy_paper(folder: Path) -> Path:
+    """A private copy of the shipped tables, so the benchmark reads exactly them and nothing else."""
+    shutil.copytree(PAPER, folder)
+    return folder
+
+
+def add_synthetic_models(paper: Path, count: int, seed: int) -> None:
+    """Append `count` synthetic models to models.csv and their scores to scores.csv, columns unchanged."""
+    rng = np.random.default_rng(seed)
+    model_columns, models = _read_csv(paper / "models.csv")
+    extra = synthetic_models(models, count, rng)
+    _append_csv(paper / "models.csv", model_columns, extra)
+    score_columns, _ = _read_csv(paper / "scores.csv")
+    _append_csv(paper / "scores.csv", score_columns, synthetic_scores([m["model_id"] for m in extra], rng))
+
+
+def build_datasets(root: Path) -> dict[str, Path]:
+    """Dataset name -> its published-numbers folder under `root`."""
+    paper = copy_paper(root / "paper")
+    larger = copy_paper(root / "paper+500")
+    add_synthetic_models(larger, SYNTHETIC_MODELS, SYNTHETIC_SEED)
+    return {"paper": paper, "paper+500": larger}
+
+
+@contextmanager
+def dataset_environment(paper: Path, results: Path) -> Iterator[None]:
+    """Point the app at a dataset. AppTest runs the script in this process, so os.environ is what the app reads."""
+    saved = {name: os.environ.get(name) for name in (PAPER_ENV, RESULTS_ENV)}
+    os.environ[PAPER_ENV], os.environ[RESULTS_ENV] = str(paper), str(results)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rendering and checking
+
+
+def timed_run(at: AppTest) -> float:
+    start = time.perf_counter()
+    at.run(timeout=RUN_TIMEOUT_S)
+    return time.perf_counter() - start
+
+
+def check_render(at: AppTest, page: Page, what: str) -> None:
+    """Fail loudly unless the run raised nothing and drew the expected page: a broken page has no latency."""
+    problems = [f"exception: {e.message}" for e in at.exception] + [f"st.error: {e.value}" for e in at.error]
+    titles = [t.value for t in at.title]
+    if titles != [page.title]:
+        problems.append(f"titles {titles}, expected [{page.title!r}]")
+    charts = len(at.get("plotly_chart"))
+    if charts != page.charts:
+        problems.append(f"{charts} plotly charts, expected {page.charts}")
+    if problems:
+        raise RuntimeError(f"{what}: page {page.name!r} did not render: " + "; ".join(problems))
+
+
+def fresh_app_on(page: Page) -> AppTest:
+    """A new AppTest showing `page`, with the data cache emptied just before the page's first run.
+
+    AppTest can only switch pages after a first run, which lands on the default page; the cache is cleared after that
+    run so the timed render of any page starts from an empty cache.
+    """
+    at = AppTest.from_file(str(APP_MAIN), default_timeout=RUN_TIMEOUT_S)
+    if page != DEFAULT_PAGE:
+        at.run(timeout=RUN_TIMEOUT_S)
+        check_render(at, DEFAULT_PAGE, "landing run")
+        at.switch_page(page.path)
+    st.cache_data.clear()
+    return at
+
+
+def measure_page(dataset: str, page: Page, runs: int, baseline_s: float) -> PageTiming:
+    at = fresh_app_on(page)
+    cold = timed_run(at)
+    check_render(at, page, f"{dataset} cold run")
+    warm = []
+    for number in range(runs):
+        warm.append(timed_run(at))
+        check_render(at, page, f"{dataset} warm run {number + 1}")
+    median = statistics.median(warm)
+    return PageTiming(
+        dataset=dataset,
+        page=page.name,
+        cold_s=round(cold, 4),
+        warm_median_s=round(median, 4),
+        warm_runs=[round(t, 4) for t in warm],
+        ratio_to_baseline=round(median / baseline_s, 1),
+        under_1s=median < GOAL_S,
+    )
+
+
+def warm_up(paper: Path, results: Path) -> float:
+    """Render every page once, untimed, so the first measured page does not pay for the process's imports."""
+    start = time.perf_counter()
+    with dataset_environment(paper, results):
+        for page in PAGES:
+            at = fresh_app_on(page)
+            at.run(timeout=RUN_TIMEOUT_S)
+            check_render(at, page, "warm-up")
+    return time.perf_counter() - start
+
+
+def measure_baseline(folder: Path, runs: int) -> float:
+    """Median rerun time of a one-line app: the cost of AppTest itself on this machine."""
+    script = folder / "trivial_app.py"
+    script.write_text('import streamlit as st\n\nst.write("hi")\n', encoding="utf-8")
+    at = AppTest.from_file(str(script), default_timeout=RUN_TIMEOUT_S)
+    at.run(timeout=RUN_TIMEOUT_S)  # the first run compiles the script; the pages' warm figures are reruns too
+    times = []
+    for _ in range(runs):
+        times.append(timed_run(at))
+        if at.exception or [m.value for m in at.markdown] != ["hi"]:
+            raise RuntimeError("baseline: the trivial app did not render 'hi'")
+    return statistics.median(times)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reporting
+
+
+def machine() -> str:
+    return f"{platform.platform()} ({platform.machine()}), {os.cpu_count()} CPUs"
+
+
+def print_table(timings: list[PageTiming], baseline_s: float, runs: int) -> None:
+    print(f"\nBaseline (trivial AppTest script, median of {runs}): {baseline_s * 1000:.1f} ms")
+    print(f"Goal: warm render under {GOAL_S:.0f} s per page\n")
+    header = f"{'dataset':<10} {'page':<9} {'cold (s)':>9} {'warm median (s)':>16} {'x baseline':>11}  result"
+    print(header)
+    print("-" * len(header))
+    for t in timings:
+        verdict = "PASS" if t.under_1s else "FAIL"
+        print(
+            f"{t.dataset:<10} {t.page:<9} {t.cold_s:>9.3f} {t.warm_median_s:>16.3f} {t.ratio_to_baseline:>11.1f}  "
+            f"{verdict}"
+        )
+
+
+def write_json(timings: list[PageTiming], baseline_s: float, path: Path) -> None:
+    report = {
+        "date": date.today().isoformat(),
+        "machine": machine(),
+        "python": platform.python_version(),
+        "streamlit": st.__version__,
+        "baseline_s": round(baseline_s, 4),
+        "pages": [asdict(t) for t in timings],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="warm reruns per page; the median is reported")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # st.cache_data.clear() outside a script run logs "missing ScriptRunContext"; it is expected here, not a fault.
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory(prefix="counteranimal-bench-") as tmp:
+        root = Path(tmp)
+        results = root / "results"  # an empty results folder: only the published tables are read
+        results.mkdir()
+        datasets = build_datasets(root)
+        print(f"Warm-up (imports, every page once): {warm_up(datasets['paper'], results):.2f} s")
+        baseline_s = measure_baseline(root, args.runs)
+        timings = []
+        for dataset, paper in datasets.items():
+            with dataset_environment(paper, results):
+                timings.extend(measure_page(dataset, page, args.runs, baseline_s) for page in PAGES)
+    print_table(timings, baseline_s, args.runs)
+    write_json(timings, baseline_s, OUTPUT)
+    print(f"\nWrote {OUTPUT.relative_to(REPO)}")
+    return 0  # a page over the goal is a finding to report, not a failure of the benchmark
+
+
+if __name__ == "__main__":
+    sys.exit(main())

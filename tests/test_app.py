@@ -1,0 +1,115 @@
+"""Every page with Streamlit's AppTest: renders without exception and shows what it should."""
+
+import base64
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import APP_MAIN
+
+
+@pytest.fixture
+def app(paper_copy, results_dir) -> AppTest:
+    return AppTest.from_file(APP_MAIN, default_timeout=60)
+
+
+def open_page(app: AppTest, page: str | None = None) -> AppTest:
+    if page:
+        app.switch_page(f"app_pages/{page}.py")
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def decode(value):
+    """Plotly's JSON ships numeric arrays as typed base64 ({"dtype", "bdata"}); turn them back into lists."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+    if isinstance(value, dict):
+        return {k: decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    return value
+
+
+def figures(app: AppTest) -> list[go.Figure]:
+    return [go.Figure(decode(json.loads(chart.proto.spec))) for chart in app.get("plotly_chart")]
+
+
+def points_shown(app: AppTest) -> int:
+    (fig,) = figures(app)
+    return sum(len(t.x) for t in fig.data if t.mode == "markers")
+
+
+def test_overview_plots_every_published_model(app):
+    open_page(app)
+    assert points_shown(app) == 43
+    assert len(app.dataframe[0].value) == 43
+
+
+def test_overview_switches_to_1_vs_20(app):
+    open_page(app)
+    app.radio(key="overview_setup").set_value("1vs20").run()
+    assert points_shown(app) == 45  # the two LVLMs are only reported in 1 vs 20
+
+
+def test_overview_variant_and_scale_change_the_chart(app):
+    open_page(app)
+    app.selectbox(key="overview_variant").set_value("openai_80_prompt_ensemble").run()
+    app.radio(key="overview_scale").set_value("logit").run()
+    assert points_shown(app) == 28
+    (fig,) = figures(app)
+    assert fig.layout.xaxis.ticktext is not None  # accuracy labels on logit coordinates
+
+
+def test_overview_fits_curated_clips_separately_when_asked(app):
+    open_page(app)
+    app.toggle(key="overview_split_hq").set_value(True).run()
+    (fig,) = figures(app)
+    assert "CLIP (DataComp/DFN)" in {t.meta["group"] for t in fig.data if t.meta}
+
+
+def test_overview_family_filter(app):
+    open_page(app)
+    app.multiselect(key="overview_family").set_value(["ImageNet"]).run()
+    assert points_shown(app) == 15
+    assert "eff. robustness" in app.dataframe[0].value.columns
+
+
+def test_overview_offers_the_table_as_csv(app):
+    open_page(app)
+    assert app.get("download_button")
+
+
+def test_scaling_page_draws_the_three_comparisons(app):
+    open_page(app, "scaling")
+    assert len(figures(app)) == 3
+    app.selectbox(key="scaling_backbone").set_value("ViT/L/14").run()
+    by_backbone = figures(app)[1]
+    assert len(by_backbone.data[0].x) == 5  # ViT/L/14 on LAION400M, OpenAI, DataComp1B, LAION2B, DFN2B
+
+
+def test_classes_page_lists_45_classes_and_compares_two_models(app):
+    open_page(app, "classes")
+    assert len(app.dataframe[0].value) == 45
+    left, right = figures(app)
+    assert left.layout.title.text != right.layout.title.text
+    assert len(left.data[1].y) == 45
+
+
+def test_about_page_explains_metrics_and_citation(app):
+    open_page(app, "about")
+    text = " ".join(m.value for m in app.markdown)
+    assert "Class-balanced accuracy" in text and "28 CLIP" in text
+    assert "@inproceedings" in app.code[0].value
+
+
+@pytest.mark.parametrize("page", [None, "scaling", "classes", "about"])
+def test_missing_tables_give_a_message_not_a_traceback(app, paper_copy, page):
+    (paper_copy / "models.csv").unlink()
+    (paper_copy / "classes.csv").unlink()
+    open_page(app, page)
+    assert "cannot read its data" in app.error[0].value

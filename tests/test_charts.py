@@ -1,0 +1,119 @@
+import numpy as np
+import pandas as pd
+import plotly.io as pio
+import pytest
+
+from app import charts
+from app.trends import SCALES, fit_trends, trend_groups
+
+POINTS = pd.DataFrame(
+    {
+        "model_id": [f"m{i}" for i in range(9)],
+        "name": [f"model {i}" for i in range(9)],
+        "family": ["CLIP"] * 5 + ["ImageNet"] * 3 + ["CLIP"],
+        "backbone": ["RN50", "ViT/B/32", "ViT/B/16", "ViT/L/14", "ViT/H/14", "RN18", "RN50", "ViT/B/16", "ViT/B/16"],
+        "params_m": [38.0, 88.0, 86.0, 304.0, 632.0, 11.7, 25.6, 86.6, 86.0],
+        "pretrain_data": ["OpenAI", "LAION2B", "DFN2B", "DataComp1B", "DFN5B"] + ["ImageNet-1K"] * 3 + ["LAION400M"],
+        "pretrain_size": ["400M", "2B", "2B", "1B", "5B"] + ["ImageNet-1k"] * 3 + ["400M"],
+        "pretrain_pairs_m": [400, 2000, 2000, 1000, 5000, np.nan, np.nan, np.nan, 400],
+        "high_quality_data": [False, False, True, True, True, False, False, False, False],
+        "common": [64.0, 72.9, 85.0, 89.3, 91.2, 74.4, 81.4, 85.0, 73.1],
+        "counter": [40.7, 48.7, 70.6, 79.9, 84.1, 56.1, 66.1, 75.0, 52.2],
+        "drop": [23.3, 24.2, 14.4, 9.4, 7.1, 18.3, 15.3, 10.0, 20.9],
+    }
+)
+
+
+def overview(scale: str, split: bool = False):
+    points = POINTS.assign(trend_group=trend_groups(POINTS, split))
+    trends = fit_trends(points, scale)
+    return charts.overview_scatter(points, scale, trends, "title"), points, trends
+
+
+def traces(fig, mode):
+    return [t for t in fig.data if t.mode == mode]
+
+
+@pytest.mark.parametrize("scale", list(SCALES))
+def test_identity_line_is_the_diagonal_of_the_shared_axis_range(scale):
+    fig, _, _ = overview(scale)
+    identity = next(t for t in fig.data if t.name.startswith("y = x"))
+    assert list(identity.x) == list(identity.y) == list(fig.layout.xaxis.range) == list(fig.layout.yaxis.range)
+
+
+@pytest.mark.parametrize("scale", list(SCALES))
+@pytest.mark.parametrize("split", [False, True])
+def test_one_trend_per_group_equal_to_numpy_least_squares(scale, split):
+    fig, points, _ = overview(scale, split)
+    lines = [t for t in traces(fig, "lines") if t.meta]
+    assert sorted(t.meta["group"] for t in lines) == sorted(points["trend_group"].unique())
+    for line in lines:
+        rows = points[points["trend_group"] == line.meta["group"]]
+        x, y = SCALES[scale].forward(rows["common"].to_numpy()), SCALES[scale].forward(rows["counter"].to_numpy())
+        slope, intercept = np.polyfit(x, y, 1)
+        assert line.meta["slope"] == pytest.approx(slope, rel=1e-9)
+        assert line.meta["intercept"] == pytest.approx(intercept, rel=1e-9, abs=1e-12)
+        # the drawn line is that fit: y = slope * x + intercept at its end points
+        np.testing.assert_allclose(np.array(line.y), slope * np.array(line.x) + intercept, rtol=1e-9)
+
+
+@pytest.mark.parametrize("scale", ["probit", "logit"])
+def test_points_and_ticks_live_in_the_transformed_space(scale):
+    fig, _, _ = overview(scale)
+    xs = np.concatenate([np.asarray(t.x, dtype=float) for t in traces(fig, "markers")])
+    np.testing.assert_allclose(np.sort(xs), np.sort(SCALES[scale].forward(POINTS["common"].to_numpy())))
+    assert list(fig.layout.xaxis.ticktext) == [str(t) for t in charts.ACCURACY_TICKS]
+    np.testing.assert_allclose(fig.layout.xaxis.tickvals, SCALES[scale].forward(np.array(charts.ACCURACY_TICKS)))
+
+
+def test_linear_scale_plots_accuracies_unchanged():
+    fig, _, _ = overview("linear")
+    ys = np.concatenate([np.asarray(t.y, dtype=float) for t in traces(fig, "markers")])
+    np.testing.assert_allclose(np.sort(ys), np.sort(POINTS["counter"].to_numpy()))
+    assert fig.layout.xaxis.tickvals is None
+
+
+def test_every_model_is_one_point_and_curated_clips_are_outlined():
+    fig, _, _ = overview("linear")
+    markers = {t.name: t for t in traces(fig, "markers")}
+    assert sum(len(t.x) for t in markers.values()) == len(POINTS)
+    assert len(markers["CLIP · DataComp/DFN"].x) == 3
+    assert markers["CLIP · DataComp/DFN"].marker.line.width > markers["CLIP"].marker.line.width
+
+
+def test_marker_size_grows_with_parameters():
+    sizes = charts.marker_size(pd.Series([5.0, 11.7, 86.0, 304.0, 1844.9]))
+    assert (np.diff(sizes) > 0).all()
+    assert charts.marker_size(pd.Series([np.nan]))[0] == 10.0
+
+
+def test_hover_names_the_model_and_its_scores():
+    fig, _, _ = overview("linear")
+    trace = traces(fig, "markers")[0]
+    assert all(k in trace.hovertemplate for k in ("backbone", "data", "common", "counter", "drop"))
+    assert trace.customdata[0][0] == "model 0"
+
+
+def test_figure_survives_json_round_trip():
+    fig, _, _ = overview("probit", split=True)
+    assert len(pio.from_json(fig.to_json()).data) == len(fig.data)
+
+
+def test_score_bars_write_each_drop_above_its_pair():
+    rows = POINTS.head(3)
+    fig = charts.score_bars(rows, "backbone", "t")
+    assert [t.name for t in fig.data] == ["common", "counter"]
+    assert [a.text for a in fig.layout.annotations] == ["−23.30", "−24.20", "−14.40"]
+    assert [a.x for a in fig.layout.annotations] == rows["backbone"].tolist()
+
+
+def test_per_class_dumbbell_keeps_row_order_and_labels():
+    rows = pd.DataFrame(
+        {"label": ["ice bear (snow → grass)", "ostrich (ground → water)"], "common": [90.0, 70.0],
+         "counter": [50.0, 60.0], "drop": [40.0, 10.0]}
+    )  # fmt: skip
+    fig = charts.per_class_dumbbell(rows, "t")
+    common = next(t for t in fig.data if t.name == "common")
+    assert list(common.y) == rows["label"].tolist()
+    assert fig.layout.yaxis.autorange == "reversed"  # first row (worst drop) on top
+    assert list(next(t for t in fig.data if t.name == "drop").text) == ["−40.0", "−10.0"]

@@ -1,0 +1,44 @@
+import pandas as pd
+
+from app import selections
+
+POINTS = pd.DataFrame(
+    {
+        "name": ["a", "b", "c", "d", "e"],
+        "family": ["CLIP", "CLIP", "CLIP", "ImageNet", "ImageNet"],
+        "backbone": ["ViT/B/16", "ViT/L/14", "ViT/B/16", "ViT/B/16", "RN18"],
+        "params_m": [86.0, 304.0, 86.0, 86.6, 11.7],
+        "pretrain_data": ["LAION2B", "LAION2B", "OpenAI", "ImageNet-1K", "ImageNet-1K"],
+        "pretrain_size": ["2B", "2B", "400M", "ImageNet-1k", "ImageNet-1k"],
+        "pretrain_pairs_m": [2000, 2000, 400, None, None],
+    }
+)
+
+
+def test_empty_filters_keep_everything():
+    assert len(selections.filter_points(POINTS, [], [], [])) == 5
+
+
+def test_filters_combine_with_and():
+    kept = selections.filter_points(POINTS, ["CLIP"], ["ViT/B/16"], [])
+    assert kept["name"].tolist() == ["a", "c"]
+
+
+def test_values_shared_by_at_least_two_models():
+    assert selections.values_shared_by(POINTS, "backbone") == ["ViT/B/16"]
+    assert selections.values_shared_by(POINTS, "pretrain_data") == ["ImageNet-1K", "LAION2B"]
+
+
+def test_same_data_orders_clip_backbones_by_size():
+    assert selections.same_data(POINTS, "LAION2B")["name"].tolist() == ["a", "b"]
+
+
+def test_same_backbone_orders_by_data_size_and_labels_the_data():
+    rows = selections.same_backbone(POINTS, "ViT/B/16")
+    assert rows["label"].tolist() == ["OpenAI (400M)", "LAION2B (2B)"]
+
+
+def test_clip_vs_imagenet_keeps_only_shared_backbones():
+    rows = selections.clip_vs_imagenet(POINTS)
+    assert set(rows["backbone"]) == {"ViT/B/16"}
+    assert set(rows["label"]) == {"ViT/B/16 · ImageNet", "ViT/B/16 · LAION2B", "ViT/B/16 · OpenAI"}

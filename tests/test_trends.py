@@ -1,0 +1,77 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.trends import (
+    HIGH_QUALITY_GROUP,
+    SCALES,
+    effective_robustness,
+    fit_trend,
+    fit_trends,
+    trend_groups,
+)
+
+
+@pytest.mark.parametrize("scale", list(SCALES))
+def test_scale_inverse_undoes_forward(scale):
+    acc = np.array([1.0, 12.5, 50.0, 87.3, 99.0])
+    np.testing.assert_allclose(SCALES[scale].inverse(SCALES[scale].forward(acc)), acc, rtol=1e-9)
+
+
+def test_probit_and_logit_match_hand_values():
+    # probit(84.1345%) = 1 (one standard deviation), logit(75%) = ln 3
+    np.testing.assert_allclose(SCALES["probit"].forward(np.array([50.0, 84.13447460685429])), [0.0, 1.0], atol=1e-9)
+    np.testing.assert_allclose(SCALES["logit"].forward(np.array([50.0, 75.0])), [0.0, np.log(3)], atol=1e-12)
+
+
+def test_transforms_stay_finite_at_0_and_100_percent():
+    for scale in ("probit", "logit"):
+        assert np.isfinite(SCALES[scale].forward(np.array([0.0, 100.0]))).all()
+
+
+@pytest.mark.parametrize("scale", list(SCALES))
+def test_fit_equals_numpy_least_squares_in_axis_space(scale):
+    common = np.array([60.0, 70.0, 75.0, 82.0, 90.0])
+    counter = np.array([40.0, 48.0, 57.0, 63.0, 80.0])
+    x, y = SCALES[scale].forward(common), SCALES[scale].forward(counter)
+    slope, intercept = np.polyfit(x, y, 1)
+    trend = fit_trend("CLIP", common, counter, scale)
+    assert trend.slope == pytest.approx(slope, rel=1e-9)
+    assert trend.intercept == pytest.approx(intercept, rel=1e-9, abs=1e-12)
+    assert trend.n == 5
+
+
+def test_linear_fit_of_exact_line_recovers_it():
+    common = np.array([50.0, 60.0, 70.0])
+    trend = fit_trend("g", common, 0.5 * common + 10, "linear")
+    assert (trend.slope, trend.intercept) == pytest.approx((0.5, 10.0))
+    assert trend.predict(np.array([80.0])) == pytest.approx([50.0])
+
+
+def points(rows):
+    return pd.DataFrame(rows, columns=["family", "high_quality_data", "common", "counter"])
+
+
+def test_trend_groups_split_curated_clips_only_when_asked():
+    p = points([("CLIP", True, 1, 1), ("CLIP", False, 1, 1), ("ImageNet", False, 1, 1)])
+    assert trend_groups(p, False).tolist() == ["CLIP", "CLIP", "ImageNet"]
+    assert trend_groups(p, True).tolist() == [HIGH_QUALITY_GROUP, "CLIP", "ImageNet"]
+
+
+def test_no_trend_for_fewer_than_three_models():
+    p = points([("LVLM", False, 40, 30), ("LVLM", False, 48, 40)]).assign(trend_group="LVLM")
+    assert fit_trends(p, "linear") == {}
+
+
+def test_effective_robustness_is_counter_minus_trend_prediction():
+    # counter = common - 20 exactly, except the last model which is 5 points above the line it shifts.
+    p = points([("CLIP", False, 60, 40), ("CLIP", False, 70, 50), ("CLIP", False, 80, 60), ("LVLM", False, 50, 20)])
+    p = p.assign(trend_group=p["family"])
+    trends = fit_trends(p, "linear")
+    er = effective_robustness(p, trends)
+    np.testing.assert_allclose(er[:3], 0.0, atol=1e-9)
+    assert np.isnan(er.iloc[3])  # no LVLM trend from one model
+    shifted = p.assign(counter=[40, 50, 65, 20])
+    line = fit_trend("CLIP", shifted["common"][:3].to_numpy(), shifted["counter"][:3].to_numpy(), "linear")
+    er = effective_robustness(shifted, {"CLIP": line})
+    assert er.iloc[2] == pytest.approx(65 - (line.slope * 80 + line.intercept))
