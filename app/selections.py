@@ -25,17 +25,24 @@ def values_shared_by(points: pd.DataFrame, column: str, at_least: int = 2) -> li
     return sorted(counts.index, key=lambda v: (-counts[v], v))
 
 
+def _unique(labels: pd.Series, names: pd.Series) -> pd.Series:
+    """Bars need distinct categories: a label two models share gets the model's name added."""
+    shared = labels.duplicated(keep=False)
+    return labels.where(~shared, labels + " · " + names)
+
+
 def same_data(points: pd.DataFrame, pretrain_data: str) -> pd.DataFrame:
-    """CLIP models trained on one dataset, smallest backbone first."""
+    """CLIP models trained on one dataset, smallest backbone first, labelled by backbone."""
     rows = points[(points["family"] == "CLIP") & (points["pretrain_data"] == pretrain_data)]
-    return rows.sort_values(["params_m", "name"])
+    rows = rows.sort_values(["params_m", "name"])
+    return rows.assign(label=_unique(rows["backbone"], rows["name"]))
 
 
 def same_backbone(points: pd.DataFrame, backbone: str) -> pd.DataFrame:
     """CLIP models with one backbone, smallest pre-training data first, labelled by their data."""
     rows = points[(points["family"] == "CLIP") & (points["backbone"] == backbone)]
     rows = rows.sort_values(["pretrain_pairs_m", "pretrain_data"])
-    return rows.assign(label=rows["pretrain_data"] + " (" + rows["pretrain_size"] + ")")
+    return rows.assign(label=_unique(rows["pretrain_data"] + " (" + rows["pretrain_size"] + ")", rows["name"]))
 
 
 def clip_vs_imagenet(points: pd.DataFrame) -> pd.DataFrame:
@@ -45,4 +52,4 @@ def clip_vs_imagenet(points: pd.DataFrame) -> pd.DataFrame:
     rows = points[points["backbone"].isin(shared) & points["family"].isin(["CLIP", "ImageNet"])]
     rows = rows.sort_values(["params_m", "backbone", "family", "pretrain_pairs_m"])
     label = rows["backbone"] + " · " + rows["family"].where(rows["family"] == "ImageNet", rows["pretrain_data"])
-    return rows.assign(label=label)
+    return rows.assign(label=_unique(label, rows["name"]))

@@ -107,6 +107,10 @@ def test_score_bars_write_each_drop_above_its_pair():
     assert [a.x for a in fig.layout.annotations] == rows["backbone"].tolist()
 
 
+def test_a_negative_drop_reads_as_a_gain():
+    assert (charts.accuracy_change(23.31, 1), charts.accuracy_change(-1.24, 1)) == ("−23.3", "+1.2")
+
+
 def test_per_class_dumbbell_keeps_row_order_and_labels():
     rows = pd.DataFrame(
         {"label": ["ice bear (snow → grass)", "ostrich (ground → water)"], "common": [90.0, 70.0],

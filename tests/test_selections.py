@@ -30,7 +30,15 @@ def test_values_shared_by_at_least_two_models():
 
 
 def test_same_data_orders_clip_backbones_by_size():
-    assert selections.same_data(POINTS, "LAION2B")["name"].tolist() == ["a", "b"]
+    rows = selections.same_data(POINTS, "LAION2B")
+    assert rows["name"].tolist() == ["a", "b"]
+    assert rows["label"].tolist() == ["ViT/B/16", "ViT/L/14"]
+
+
+def test_labels_two_models_share_get_the_model_name():
+    twin = POINTS.iloc[[0]].assign(name="a2")
+    rows = selections.same_data(pd.concat([POINTS, twin]), "LAION2B")
+    assert rows["label"].tolist() == ["ViT/B/16 · a", "ViT/B/16 · a2", "ViT/L/14"]
 
 
 def test_same_backbone_orders_by_data_size_and_labels_the_data():

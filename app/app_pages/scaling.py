@@ -18,7 +18,7 @@ with by_data:
         chosen = st.selectbox("Pre-training data", options, key="scaling_data")
         rows = selections.same_data(points, chosen)
         st.plotly_chart(
-            charts.score_bars(rows, "backbone", f"CLIP trained on {chosen}"), theme=None, key="scaling_data_chart"
+            charts.score_bars(rows, "label", f"CLIP trained on {chosen}"), theme=None, key="scaling_data_chart"
         )
     else:
         st.info("No pre-training dataset has two or more CLIP models in this setup and variant.")
