@@ -210,7 +210,7 @@ def per_class_dumbbell(rows: pd.DataFrame, title: str) -> go.Figure:
         ]
     )
     fig.update_layout(
-        title=title,
+        title={"text": title, "x": 0.01, "xanchor": "left", "y": 1, "yanchor": "top", "pad": {"t": 12}},
         font=FONT,
         template="plotly_white",
         height=150 + 22 * len(rows),
