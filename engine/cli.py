@@ -1,4 +1,7 @@
-"""The `counteranimal` command. The only module that parses arguments."""
+"""The `counteranimal` command. The only module that parses arguments; each command is a thin shell over the engine.
+
+Torch-heavy modules are imported inside the commands that need them, so `serve`, `zoo` and `runs` start fast.
+"""
 
 from __future__ import annotations
 
@@ -17,28 +20,139 @@ APP_MAIN = Path(__file__).resolve().parent.parent / "app" / "main.py"
 def serve(args: argparse.Namespace) -> int:
     """Start the Streamlit dashboard; returns its exit status."""
     env = {**os.environ, RESULTS_ENV: str(results_dir(args.results).resolve())}
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APP_MAIN),
-        "--server.address",
-        args.host,
-        "--server.port",
-        str(args.port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--client.toolbarMode",
-        "viewer",
-    ]
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_MAIN)]
+    command += ["--server.address", args.host, "--server.port", str(args.port), "--server.headless", "true"]
+    command += ["--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     print(f"CounterAnimal Explorer on http://{args.host}:{args.port} (results: {env[RESULTS_ENV]})", flush=True)
     try:
         return subprocess.call(command, env=env)
     except KeyboardInterrupt:
         return 0
+
+
+def _evaluator(args: argparse.Namespace):
+    from engine.data import load_dataset
+    from engine.devices import resolve_device
+    from engine.images import cache_root
+    from engine.runner import EvalOptions, Evaluator
+
+    options = EvalOptions(
+        results=results_dir(args.results),
+        cache=cache_root(args.cache),
+        device=resolve_device(args.device),
+        setups=tuple(args.setups.split(",")),
+        templates=args.templates,
+        classnames=args.classnames,
+        candidates=Path(args.candidates) if args.candidates else None,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        force=getattr(args, "force", False),
+    )
+    return Evaluator(load_dataset(Path(args.data)), options)
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    evaluator = _evaluator(args)
+    dataset = evaluator.dataset
+    print(f"dataset {dataset.root}: {len(dataset.classes)} classes, {len(dataset.images)} images", flush=True)
+    for spec in args.model:
+        outcome = evaluator.evaluate(spec)
+        if outcome.skipped:
+            print(f"{spec}: already evaluated as run {outcome.run_id} (use --force to redo)")
+        else:
+            print(f"{spec}: run {outcome.run_id} written to {outcome.path} ({outcome.seconds})")
+    return list_runs(args)
+
+
+def list_runs(args: argparse.Namespace) -> int:
+    from engine.store import list_runs as manifests
+    from engine.store import run_metrics
+
+    results = results_dir(args.results)
+    metrics = run_metrics(results)
+    if metrics.empty:
+        print(f"no runs in {results}; evaluate a model with `counteranimal eval`")
+        return 0
+    models = {m["run_id"]: m["model"]["spec"] for m in manifests(results)}
+    metrics.insert(1, "model", metrics["run_id"].map(models))
+    columns = ["run_id", "model", "setup", "common", "counter", "drop", "images"]
+    print(metrics[columns].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    return 0
+
+
+def zoo(args: argparse.Namespace) -> int:
+    from engine.zoo import load_zoo
+
+    for model in load_zoo():
+        role = "" if model.role == "main" else f"  [{model.role}]"
+        print(f"{model.name:34} {model.family:9} {model.loader or '(not evaluable: ' + model.id + ')'}{role}")
+    return 0
+
+
+def data_check(args: argparse.Namespace) -> int:
+    from engine.data import load_dataset, paper_classes
+    from engine.images import find_unreadable
+
+    dataset = load_dataset(Path(args.dir))
+    unreadable = find_unreadable(dataset, args.workers)
+    paper = paper_classes()
+    print(f"{dataset.root} ({dataset.layout} layout): {len(dataset.classes)} of {len(paper)} classes")
+    for folder in dataset.classes:
+        row = paper[folder.class_id]
+        counts = {
+            s: sum(i.class_id == folder.class_id and i.split == s for i in dataset.images)
+            for s in ("common", "counter")
+        }
+        backgrounds = f"{folder.common_background} -> {folder.counter_background}"
+        expected = f"{row['common_background']} -> {row['counter_background']}"
+        note = "" if backgrounds == expected else f"  (paper: {expected})"
+        print(
+            f"{folder.folder:40} {backgrounds:22} common {counts['common']:4}/{row['n_common']:>4}  "
+            f"counter {counts['counter']:4}/{row['n_counter']:>4}{note}"
+        )
+    skipped = {i: "empty file" for i in dataset.empty_files} | unreadable
+    for image_id, reason in sorted(skipped.items()):
+        print(f"skipped {image_id}: {reason}")
+    print(f"{len(dataset.images) - len(unreadable)} readable images, {len(skipped)} skipped")
+    return 0
+
+
+def download(args: argparse.Namespace) -> int:
+    from engine.download import download_dataset
+
+    folder = download_dataset(Path(args.to), url=args.url, sha256=args.sha256)
+    print(f"dataset ready at {folder}; check it with `counteranimal data check {folder}`")
+    return 0
+
+
+def candidates_build(args: argparse.Namespace) -> int:
+    from engine.candidates import build_candidates, write_candidates
+
+    built = build_candidates(_evaluator(args), args.reference)
+    out = Path(args.out) if args.out else results_dir(args.results) / "candidates_1vs20.json"
+    write_candidates(built, out)
+    print(
+        f"wrote {len(built['candidates'])} candidate lists to {out}; "
+        f"use them with `counteranimal eval --candidates {out}`"
+    )
+    return 0
+
+
+def _add_results(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", help=f"results folder (default ${RESULTS_ENV}, else ./results)")
+
+
+def _add_eval_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="the dataset folder, or the folder the archive was extracted to")
+    _add_results(parser)
+    parser.add_argument("--setups", default="1vs1000,1vs20", help="comma-separated: 1vs1000, 1vs20")
+    parser.add_argument("--templates", default="paper", choices=["paper", "openai80"], help="CLIP prompt templates")
+    parser.add_argument("--classnames", default="wordnet", choices=["wordnet", "openai"], help="ImageNet class names")
+    parser.add_argument("--candidates", help="1 vs 20 candidate file (default: the published reconstruction)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
+    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="decode processes")
+    parser.add_argument("--cache", help="image and text-embedding cache (default $COUNTERANIMAL_CACHE or ~/.cache)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,14 +163,67 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("serve", help="start the dashboard")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for a meeting room)")
     p.add_argument("--port", type=int, default=8501)
-    p.add_argument("--results", help=f"results folder (default ${RESULTS_ENV}, else ./results)")
+    _add_results(p)
     p.set_defaults(run=serve)
+
+    p = commands.add_parser("eval", help="evaluate models on CounterAnimal into runs")
+    p.add_argument("--model", action="append", required=True, help="model spec or zoo id; repeat for several")
+    _add_eval_options(p)
+    p.add_argument("--force", action="store_true", help="re-run even if an identical run exists")
+    p.set_defaults(run=evaluate)
+
+    p = commands.add_parser("runs", help="list evaluated runs with their metrics")
+    _add_results(p)
+    p.set_defaults(run=list_runs)
+
+    commands.add_parser("zoo", help="the models of engine/zoo.toml and their specs").set_defaults(run=zoo)
+
+    data = commands.add_parser("data", help="dataset tools").add_subparsers(dest="data_command", required=True)
+    p = data.add_parser("check", help="per class: backgrounds, counts vs the paper's, skipped files")
+    p.add_argument("dir")
+    p.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
+    p.set_defaults(run=data_check)
+
+    p = commands.add_parser("download", help="download, verify and extract the dataset archive")
+    p.add_argument("--to", default="data", help="folder to extract into (default ./data)")
+    p.add_argument("--url", help="archive or page URL (default $COUNTERANIMAL_DATA_URL, else the project page)")
+    p.add_argument("--sha256", help="expected SHA-256 of the archive")
+    p.set_defaults(run=download)
+
+    candidates = commands.add_parser("candidates", help="1 vs 20 candidate sets").add_subparsers(
+        dest="candidates_command", required=True
+    )
+    p = candidates.add_parser("build", help="the paper's procedure with a reference CLIP model")
+    p.add_argument("--reference", default="open_clip:ViT-B-32/laion400m_e31", help="reference CLIP model spec")
+    _add_eval_options(p)
+    p.add_argument("--out", help="output JSON (default <results>/candidates_1vs20.json)")
+    p.set_defaults(run=candidates_build)
     return parser
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean bad input, shown as one clear line instead of a traceback."""
+    errors: list[type[Exception]] = [ValueError, FileNotFoundError]
+    for module, name in (
+        ("engine.data", "DatasetError"),
+        ("engine.models", "ModelError"),
+        ("engine.checkpoints", "CheckpointError"),
+        ("engine.download", "DownloadError"),
+    ):
+        if module in sys.modules:  # only modules a command imported can have raised
+            errors.append(getattr(sys.modules[module], name))
+    return tuple(errors)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except Exception as error:
+        if isinstance(error, _user_errors()):
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

@@ -1,0 +1,114 @@
+"""Reading weight files safely and fitting them to an architecture.
+
+Nothing here unpickles anything but tensors: `.safetensors` files are read with safetensors, and every other file
+with `torch.load(weights_only=True)`, which refuses pickles that would construct arbitrary objects or run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
+_WRAPPER_KEYS = ("state_dict", "model", "module")  # how training scripts (open_clip, timm, Lightning) nest weights
+
+
+class CheckpointError(Exception):
+    """A weight file cannot be used; the message says why in plain words."""
+
+
+def sha256_file(path: Path, chunk_bytes: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        while chunk := f.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a weight file: a bare state dict, or one wrapped under `state_dict` (open_clip's and timm's
+    training checkpoints), with DistributedDataParallel's `module.` prefixes removed."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"Weight file {path} does not exist.")
+    raw = _read_safetensors(path) if path.suffix == ".safetensors" else _read_torch(path)
+    for key in _WRAPPER_KEYS:
+        if isinstance(raw, dict) and isinstance(raw.get(key), dict):
+            raw = raw[key]
+            break
+    tensors = {k: v for k, v in raw.items() if isinstance(v, torch.Tensor)} if isinstance(raw, dict) else {}
+    if not tensors:
+        raise CheckpointError(f"{path.name} holds no tensors: it is not a model's weights (state dict).")
+    return {_strip_prefix(k): v for k, v in tensors.items()}
+
+
+def _strip_prefix(key: str) -> str:
+    return key.removeprefix("module.")
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path.name} is not a readable safetensors file ({error}); is it truncated?") from error
+
+
+def _read_torch(path: Path) -> object:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        text = str(error)
+        if "Weights only load failed" in text or "Unsupported global" in text:
+            raise CheckpointError(
+                f"{path.name} was refused: besides tensors it contains Python objects that would run code when "
+                "loaded. Save only the weights (`torch.save(model.state_dict(), ...)` or safetensors) and try again."
+            ) from error
+        raise CheckpointError(
+            f"{path.name} is not a readable PyTorch weight file ({type(error).__name__}: {text.splitlines()[0]}); "
+            "is it truncated or not a checkpoint?"
+        ) from error
+
+
+def fit_report(model: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> str:
+    """Empty if the weights fit the architecture exactly; else a plain description of what does not fit."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    mismatched = [
+        f"{k} (checkpoint {tuple(state_dict[k].shape)}, model {tuple(expected[k].shape)})"
+        for k in sorted(set(expected) & set(state_dict))
+        if state_dict[k].shape != expected[k].shape
+    ]
+    problems = [
+        f"{len(keys)} {what}: {_preview(keys)}"
+        for what, keys in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("keys with other shapes", mismatched),
+        )
+        if keys
+    ]
+    return "; ".join(problems)
+
+
+def _preview(keys: list[str], limit: int = 6) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def load_weights(model: torch.nn.Module, path: Path, architecture: str) -> str:
+    """Load a weight file into `model` (strictly) and return the file's SHA-256.
+
+    Raises:
+        CheckpointError: unreadable or unsafe file, or weights that do not fit `architecture`.
+    """
+    state_dict = read_state_dict(path)
+    if problems := fit_report(model, state_dict):
+        raise CheckpointError(f"{Path(path).name} does not fit the {architecture} architecture: {problems}.")
+    model.load_state_dict(state_dict, strict=True)
+    return sha256_file(path)

@@ -1,0 +1,255 @@
+"""Model loaders behind one interface: a network mapping a batch of images to scores over the 1,000 ImageNet
+classes, plus the preprocessing recipe that comes with its weights.
+
+Model specs (one string everywhere):
+    open_clip:ARCH/TAG          pretrained weights by open_clip tag, e.g. open_clip:ViT-B-32/laion2b_s34b_b79k
+    open_clip:ARCH@FILE         local weights for an open_clip architecture
+    open_clip:local-dir:DIR     a folder with open_clip_config.json and weights, as open_clip saves for the hub
+    torchvision:NAME/WEIGHTS    e.g. torchvision:resnet50/IMAGENET1K_V1;  torchvision:NAME@FILE for local weights
+    timm:NAME                   e.g. timm:convnext_base.fb_in1k (pretrained);  timm:NAME@FILE for local weights
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torchvision import transforms as T
+
+from engine.checkpoints import WEIGHT_SUFFIXES, CheckpointError, load_weights, sha256_file
+from engine.images import Recipe
+from engine.zoo import load_zoo
+
+IMAGENET_CLASSES = 1000
+
+
+class ModelError(Exception):
+    """A model spec cannot be loaded; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed model spec."""
+
+    text: str
+    kind: str  # open_clip | torchvision | timm
+    name: str  # architecture, with /TAG or /WEIGHTS for hub weights
+    file: Path | None  # local weights (ARCH@FILE)
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference (eval mode, on its device)."""
+
+    spec: Spec
+    family: str  # "CLIP" (zero-shot via text embeddings) or "ImageNet" (its own 1,000 logits)
+    network: torch.nn.Module
+    recipe: Recipe
+    checkpoint: dict  # {"source": where the weights came from, "sha256": hash of the weight file or None}
+    tokenizer: Callable | None = None  # CLIP only
+
+
+def parse_spec(text: str) -> Spec:
+    """Parse a spec, or a zoo entry's paper name (e.g. "CLIP-OpenAI-ViT/B/32") into its id."""
+    by_name = {m.name: m for m in load_zoo() if m.role == "main"}
+    if text in by_name:
+        if not by_name[text].loader:
+            raise ModelError(
+                f"{text} ({by_name[text].id}) is listed for its published numbers; it cannot be evaluated."
+            )
+        text = by_name[text].id
+    kind, sep, rest = text.partition(":")
+    if not sep or kind not in LOADERS or not rest:
+        raise ModelError(f"Unknown model spec {text!r}. Use one of: {', '.join(f'{k}:...' for k in LOADERS)}.")
+    if kind == "open_clip" and rest.startswith("local-dir:"):
+        return Spec(text, kind, rest, None)
+    name, at, file = rest.partition("@")
+    return Spec(text, kind, name, Path(file).expanduser() if at else None)
+
+
+def load_model(text: str, device: torch.device) -> LoadedModel:
+    """Load a model spec onto `device`, in eval mode.
+
+    Raises:
+        ModelError: unknown spec, unknown architecture or weights, or weights that cannot be fetched.
+        CheckpointError: a local weight file that is unreadable, unsafe, or does not fit the architecture.
+    """
+    spec = parse_spec(text)
+    loaded = LOADERS[spec.kind](spec)
+    loaded.network.eval().to(device)
+    return loaded
+
+
+def _fetch_error(spec: Spec, error: Exception) -> ModelError:
+    return ModelError(
+        f"Could not fetch the weights of {spec.text} ({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
+        "Without internet, download the weight file on another machine and pass it as "
+        f"{spec.kind}:{spec.name.split('/')[0]}@/path/to/weights (see README, 'Real weights')."
+    )
+
+
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    # open_clip logs "No pretrained weights loaded ... initialized randomly" before we load the user's weights.
+    logger = logging.getLogger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+# ---- open_clip ---------------------------------------------------------------------------------------------------
+
+
+def _describe_step(step: object) -> str:
+    # Functions (open_clip's _convert_to_rgb) repr with their address; describe them by name so keys are stable.
+    return f"{step.__module__}.{step.__qualname__}" if inspect.isfunction(step) else repr(step)
+
+
+def recipe_from_compose(compose: T.Compose) -> Recipe:
+    """Split an eval transform at its tensor conversion: PIL steps before it, Normalize's mean and std after."""
+    steps, mean, std, tensor_seen = [], None, None, False
+    for step in compose.transforms:
+        tensor_seen = tensor_seen or "ToTensor" in type(step).__name__
+        if isinstance(step, T.Normalize):
+            mean, std = tuple(float(v) for v in step.mean), tuple(float(v) for v in step.std)
+        elif not tensor_seen:
+            steps.append(step)
+    if mean is None:
+        raise ModelError(f"The model's preprocessing has no Normalize step: {compose}")
+    key = " | ".join(_describe_step(s) for s in steps)
+    return Recipe(steps=T.Compose(steps), key=key, mean=mean, std=std)
+
+
+def _open_clip_weights(folder: Path) -> Path:
+    preferred = [folder / "open_clip_model.safetensors", folder / "open_clip_pytorch_model.bin"]
+    found = [p for p in preferred if p.is_file()] or sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES)
+    if not found:
+        raise CheckpointError(f"No weight file ({', '.join(WEIGHT_SUFFIXES)}) in {folder}.")
+    return found[0]
+
+
+def _load_open_clip(spec: Spec) -> LoadedModel:
+    import open_clip
+
+    if spec.name.startswith("local-dir:"):
+        folder = Path(spec.name.removeprefix("local-dir:")).expanduser()
+        if not (folder / "open_clip_config.json").is_file():
+            raise ModelError(f"{folder} has no open_clip_config.json; save the model with open_clip's hub format.")
+        with _quiet_root_logger():
+            model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}", load_weights=False)
+        weights = _open_clip_weights(folder)
+        checkpoint = {"source": str(weights), "sha256": load_weights(model, weights, f"open_clip {folder.name}")}
+        tokenizer = open_clip.get_tokenizer(f"local-dir:{folder}")
+    else:
+        arch, _, tag = spec.name.partition("/")
+        if arch not in open_clip.list_models():
+            raise ModelError(f"open_clip has no architecture {arch!r}; `open_clip.list_models()` lists them.")
+        model, preprocess, checkpoint = _open_clip_weights_for(spec, arch, tag)
+        tokenizer = open_clip.get_tokenizer(arch)
+    recipe = recipe_from_compose(preprocess)
+    return LoadedModel(spec, "CLIP", model, recipe, checkpoint, tokenizer)
+
+
+def _open_clip_weights_for(spec: Spec, arch: str, tag: str) -> tuple[torch.nn.Module, T.Compose, dict]:
+    import open_clip
+
+    if spec.file:
+        with _quiet_root_logger():
+            model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=None)
+        return model, preprocess, {"source": str(spec.file), "sha256": load_weights(model, spec.file, arch)}
+    if not tag:
+        raise ModelError(f"{spec.text}: give pretrained weights as open_clip:{arch}/TAG or a file as {arch}@FILE.")
+    config = open_clip.get_pretrained_cfg(arch, tag)
+    if not config:
+        tags = ", ".join(open_clip.list_pretrained_tags_by_model(arch)) or "none"
+        raise ModelError(f"open_clip has no weights {tag!r} for {arch}; known tags: {tags}.")
+    try:
+        path = open_clip.download_pretrained(config)
+        model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=tag)
+    except Exception as error:
+        raise _fetch_error(spec, error) from error
+    return model, preprocess, {"source": f"open_clip {arch}/{tag}", "sha256": sha256_file(path)}
+
+
+# ---- timm ----------------------------------------------------------------------------------------------------------
+
+
+def _load_timm(spec: Spec) -> LoadedModel:
+    import timm
+    from timm.data import create_transform, resolve_data_config
+
+    if spec.name not in timm.list_models(pretrained=False) and spec.name.split(".")[0] not in timm.list_models():
+        raise ModelError(f"timm has no model {spec.name!r}; `timm.list_models()` lists them.")
+    if spec.file:
+        model = timm.create_model(spec.name, pretrained=False)
+        checkpoint = {"source": str(spec.file), "sha256": load_weights(model, spec.file, spec.name)}
+    else:
+        try:
+            model = timm.create_model(spec.name, pretrained=True)
+        except Exception as error:
+            raise _fetch_error(spec, error) from error
+        source = model.pretrained_cfg.get("hf_hub_id") or model.pretrained_cfg.get("url") or spec.name
+        checkpoint = {"source": f"timm {source}", "sha256": None}
+    _require_imagenet_head(spec, model.num_classes)
+    recipe = recipe_from_compose(create_transform(**resolve_data_config({}, model=model)))
+    return LoadedModel(spec, "ImageNet", model, recipe, checkpoint)
+
+
+def _require_imagenet_head(spec: Spec, num_classes: int) -> None:
+    if num_classes != IMAGENET_CLASSES:
+        raise ModelError(f"{spec.text} predicts {num_classes} classes; CounterAnimal needs an ImageNet-1K classifier.")
+
+
+# ---- torchvision ---------------------------------------------------------------------------------------------------
+
+
+def _torchvision_recipe(weights: object) -> Recipe:
+    preset = weights.transforms()  # torchvision's ImageClassification: resize, center crop, normalize
+    steps = T.Compose(
+        [
+            T.Resize(preset.resize_size, interpolation=preset.interpolation, antialias=preset.antialias),
+            T.CenterCrop(preset.crop_size),
+        ]
+    )
+    return recipe_from_compose(T.Compose([*steps.transforms, T.ToTensor(), T.Normalize(preset.mean, preset.std)]))
+
+
+def _load_torchvision(spec: Spec) -> LoadedModel:
+    from torchvision.models import get_model, get_model_weights, list_models
+
+    arch, _, weights_name = spec.name.partition("/")
+    if arch not in list_models():
+        raise ModelError(f"torchvision has no model {arch!r}; `torchvision.models.list_models()` lists them.")
+    available = get_model_weights(arch)
+    if spec.file:  # local weights: preprocess as the architecture's default weights do
+        weights, model = available.DEFAULT, get_model(arch, weights=None)
+        checkpoint = {"source": str(spec.file), "sha256": load_weights(model, spec.file, arch)}
+    else:
+        if weights_name not in available.__members__:
+            raise ModelError(
+                f"torchvision {arch} has no weights {weights_name!r}; known: {', '.join(available.__members__)}."
+            )
+        weights = available[weights_name]
+        try:
+            model = get_model(arch, weights=weights)
+        except Exception as error:
+            raise _fetch_error(spec, error) from error
+        path = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+        checkpoint = {"source": weights.url, "sha256": sha256_file(path) if path.is_file() else None}
+    _require_imagenet_head(spec, len(weights.meta["categories"]))
+    return LoadedModel(spec, "ImageNet", model, _torchvision_recipe(weights), checkpoint)
+
+
+LOADERS: dict[str, Callable[[Spec], LoadedModel]] = {
+    "open_clip": _load_open_clip,
+    "torchvision": _load_torchvision,
+    "timm": _load_timm,
+}

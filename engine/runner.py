@@ -1,0 +1,154 @@
+"""Evaluate models on a dataset into runs: for each model, load it, derive the run's identity, skip it if that run
+exists, score every image from the shared image cache, and write the run atomically."""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import torch
+
+from engine import store
+from engine.data import Dataset
+from engine.devices import precision
+from engine.evaluate import Scorer, predict
+from engine.images import ImageCache, load_or_build_cache
+from engine.labels import default_candidates_path, digest, imagenet_classnames, load_candidates, templates
+from engine.models import LoadedModel, load_model
+from engine.zeroshot import text_head
+
+SCHEMA_VERSION = 1  # bump when predictions.parquet changes meaning, so old runs are not mistaken for new ones
+SETUPS = ("1vs1000", "1vs20")
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """How to evaluate (everything but the model and the data)."""
+
+    results: Path
+    cache: Path
+    device: torch.device
+    setups: tuple[str, ...] = SETUPS
+    templates: str = "paper"  # "paper" | "openai80"
+    classnames: str = "wordnet"  # "wordnet" | "openai"
+    candidates: Path | None = None  # 1 vs 20 candidate file; None: the published reconstruction
+    batch_size: int = 256
+    workers: int = 4  # decode processes for the image cache
+    force: bool = False
+    progress: bool = True
+
+
+@dataclass
+class Outcome:
+    """What happened to one model."""
+
+    spec: str
+    run_id: str
+    path: Path
+    skipped: bool  # an identical run existed
+    seconds: dict = field(default_factory=dict)
+
+
+def _packages() -> dict[str, str]:
+    found = {}
+    for name in ("torch", "torchvision", "open_clip_torch", "timm", "pillow", "counteranimal-explorer"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def _identity(model: LoadedModel, dataset: Dataset, options: EvalOptions, candidates_digest: str | None) -> dict:
+    """Everything that determines the predictions; its hash is the run id."""
+    clip = model.family == "CLIP"
+    return {
+        "schema": SCHEMA_VERSION,
+        "model": model.spec.text,
+        "weights_sha256": model.checkpoint["sha256"] or model.checkpoint["source"],
+        "dataset": dataset.fingerprint,
+        "classnames": options.classnames if clip else None,
+        "templates": options.templates if clip else None,
+        "candidates": candidates_digest,
+        "preprocess": model.recipe.key,
+        "precision": precision(options.device),
+    }
+
+
+def _manifest(rid, identity, model, dataset, cache, options, started, seconds) -> dict:
+    skipped = [{"image_id": i, "reason": "empty file"} for i in dataset.empty_files]
+    skipped += [{"image_id": i, "reason": reason} for i, reason in cache.skipped.items()]
+    return {
+        "run_id": rid,
+        "identity": identity,
+        "model": {"spec": model.spec.text, "family": model.family, "checkpoint": model.checkpoint},
+        "dataset": {"root": str(dataset.root), "layout": dataset.layout, "fingerprint": dataset.fingerprint},
+        "labels": {
+            "classnames": options.classnames,
+            "templates": list(templates(options.templates)) if model.family == "CLIP" else None,
+            "candidates": str(options.candidates or default_candidates_path()) if "1vs20" in options.setups else None,
+        },
+        "setups": list(options.setups),
+        "preprocess": {"steps": model.recipe.key, "mean": model.recipe.mean, "std": model.recipe.std},
+        "precision": precision(options.device),
+        "device": _device_name(options.device),
+        "packages": _packages(),
+        "python": platform.python_version(),
+        "started_at": started,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": seconds,
+        "images": {"listed": len(dataset.images) + len(dataset.empty_files), "evaluated": len(cache.image_ids)},
+        "skipped_files": skipped,
+    }
+
+
+def _device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or 'cpu'})"
+
+
+class Evaluator:
+    """Evaluates models one after another, sharing image caches (by recipe) and label sets between them."""
+
+    def __init__(self, dataset: Dataset, options: EvalOptions) -> None:
+        self.dataset, self.options = dataset, options
+        self.caches: dict[str, ImageCache] = {}
+        wants_20 = "1vs20" in options.setups
+        self.candidates = load_candidates(options.candidates) if wants_20 else None
+        self.candidates_digest = digest(sorted(self.candidates.items())) if self.candidates else None
+
+    def image_cache(self, model: LoadedModel) -> ImageCache:
+        if model.recipe.key not in self.caches:
+            self.caches[model.recipe.key] = load_or_build_cache(
+                self.dataset, model.recipe, self.options.cache, self.options.workers, self.options.progress
+            )
+        return self.caches[model.recipe.key]
+
+    def scorer(self, model: LoadedModel) -> Scorer:
+        head = None
+        if model.family == "CLIP":
+            names, prompts = imagenet_classnames(self.options.classnames), templates(self.options.templates)
+            head = text_head(model, names, prompts, self.options.cache, self.options.progress)
+        return Scorer(model, head, self.options.device)
+
+    def evaluate(self, spec: str) -> Outcome:
+        started, clock = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
+        model = load_model(spec, self.options.device)
+        identity = _identity(model, self.dataset, self.options, self.candidates_digest)
+        rid = store.run_id(identity)
+        if store.is_complete(self.options.results, rid) and not self.options.force:
+            return Outcome(spec, rid, store.run_path(self.options.results, rid), skipped=True)
+        seconds = {"load": time.perf_counter() - clock}
+        cache = self.image_cache(model)
+        seconds["cache"] = time.perf_counter() - clock - seconds["load"]
+        scorer = self.scorer(model)
+        tick = time.perf_counter()
+        table = predict(scorer, self.dataset, cache, self.candidates, self.options.batch_size, self.options.progress)
+        seconds["inference"] = time.perf_counter() - tick
+        seconds = {k: round(v, 3) for k, v in seconds.items()}
+        manifest = _manifest(rid, identity, model, self.dataset, cache, self.options, started, seconds)
+        path = store.write_run(self.options.results, rid, manifest, table)
+        return Outcome(spec, rid, path, skipped=False, seconds=seconds)

@@ -1,0 +1,123 @@
+"""The results/ layout and the metric SQL.
+
+    results/runs/<run_id>/run.json              provenance of one evaluation
+    results/runs/<run_id>/predictions.parquet   one row per image
+    results/.partial/<run_id>-<pid>/            a run being written; renamed into runs/ when complete
+
+A run's id is a hash of everything that determines its predictions, so re-running the same thing finds it done.
+DuckDB reads the Parquet files directly; metrics are SQL, never stored aggregates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from engine.labels import digest
+
+RUNS, PARTIAL = "runs", ".partial"
+
+
+def run_id(identity: dict) -> str:
+    """A stable id for everything that determines the predictions (model, weights, data, labels, preprocessing)."""
+    return digest(identity)
+
+
+def run_path(results: Path, rid: str) -> Path:
+    return Path(results) / RUNS / rid
+
+
+def is_complete(results: Path, rid: str) -> bool:
+    return (run_path(results, rid) / "run.json").is_file()
+
+
+def write_run(results: Path, rid: str, manifest: dict, predictions: pa.Table) -> Path:
+    """Write a run under a temporary name and move it into place only when complete. An existing run with the same
+    id (a forced re-run) is replaced only after the new one is fully written."""
+    results = Path(results)
+    partial = results / PARTIAL / f"{rid}-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    pq.write_table(predictions, partial / "predictions.parquet", compression="zstd")
+    (partial / "run.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))  # written last: marks complete
+    final = run_path(results, rid)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        retired = results / PARTIAL / f"{rid}-replaced-{os.getpid()}"
+        final.rename(retired)
+        partial.rename(final)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        partial.rename(final)
+    return final
+
+
+def list_runs(results: Path) -> list[dict]:
+    """Manifests of the complete runs, oldest first."""
+    manifests = [json.loads(p.read_text()) for p in (Path(results) / RUNS).glob("*/run.json")]
+    return sorted(manifests, key=lambda m: m.get("started_at", ""))
+
+
+def _predictions_glob(results: Path) -> str:
+    return str(Path(results) / RUNS / "*" / "predictions.parquet")
+
+
+# Per class and split first, then the class-balanced mean (the paper's metric) next to plain per-image accuracy.
+METRICS_SQL = """
+WITH predictions AS (
+    SELECT regexp_extract(filename, '([^/\\\\]+)[/\\\\]predictions\\.parquet$', 1) AS run_id, *
+    FROM read_parquet(?, filename = true)
+),
+answers AS (
+    SELECT run_id, '1vs1000' AS setup, class_id, split::VARCHAR AS split, correct_1vs1000 AS correct FROM predictions
+    UNION ALL
+    SELECT run_id, '1vs20', class_id, split::VARCHAR, correct_1vs20 FROM predictions WHERE correct_1vs20 IS NOT NULL
+),
+per_class AS (
+    SELECT run_id, setup, split, class_id, count(*) AS images, sum(correct::INTEGER) AS hits
+    FROM answers GROUP BY ALL
+)
+SELECT run_id, setup,
+       100 * avg(hits / images) FILTER (split = 'common') AS common,
+       100 * avg(hits / images) FILTER (split = 'counter') AS counter,
+       common - counter AS drop,
+       100 * sum(hits) FILTER (split = 'common') / sum(images) FILTER (split = 'common') AS common_unbalanced,
+       100 * sum(hits) FILTER (split = 'counter') / sum(images) FILTER (split = 'counter') AS counter_unbalanced,
+       common_unbalanced - counter_unbalanced AS drop_unbalanced,
+       sum(images)::INTEGER AS images,
+       count(DISTINCT class_id)::INTEGER AS classes
+FROM per_class
+GROUP BY run_id, setup
+ORDER BY run_id, setup
+"""
+
+PER_CLASS_SQL = """
+SELECT class_id, split::VARCHAR AS split, any_value(background::VARCHAR) AS background,
+       count(*) AS images, 100 * avg(correct_{setup}::INTEGER) AS accuracy
+FROM read_parquet(?)
+GROUP BY ALL ORDER BY class_id, split
+"""
+
+
+def run_metrics(results: Path) -> pd.DataFrame:
+    """Common, counter and drop (class-balanced and unbalanced, %) per run and setup; empty without runs."""
+    if not any((Path(results) / RUNS).glob("*/predictions.parquet")):
+        return pd.DataFrame()
+    with duckdb.connect() as con:
+        return con.execute(METRICS_SQL, [_predictions_glob(results)]).df()
+
+
+def per_class_accuracy(results: Path, rid: str, setup: str = "1vs1000") -> pd.DataFrame:
+    """Accuracy (%) and image count per class and split of one run."""
+    if setup not in ("1vs1000", "1vs20"):
+        raise ValueError(f"unknown setup {setup!r}")
+    with duckdb.connect() as con:
+        sql = PER_CLASS_SQL.format(setup=setup)
+        return con.execute(sql, [str(run_path(results, rid) / "predictions.parquet")]).df()
