@@ -33,11 +33,14 @@ def marker_size(params_m: pd.Series) -> np.ndarray:
 
 
 def _axis_range(values: np.ndarray, scale: str) -> list[float]:
-    """Shared range of both axes (so y = x is the diagonal), in the scale's coordinates."""
-    lo, hi = max(np.nanmin(values) - 5, 0.5), min(np.nanmax(values) + 3, 99.5)
+    """Shared range of both axes (so y = x is the diagonal), in the scale's coordinates, holding every point."""
+    t = SCALES[scale].forward(values)
+    lo, hi = float(np.nanmin(t)), float(np.nanmax(t))
+    pad = 0.06 * (hi - lo) or 1.0
+    lo, hi = lo - pad, hi + pad
     if scale == "linear":
-        lo, hi = max(lo, 0), min(hi, 100)
-    return SCALES[scale].forward(np.array([lo, hi])).tolist()
+        lo, hi = max(lo, 0.0), min(hi, 100.0)
+    return [lo, hi]
 
 
 def _accuracy_axis(title: str, scale: str, axis_range: list[float]) -> dict:
@@ -64,10 +67,11 @@ def _points_trace(name: str, rows: pd.DataFrame, scale: str) -> go.Scatter:
         marker_color = {"color": color, "coloraxis": "coloraxis"}
     else:
         marker_color = {"color": FAMILY_COLORS.get(family, "#555555")}
-    highlight = name.endswith("DataComp/DFN")
-    custom = rows[["name", "backbone", "pretrain_data", "pretrain_size", "common", "counter", "drop", "model_id"]]
+    custom = rows.assign(data=_data_label(rows))[["name", "backbone", "data", "common", "counter", "drop", "model_id"]]
     return go.Scatter(
         name=name,
+        legendgroup=name,
+        showlegend=family != "CLIP",  # CLIP markers are coloured by data size; _legend_swatch stands in for them
         x=forward(rows["common"].to_numpy()),
         y=forward(rows["counter"].to_numpy()),
         mode="markers",
@@ -75,16 +79,41 @@ def _points_trace(name: str, rows: pd.DataFrame, scale: str) -> go.Scatter:
             **marker_color,
             "symbol": FAMILY_SYMBOLS.get(family, "circle"),
             "size": marker_size(rows["params_m"]),
-            "line": {"width": 2.5 if highlight else 0.8, "color": "#000000" if highlight else "#ffffff"},
+            "line": _highlight_line(name),
             "opacity": 0.9,
         },
         customdata=custom.fillna("").to_numpy(),
         hovertemplate=(
-            "<b>%{customdata[0]}</b><br>backbone: %{customdata[1]}<br>data: %{customdata[2]} (%{customdata[3]})"
-            "<br>common: %{customdata[4]:.2f}<br>counter: %{customdata[5]:.2f}<br>drop: %{customdata[6]:.2f}"
+            "<b>%{customdata[0]}</b><br>backbone: %{customdata[1]}<br>data: %{customdata[2]}"
+            "<br>common: %{customdata[3]:.2f}<br>counter: %{customdata[4]:.2f}<br>drop: %{customdata[5]:.2f}"
             "<extra></extra>"
         ),
     )
+
+
+def _data_label(rows: pd.DataFrame) -> pd.Series:
+    """'LAION2B (2B)'; just 'ImageNet-1K' where the size only repeats the name."""
+    data, size = rows["pretrain_data"].fillna(""), rows["pretrain_size"].fillna("")
+    same = size.str.lower() == data.str.lower()
+    return data.where(same | (size == ""), data + " (" + size + ")")
+
+
+def _legend_swatch(name: str) -> go.Scatter:
+    """A legend entry in a fixed colour for a group whose points take their colours from the data-size scale."""
+    return go.Scatter(
+        name=name,
+        legendgroup=name,
+        x=[None],
+        y=[None],
+        mode="markers",
+        marker={"color": "#21918c", "symbol": "circle", "size": 12, "line": _highlight_line(name)},
+        meta={"legend_only": True},
+    )
+
+
+def _highlight_line(name: str) -> dict:
+    curated = name.endswith("DataComp/DFN")
+    return {"width": 2.5 if curated else 0.8, "color": "#000000" if curated else "#ffffff"}
 
 
 def _trend_trace(trend: Trend, axis_range: list[float]) -> go.Scatter:
@@ -123,6 +152,8 @@ def overview_scatter(points: pd.DataFrame, scale: str, trends: dict[str, Trend],
         fig.add_trace(_trend_trace(trend, axis_range))
     for name, rows in _point_groups(points):
         fig.add_trace(_points_trace(name, rows, scale))
+        if rows["family"].iloc[0] == "CLIP":
+            fig.add_trace(_legend_swatch(name))
     log_ticks = np.log10(list(DATA_SIZE_TICKS.values()))
     fig.update_layout(
         title=title,
@@ -131,7 +162,7 @@ def overview_scatter(points: pd.DataFrame, scale: str, trends: dict[str, Trend],
         height=640,
         margin={"l": 70, "r": 20, "t": 60, "b": 60},
         xaxis=_accuracy_axis("Common-background accuracy (%)", scale, axis_range),
-        yaxis=_accuracy_axis("Counter-background accuracy (%)", scale, axis_range),
+        yaxis={**_accuracy_axis("Counter-background accuracy (%)", scale, axis_range), "scaleanchor": "x"},
         legend={"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.85)"},
         coloraxis={
             "colorscale": "Viridis",
@@ -201,7 +232,10 @@ def per_class_dumbbell(rows: pd.DataFrame, title: str) -> go.Figure:
                 x=np.full(len(rows), 101.0),
                 y=labels,
                 mode="text",
-                text=[accuracy_change(d, 1) for d in rows["drop"]],
+                text=[
+                    accuracy_change(d, 1) + (" †" if flag else "")
+                    for d, flag in zip(rows["drop"], rows.get("flag", pd.Series("", index=rows.index)), strict=True)
+                ],
                 textposition="middle right",
                 textfont={"size": 12, "color": "#333333"},
                 showlegend=False,

@@ -12,11 +12,13 @@ from app import queries
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _cached(query_name: str, sources: queries.Sources, fingerprint: tuple, kwargs: tuple) -> object:
-    return getattr(queries, query_name)(sources, **dict(kwargs))
+def _cached(name: str, _fn: Callable, sources: queries.Sources, fingerprint: tuple, kwargs: tuple) -> object:
+    # `_fn` is not hashed (Streamlit cannot hash functions); its qualified `name` keys the cache instead.
+    return _fn(sources, **dict(kwargs))
 
 
 def query(fn: Callable[..., pd.DataFrame | list], **kwargs: object) -> pd.DataFrame | list:
     """Call a function of `app.queries` on the dashboard's sources, cached."""
     sources = queries.Sources.from_environment()
-    return _cached(fn.__name__, sources, sources.fingerprint(), tuple(sorted(kwargs.items())))
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    return _cached(name, fn, sources, sources.fingerprint(), tuple(sorted(kwargs.items())))

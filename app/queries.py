@@ -7,7 +7,7 @@ evaluation), reads the files through views, fetches the result fully and returns
 
 from __future__ import annotations
 
-import re
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +46,7 @@ PAPER_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
         + ("pretrain_pairs_m", "high_quality_data", "paper_checkpoint"),
     ),
     "scores": ("scores.csv", ("model_id", "setup", "variant", "common", "counter", "drop", "source", "flag")),
-    "per_class": ("per_class.csv", ("model_id", "setup", "class_id", "common", "counter", "drop", "source")),
+    "per_class": ("per_class.csv", ("model_id", "setup", "class_id", "common", "counter", "drop", "source", "flag")),
     "classes": (
         "classes.csv",
         ("class_id", "name", "common_background", "counter_background", "n_common", "n_counter"),
@@ -64,35 +64,55 @@ def _paper_file(sources: Sources, view: str) -> Path:
     return path
 
 
-def _literal(path: Path) -> str:
-    """A path as an SQL string literal (DDL statements take no prepared parameters)."""
-    return "'" + str(path).replace("'", "''") + "'"
+def _literal(text: str) -> str:
+    """An SQL string literal (DDL statements take no prepared parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _header(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8", errors="replace") as f:
+        header = next(csv.reader(f), [])
+    if not header:
+        raise DataError(f"`{path}` is empty. {_REPAIR}")
+    return header
 
 
 def _create_view(con: duckdb.DuckDBPyConnection, sources: Sources, view: str) -> None:
+    """A view over one CSV, every column read as text with the file's own header (typing happens in the queries),
+    strictly: a row with the wrong number of fields is an error naming its line, not a silent re-guess."""
     path = _paper_file(sources, view)
     _, required = PAPER_TABLES[view]
-    try:
-        con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_csv({_literal(path)}, header = true)")
-        columns = {row[0] for row in con.execute(f"DESCRIBE {view}").fetchall()}
-    except duckdb.Error as error:
-        raise DataError(f"`{path}` cannot be read as CSV ({error}). {_REPAIR}") from error
-    if missing := [c for c in required if c not in columns]:
+    header = _header(path)
+    if missing := [c for c in required if c not in header]:
         raise DataError(f"`{path}` lacks the column(s) {', '.join(missing)}. {_REPAIR}")
+    columns = "{" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in header) + "}"
+    con.execute(
+        f"CREATE VIEW {view} AS SELECT * FROM read_csv({_literal(str(path))}, header = true, auto_detect = false, "
+        f"columns = {columns}, strict_mode = true)"
+    )
 
 
-def _query(sources: Sources, sql: str, params: list | None = None) -> pd.DataFrame:
-    """Run one query with the paper views it names defined; file problems become a DataError."""
+def _query(sources: Sources, sql: str, views: tuple[str, ...], params: list | None = None) -> pd.DataFrame:
+    """Run one query over the named paper views; file problems become a DataError."""
     con = duckdb.connect()
     try:
-        for view in PAPER_TABLES:
-            if re.search(rf"\b{view}\b", sql):  # reading and checking a file costs ms; skip the unused ones
-                _create_view(con, sources, view)
+        for view in views:
+            _create_view(con, sources, view)
         return con.execute(sql, params or []).df()
     except duckdb.Error as error:
-        raise DataError(f"The published numbers in `{sources.paper}` are malformed ({error}). {_REPAIR}") from error
+        message = str(error).splitlines()[0]
+        raise DataError(f"The published numbers in `{sources.paper}` are malformed ({message}). {_REPAIR}") from error
     finally:
         con.close()
+
+
+def _require_values(rows: pd.DataFrame, columns: list[str], file: str) -> pd.DataFrame:
+    """Blank cells where a value is needed make the file malformed (a chart cannot place a model without a score)."""
+    blank = rows[rows[columns].isna().any(axis=1)]
+    if len(blank):
+        names = ", ".join(blank["model_id"].astype(str).head(5))
+        raise DataError(f"`{file}` has blank {' / '.join(columns)} values (models: {names}). {_REPAIR}")
+    return rows
 
 
 # Short class label "ice bear" from the ImageNet-style name "ice bear, polar bear, ursus maritimus, ...".
@@ -102,7 +122,7 @@ HIDDEN_VARIANTS = ("table5_as_printed", "default_checkpoint_repeat")
 
 
 def setups(sources: Sources) -> list[str]:
-    df = _query(sources, "SELECT DISTINCT setup FROM scores ORDER BY setup")
+    df = _query(sources, "SELECT DISTINCT setup FROM scores ORDER BY setup", ("scores",))
     return df["setup"].tolist()
 
 
@@ -113,7 +133,7 @@ def variants(sources: Sources, setup: str) -> list[str]:
         WHERE setup = ? AND variant NOT IN (SELECT unnest(?::VARCHAR[]))
         ORDER BY variant <> 'default', variant
     """
-    return _query(sources, sql, [setup, list(HIDDEN_VARIANTS)])["variant"].tolist()
+    return _query(sources, sql, ("scores",), [setup, list(HIDDEN_VARIANTS)])["variant"].tolist()
 
 
 def model_scores(sources: Sources, setup: str, variant: str) -> pd.DataFrame:
@@ -135,18 +155,19 @@ def model_scores(sources: Sources, setup: str, variant: str) -> pd.DataFrame:
         WHERE s.setup = ? AND s.variant = ?
         ORDER BY m.family, CAST(m.params_m AS DOUBLE), m.name
     """
-    return _query(sources, sql, [setup, variant])
+    rows = _query(sources, sql, ("models", "scores"), [setup, variant])
+    return _require_values(rows, ["name", "family", "common", "counter", "drop"], "models.csv / scores.csv")
 
 
 def classes(sources: Sources) -> pd.DataFrame:
     """The 45 classes: label, backgrounds and image counts, in ImageNet order."""
     sql = f"""
-        SELECT c.class_id, {_CLASS_LABEL} AS label, c.name,
+        SELECT CAST(c.class_id AS INTEGER) AS class_id, {_CLASS_LABEL} AS label, c.name,
                c.common_background, c.counter_background,
                CAST(c.n_common AS INTEGER) AS n_common, CAST(c.n_counter AS INTEGER) AS n_counter
-        FROM classes c ORDER BY c.class_id
+        FROM classes c ORDER BY CAST(c.class_id AS INTEGER)
     """
-    return _query(sources, sql)
+    return _query(sources, sql, ("classes",))
 
 
 def per_class_models(sources: Sources) -> pd.DataFrame:
@@ -155,25 +176,36 @@ def per_class_models(sources: Sources) -> pd.DataFrame:
         SELECT DISTINCT p.model_id, m.name, p.setup
         FROM per_class p JOIN models m USING (model_id) ORDER BY m.name, p.setup
     """
-    return _query(sources, sql)
+    return _query(sources, sql, ("per_class", "models"))
 
 
 def per_class_scores(sources: Sources, model_id: str, setup: str) -> pd.DataFrame:
     """Per-class common, counter and drop for one model, worst drop first, labelled 'ice bear (snow → grass)'."""
     sql = f"""
-        SELECT p.class_id,
+        SELECT CAST(p.class_id AS INTEGER) AS class_id,
                {_CLASS_LABEL} || ' (' || c.common_background || ' → ' || c.counter_background || ')' AS label,
                CAST(p.common AS DOUBLE) AS common, CAST(p.counter AS DOUBLE) AS counter,
                CAST(p.drop AS DOUBLE) AS drop,
-               CAST(c.n_common AS INTEGER) AS n_common, CAST(c.n_counter AS INTEGER) AS n_counter
+               CAST(c.n_common AS INTEGER) AS n_common, CAST(c.n_counter AS INTEGER) AS n_counter,
+               coalesce(p.flag, '') AS flag
         FROM per_class p JOIN classes c USING (class_id)
         WHERE p.model_id = ? AND p.setup = ?
-        ORDER BY CAST(p.drop AS DOUBLE) DESC, p.class_id
+        ORDER BY CAST(p.drop AS DOUBLE) DESC, CAST(p.class_id AS INTEGER)
     """
-    return _query(sources, sql, [model_id, setup])
+    return _query(sources, sql, ("per_class", "classes"), [model_id, setup])
 
 
 def model_counts(sources: Sources) -> pd.DataFrame:
     """Number of published models per family and role (main tables or alternative checkpoints)."""
     sql = "SELECT family, role, count(*) AS models FROM models GROUP BY ALL ORDER BY role DESC, family"
-    return _query(sources, sql)
+    return _query(sources, sql, ("models",))
+
+
+def flagged_rows(sources: Sources) -> pd.DataFrame:
+    """Published rows whose printed drop is not common - counter, per table (scores, per_class)."""
+    sql = """
+        SELECT 'scores' AS "table", count(*) AS rows FROM scores WHERE flag = 'drop_as_printed'
+        UNION ALL
+        SELECT 'per_class', count(*) FROM per_class WHERE flag = 'drop_as_printed'
+    """
+    return _query(sources, sql, ("scores", "per_class"))

@@ -46,10 +46,43 @@ def same_backbone(points: pd.DataFrame, backbone: str) -> pd.DataFrame:
 
 
 def clip_vs_imagenet(points: pd.DataFrame) -> pd.DataFrame:
-    """CLIP and ImageNet models on the backbones both families have, grouped by backbone, labelled by model."""
+    """CLIP and ImageNet models on the backbones both families have, grouped by backbone (smallest backbone first),
+    ImageNet first within a group, labelled by model."""
     clip, imagenet = (set(points.loc[points["family"] == f, "backbone"]) for f in ("CLIP", "ImageNet"))
-    shared = clip & imagenet
-    rows = points[points["backbone"].isin(shared) & points["family"].isin(["CLIP", "ImageNet"])]
-    rows = rows.sort_values(["params_m", "backbone", "family", "pretrain_pairs_m"])
+    rows = points[points["backbone"].isin(clip & imagenet) & points["family"].isin(["CLIP", "ImageNet"])]
+    group_size = rows.groupby("backbone")["params_m"].transform("min")
+    rows = rows.assign(_group=group_size, _clip=rows["family"] == "CLIP")
+    rows = rows.sort_values(["_group", "backbone", "_clip", "pretrain_pairs_m", "name"]).drop(
+        columns=["_group", "_clip"]
+    )
     label = rows["backbone"] + " · " + rows["family"].where(rows["family"] == "ImageNet", rows["pretrain_data"])
     return rows.assign(label=_unique(label, rows["name"]))
+
+
+def in_order_of(rows: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """`rows` reordered to follow the classes of `reference` (classes it lacks go last)."""
+    rank = {class_id: i for i, class_id in enumerate(reference["class_id"])}
+    return rows.sort_values("class_id", key=lambda ids: ids.map(rank).fillna(len(rank)), kind="stable")
+
+
+FLAG_NOTES = {"drop_as_printed": "printed drop ≠ common − counter"}
+
+
+def overview_table(points: pd.DataFrame) -> pd.DataFrame:
+    """The Overview's table (and CSV): one row per model with its scores, effective robustness and trend group."""
+    table = points.assign(note=points["flag"].map(FLAG_NOTES).fillna(""))
+    columns = {
+        "name": "model",
+        "model_id": "model_id",
+        "family": "family",
+        "backbone": "backbone",
+        "params_m": "params (M)",
+        "pretrain_data": "data",
+        "common": "common",
+        "counter": "counter",
+        "drop": "drop",
+        "effective_robustness": "eff. robustness",
+        "trend_group": "trend",
+        "note": "note",
+    }
+    return table[list(columns)].rename(columns=columns).reset_index(drop=True)

@@ -15,21 +15,21 @@ VARIANT_LABELS = {
 }
 
 
-def setup_and_variant(key: str) -> tuple[str, str]:
-    """Setup (candidate labels) and published variant pickers; returns their values."""
+def setup_and_variant() -> tuple[str, str]:
+    """Setup (candidate labels) and published variant pickers, shared by the pages; returns their values."""
     left, right = st.columns([1, 1])
     setup = left.radio(
         "Candidate labels",
         data.query(queries.setups),
         format_func=lambda s: SETUP_LABELS.get(s, s),
         horizontal=True,
-        key=f"{key}_setup",
+        key="setup",
         help="1 vs 1000: all ImageNet classes compete. 1 vs 20: only the 20 labels most confusable with the class.",
     )
     variant = right.selectbox(
         "Variant",
         data.query(queries.variants, setup=setup),
         format_func=lambda v: VARIANT_LABELS.get(v, v),
-        key=f"{key}_variant",
+        key="variant",
     )
     return setup, variant

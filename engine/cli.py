@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,16 +17,13 @@ APP_MAIN = Path(__file__).resolve().parent.parent / "app" / "main.py"
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Start the Streamlit dashboard; returns its exit status."""
+    """Start the Streamlit dashboard in place of this process (so signals such as `docker stop` reach it)."""
     env = {**os.environ, RESULTS_ENV: str(results_dir(args.results).resolve())}
     command = [sys.executable, "-m", "streamlit", "run", str(APP_MAIN)]
     command += ["--server.address", args.host, "--server.port", str(args.port), "--server.headless", "true"]
     command += ["--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     print(f"CounterAnimal Explorer on http://{args.host}:{args.port} (results: {env[RESULTS_ENV]})", flush=True)
-    try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 0
+    os.execve(sys.executable, command, env)
 
 
 def _evaluator(args: argparse.Namespace):

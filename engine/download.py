@@ -18,17 +18,17 @@ import re
 import shutil
 import socket
 import tarfile
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 import zipfile
 import zlib
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from http.client import HTTPException
+from http.client import HTTPException, HTTPResponse
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import BinaryIO
+from urllib.response import addinfourl
 
 from tqdm import tqdm
 
@@ -50,6 +50,7 @@ MANUAL_STEPS = (
 )
 # Python >= 3.11.4 vets tar members itself too; our own checks below also cover older interpreters.
 _TAR_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+Response = HTTPResponse | addinfourl  # what urllib returns for http(s):// and for file:// URLs
 log = logging.getLogger(__name__)
 
 
@@ -58,7 +59,7 @@ class DownloadError(Exception):
 
 
 @dataclass(frozen=True)
-class Downloaded:
+class _Downloaded:
     """An archive streamed to disk, not yet trusted."""
 
     path: Path  # the hidden `.download-<name>.part` file
@@ -74,8 +75,8 @@ def download_dataset(
 
     If `to` already holds an extracted dataset (see `find_dataset_folder`), that folder is returned as it is and
     nothing is downloaded, so scripts can call this unconditionally; delete the folder to download again. A failed
-    call leaves `to` as it was: no `.part` file, no temporary folder, no archive, and earlier files untouched. The
-    archive itself is deleted once extracted.
+    call leaves `to` as it was (though created if missing): no `.part` file, no temporary folder, no archive, and
+    earlier files untouched. The archive itself is deleted once extracted.
 
     Args:
         to: folder to extract into (created if missing); the dataset lands in a subfolder named by the archive.
@@ -129,11 +130,12 @@ def find_download_url(page_html: str, page_url: str) -> str | None:
     (`...&confirm=...`), a link to a Google Drive file (as a direct download URL), a link to a .zip/.tar/.tgz
     file. Links whose text or address mentions "data" are tried first.
     """
-    page = _PageParser()
-    page.feed(page_html)
-    page.close()
+    return _next_url(_parse_page(page_html), page_url)
+
+
+def _next_url(page: _PageParser, page_url: str) -> str | None:
     for form in page.forms:
-        if form.form_id == "download-form" or "confirm" in dict(form.fields):
+        if "confirm" in dict(form.fields):
             action = urllib.parse.urljoin(page_url, form.action or page_url)
             return f"{action}{'&' if '?' in action else '?'}{urllib.parse.urlencode(form.fields)}"
     links = [urllib.parse.urljoin(page_url, link.href) for link in _data_links_first(page.links)]
@@ -164,7 +166,7 @@ def _resolve_url(url: str | None) -> str:
 
 def _download(
     opener: urllib.request.OpenerDirector, url: str, to: Path, timeout_s: float, progress: bool
-) -> Downloaded:
+) -> _Downloaded:
     response = _open_archive(opener, url, timeout_s)
     with response:
         name = _archive_name(response)
@@ -174,10 +176,10 @@ def _download(
         except BaseException:  # Ctrl-C included: a partial file must never stay behind
             part.unlink(missing_ok=True)
             raise
-        return Downloaded(part, name, response.geturl(), digest)
+        return _Downloaded(part, name, response.geturl(), digest)
 
 
-def _open_archive(opener: urllib.request.OpenerDirector, url: str, timeout_s: float):
+def _open_archive(opener: urllib.request.OpenerDirector, url: str, timeout_s: float) -> Response:
     """Follow web pages from `url` until a response that is not HTML, and return that response, unread."""
     visited: list[str] = []
     while len(visited) <= MAX_HOPS:
@@ -187,11 +189,12 @@ def _open_archive(opener: urllib.request.OpenerDirector, url: str, timeout_s: fl
         with response:
             page_url, page_html = response.geturl(), _read_page(response, url, timeout_s)
         visited.append(url)
-        next_url = find_download_url(page_html, page_url)
+        page = _parse_page(page_html)
+        next_url = _next_url(page, page_url)
         if next_url is None:
             raise DownloadError(
-                f"{page_url} is a web page ({_title(page_html)}) with no link to the dataset archive (looked for a "
-                f"Google Drive file link or a .zip/.tar/.tar.gz/.tgz link). {MANUAL_STEPS}"
+                f"{page_url} is a web page (title {page.title.strip()!r}) with no link to the dataset archive "
+                f"(looked for a Google Drive file link or a .zip/.tar/.tar.gz/.tgz link). {MANUAL_STEPS}"
             )
         if next_url in visited:
             raise DownloadError(
@@ -204,7 +207,7 @@ def _open_archive(opener: urllib.request.OpenerDirector, url: str, timeout_s: fl
     raise DownloadError(f"Gave up after {MAX_HOPS} web pages without reaching an archive (last: {url}). {MANUAL_STEPS}")
 
 
-def _open(opener: urllib.request.OpenerDirector, url: str, timeout_s: float):
+def _open(opener: urllib.request.OpenerDirector, url: str, timeout_s: float) -> Response:
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "Mozilla/5.0 (counteranimal-explorer)"})
         return opener.open(request, timeout=timeout_s)
@@ -227,7 +230,7 @@ def _describe(error: BaseException, timeout_s: float) -> str:
     return str(reason) or type(reason).__name__
 
 
-def _read(response, url: str, timeout_s: float, size: int) -> bytes:
+def _read(response: Response, url: str, timeout_s: float, size: int) -> bytes:
     try:
         return response.read(size)
     except (OSError, HTTPException) as error:
@@ -236,54 +239,43 @@ def _read(response, url: str, timeout_s: float, size: int) -> bytes:
         ) from error
 
 
-def _read_page(response, url: str, timeout_s: float) -> str:
+def _read_page(response: Response, url: str, timeout_s: float) -> str:
     charset = response.headers.get_content_charset() or "utf-8"
     return _read(response, url, timeout_s, MAX_PAGE_BYTES).decode(charset, errors="replace")
 
 
-def _archive_name(response) -> str:
+def _archive_name(response: Response) -> str:
     """The archive's file name: the server's (Drive sends one), else the URL's, else a default."""
     name = response.headers.get_filename() or PurePosixPath(urllib.parse.urlparse(response.geturl()).path).name
     name = re.sub(r"[^\w.+-]", "_", PureWindowsPath(name).name)  # a bare file name, whatever the server sent
     return name if name.lower().endswith(ARCHIVE_SUFFIXES) else DEFAULT_NAME
 
 
-def _stream(response, part: Path, timeout_s: float, progress: bool) -> str:
+def _stream(response: Response, part: Path, timeout_s: float, progress: bool) -> str:
     """Copy the response body to `part` with a progress bar; return its sha256."""
     length = response.headers.get("Content-Length")
     total = int(length) if length and length.isdigit() else None  # unknown for chunked responses: no ETA then
     digest, received = hashlib.sha256(), 0
     name = part.name.removeprefix(".download-").removesuffix(".part")
     bar = tqdm(total=total, desc=name, unit="B", unit_scale=True, unit_divisor=1024, disable=not progress)
-    with bar, _open_for_writing(part) as out:
-        while chunk := _read(response, response.geturl(), timeout_s, CHUNK_BYTES):
-            _write(out, chunk, part)
-            digest.update(chunk)
-            bar.update(len(chunk))
-            received += len(chunk)
+    try:
+        with bar, part.open("wb") as out:
+            while chunk := _read(response, response.geturl(), timeout_s, CHUNK_BYTES):
+                out.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+                received += len(chunk)
+    except OSError as error:  # network errors arrive as DownloadError, so this is the local disk
+        raise DownloadError(f"Cannot write {part} ({error.strerror}); free some space or use --to.") from error
     if total is not None and received < total:  # http.client reports a dropped connection as a short body
         raise DownloadError(f"The connection closed after {received:,} of {total:,} bytes. {MANUAL_STEPS}")
     return digest.hexdigest()
 
 
-def _open_for_writing(path: Path) -> BinaryIO:
-    try:
-        return path.open("wb")
-    except OSError as error:
-        raise DownloadError(f"Cannot write {path} ({error.strerror}); choose another folder with --to.") from error
-
-
-def _write(out: BinaryIO, chunk: bytes, path: Path) -> None:
-    try:
-        out.write(chunk)
-    except OSError as error:
-        raise DownloadError(f"Cannot write {path} ({error.strerror}); free some space or use --to.") from error
-
-
 # --- Verifying ------------------------------------------------------------------------------------------------------
 
 
-def _check_sha256(downloaded: Downloaded, expected: str | None) -> None:
+def _check_sha256(downloaded: _Downloaded, expected: str | None) -> None:
     if expected and downloaded.sha256 != expected.strip().lower():
         raise DownloadError(
             f"The archive from {downloaded.url} has SHA-256 {downloaded.sha256}, but {expected.strip()} was "
@@ -326,9 +318,11 @@ def _check_tar_member(member: tarfile.TarInfo) -> None:
 # --- Extracting -----------------------------------------------------------------------------------------------------
 
 
-def _extract(downloaded: Downloaded, to: Path) -> Path:
+def _extract(downloaded: _Downloaded, to: Path) -> Path:
     """Extract into a hidden temporary folder under `to`, then rename the dataset into place."""
-    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=to))
+    # Not tempfile.mkdtemp: its 0o700 mode would stay on a renamed folder and hide the dataset from the lab.
+    staging = to / f".extract-{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
     try:
         _extract_members(downloaded.path, staging)
         return _move_into_place(staging, to, _strip_archive_suffix(downloaded.name))
@@ -407,7 +401,6 @@ class _Link:
 @dataclass(frozen=True)
 class _Form:
     action: str
-    form_id: str
     fields: tuple[tuple[str, str], ...]  # hidden inputs, in page order: (name, value)
 
 
@@ -421,7 +414,7 @@ class _PageParser(HTMLParser):
         self.title = ""
         self._href: str | None = None  # the <a> being read
         self._text: list[str] = []
-        self._form: tuple[str, str, list[tuple[str, str]]] | None = None  # the <form> being read
+        self._form: tuple[str, list[tuple[str, str]]] | None = None  # the <form> being read
         self._in_title = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -429,9 +422,9 @@ class _PageParser(HTMLParser):
         if tag == "a" and a.get("href"):
             self._href, self._text = a["href"], []
         elif tag == "form":
-            self._form = (a.get("action", ""), a.get("id", ""), [])
+            self._form = (a.get("action", ""), [])
         elif tag == "input" and self._form and a.get("name") and a.get("type", "").lower() == "hidden":
-            self._form[2].append((a["name"], a.get("value", "")))
+            self._form[1].append((a["name"], a.get("value", "")))
         self._in_title = tag == "title"
 
     def handle_data(self, data: str) -> None:
@@ -445,7 +438,7 @@ class _PageParser(HTMLParser):
             self.links.append(_Link(self._href, " ".join(self._text).strip()))
             self._href = None
         elif tag == "form" and self._form:
-            self.forms.append(_Form(self._form[0], self._form[1], tuple(self._form[2])))
+            self.forms.append(_Form(self._form[0], tuple(self._form[1])))
             self._form = None
         self._in_title = False
 
@@ -465,7 +458,8 @@ def _drive_file_id(url: str) -> str | None:
     return urllib.parse.parse_qs(parts.query).get("id", [None])[0]
 
 
-def _title(page_html: str) -> str:
-    parser = _PageParser()
-    parser.feed(page_html)
-    return f"titled {parser.title.strip()!r}" if parser.title.strip() else "untitled"
+def _parse_page(page_html: str) -> _PageParser:
+    page = _PageParser()
+    page.feed(page_html)
+    page.close()
+    return page

@@ -73,8 +73,11 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _wait_healthy(url, process)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        process.terminate()  # `serve` execs Streamlit, so this stops the server itself
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @pytest.fixture(scope="session")
@@ -103,3 +106,61 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     yield context.new_page()
     context.close()
+
+
+# ---- engine fixtures: tiny random models and generated datasets (everything offline) ----------------------------
+
+TINY_CLIP = "ca-tiny-clip"  # an open_clip architecture registered for tests: real code paths, random weights
+TINY_CLIP_CONFIG = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+TEST_CLASSES = [9, 100, 296]  # ostrich, black swan, ice bear
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Register the tiny open_clip architecture and return a checkpoint file of random weights for it."""
+    import json
+
+    import open_clip
+    import torch
+
+    folder = tmp_path_factory.mktemp("tiny-clip")
+    config = folder / f"{TINY_CLIP}.json"
+    config.write_text(json.dumps(TINY_CLIP_CONFIG))
+    open_clip.add_model_config(config)
+    torch.manual_seed(0)
+    weights = folder / "tiny_clip.pt"
+    torch.save(open_clip.create_model(TINY_CLIP).state_dict(), weights)
+    return weights
+
+
+@pytest.fixture(scope="session")
+def tiny_timm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Random weights of timm's `test_resnet` (an ImageNet-1K classifier built offline in milliseconds)."""
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    weights = tmp_path_factory.mktemp("tiny-timm") / "test_resnet.safetensors"
+    from safetensors.torch import save_file
+
+    save_file(timm.create_model("test_resnet", pretrained=False).state_dict(), str(weights))
+    return weights
+
+
+@pytest.fixture(scope="session")
+def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated dataset in the archive's layout (3 classes, 4 photos per group, 48-80 px)."""
+    from engine.synthetic import write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("data"), TEST_CLASSES, per_group=4, sizes=(48, 80))
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("COUNTERANIMAL_CACHE", str(folder))
+    return folder

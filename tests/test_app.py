@@ -41,7 +41,7 @@ def figures(app: AppTest) -> list[go.Figure]:
 
 def points_shown(app: AppTest) -> int:
     (fig,) = figures(app)
-    return sum(len(t.x) for t in fig.data if t.mode == "markers")
+    return sum(len(t.x) for t in fig.data if t.mode == "markers" and not (t.meta or {}).get("legend_only"))
 
 
 def test_overview_plots_every_published_model(app):
@@ -52,13 +52,13 @@ def test_overview_plots_every_published_model(app):
 
 def test_overview_switches_to_1_vs_20(app):
     open_page(app)
-    app.radio(key="overview_setup").set_value("1vs20").run()
+    app.radio(key="setup").set_value("1vs20").run()
     assert points_shown(app) == 45  # the two LVLMs are only reported in 1 vs 20
 
 
 def test_overview_variant_and_scale_change_the_chart(app):
     open_page(app)
-    app.selectbox(key="overview_variant").set_value("openai_80_prompt_ensemble").run()
+    app.selectbox(key="variant").set_value("openai_80_prompt_ensemble").run()
     app.radio(key="overview_scale").set_value("logit").run()
     assert points_shown(app) == 28
     (fig,) = figures(app)
@@ -69,7 +69,7 @@ def test_overview_fits_curated_clips_separately_when_asked(app):
     open_page(app)
     app.toggle(key="overview_split_hq").set_value(True).run()
     (fig,) = figures(app)
-    assert "CLIP (DataComp/DFN)" in {t.meta["group"] for t in fig.data if t.meta}
+    assert "CLIP (DataComp/DFN)" in {t.meta["group"] for t in fig.data if t.meta and "group" in t.meta}
 
 
 def test_overview_family_filter(app):
@@ -113,3 +113,40 @@ def test_missing_tables_give_a_message_not_a_traceback(app, paper_copy, page):
     (paper_copy / "classes.csv").unlink()
     open_page(app, page)
     assert "cannot read its data" in app.error[0].value
+
+
+def overview_rows(app: AppTest):
+    return app.dataframe[0].value.set_index("model")
+
+
+def test_filters_do_not_change_effective_robustness(app):
+    open_page(app)
+    before = overview_rows(app)["eff. robustness"]
+    app.multiselect(key="overview_backbone").set_value(["ViT/B/16"]).run()
+    after = overview_rows(app)["eff. robustness"]
+    assert len(after) == 6  # five CLIPs and one ImageNet model
+    assert after.to_dict() == before[after.index].to_dict()
+
+
+def test_choices_survive_a_visit_to_another_page(app):
+    open_page(app)
+    app.radio(key="overview_scale").set_value("logit").run()
+    app.switch_page("app_pages/about.py").run()
+    app.switch_page("app_pages/overview.py").run()
+    assert app.radio(key="overview_scale").value == "logit"
+
+
+def test_a_blank_score_gives_a_message_in_the_page(app, paper_copy):
+    scores = (paper_copy / "scores.csv").read_text().splitlines()
+    fields = scores[1].split(",")
+    fields[3] = ""  # common accuracy of the first model
+    (paper_copy / "scores.csv").write_text("\n".join([scores[0], ",".join(fields), *scores[2:]]) + "\n")
+    open_page(app)
+    assert "blank" in app.error[0].value
+
+
+def test_classes_page_can_share_the_left_charts_order(app):
+    open_page(app, "classes")
+    app.toggle(key="classes_shared_order").set_value(True).run()
+    left, right = figures(app)
+    assert list(left.data[1].y) == list(right.data[1].y)

@@ -31,7 +31,8 @@ def overview(scale: str, split: bool = False):
 
 
 def traces(fig, mode):
-    return [t for t in fig.data if t.mode == mode]
+    """Traces drawing `mode`, without legend-only entries."""
+    return [t for t in fig.data if t.mode == mode and not (t.meta or {}).get("legend_only")]
 
 
 @pytest.mark.parametrize("scale", list(SCALES))
@@ -45,7 +46,7 @@ def test_identity_line_is_the_diagonal_of_the_shared_axis_range(scale):
 @pytest.mark.parametrize("split", [False, True])
 def test_one_trend_per_group_equal_to_numpy_least_squares(scale, split):
     fig, points, _ = overview(scale, split)
-    lines = [t for t in traces(fig, "lines") if t.meta]
+    lines = [t for t in traces(fig, "lines") if t.meta and "slope" in t.meta]
     assert sorted(t.meta["group"] for t in lines) == sorted(points["trend_group"].unique())
     for line in lines:
         rows = points[points["trend_group"] == line.meta["group"]]
@@ -90,8 +91,33 @@ def test_marker_size_grows_with_parameters():
 def test_hover_names_the_model_and_its_scores():
     fig, _, _ = overview("linear")
     trace = traces(fig, "markers")[0]
-    assert all(k in trace.hovertemplate for k in ("backbone", "data", "common", "counter", "drop"))
+    assert all(f"{k}: " in trace.hovertemplate for k in ("backbone", "data", "common", "counter", "drop"))
     assert trace.customdata[0][0] == "model 0"
+    assert trace.customdata[0][2] == "OpenAI (400M)"
+
+
+def test_hover_does_not_repeat_a_data_size_that_is_its_name():
+    fig, _, _ = overview("linear")
+    imagenet = next(t for t in traces(fig, "markers") if t.name == "ImageNet")
+    assert imagenet.customdata[0][2] == "ImageNet-1K"
+
+
+def test_clip_groups_get_a_legend_swatch_in_a_fixed_colour():
+    fig, _, _ = overview("linear")
+    swatches = [t for t in fig.data if (t.meta or {}).get("legend_only")]
+    assert sorted(t.name for t in swatches) == ["CLIP", "CLIP · DataComp/DFN"]
+    assert all(isinstance(t.marker.color, str) for t in swatches)
+
+
+@pytest.mark.parametrize("scale", list(SCALES))
+def test_axes_hold_every_point_even_near_zero(scale):
+    points = POINTS.copy()
+    points.loc[0, ["common", "counter"]] = [0.02, 0.01]  # Table 9's DataComp-S checkpoint
+    points = points.assign(trend_group=trend_groups(points, False))
+    fig = charts.overview_scatter(points, scale, fit_trends(points, scale), "t")
+    lo, hi = fig.layout.xaxis.range
+    values = np.concatenate([np.asarray(t.x, dtype=float) for t in traces(fig, "markers")])
+    assert lo <= values.min() and values.max() <= hi
 
 
 def test_figure_survives_json_round_trip():

@@ -18,8 +18,8 @@ def test_help_lists_serve():
 
 def test_serve_passes_host_port_and_results_to_streamlit(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda command, env: calls.append((command, env)) or 0)
-    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "9999", "--results", str(tmp_path)]) == 0
+    monkeypatch.setattr(cli.os, "execve", lambda path, command, env: calls.append((command, env)))
+    cli.main(["serve", "--host", "0.0.0.0", "--port", "9999", "--results", str(tmp_path)])
     (command, env), *_ = calls
     assert command[command.index("--server.address") + 1] == "0.0.0.0"
     assert command[command.index("--server.port") + 1] == "9999"

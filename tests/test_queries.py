@@ -102,3 +102,37 @@ def test_binary_garbage_is_a_data_error(sources, paper_copy):
     (paper_copy / "classes.csv").write_bytes(b"\x00\xff\x10garbage\x00" * 50)
     with pytest.raises(DataError):
         queries.classes(sources)
+
+
+def test_a_row_with_too_many_fields_is_named_by_line(sources, paper_copy):
+    with (paper_copy / "scores.csv").open("a") as f:
+        f.write("x,1vs1000,default,1,2,3,Table 3,,surplus\n")
+    with pytest.raises(DataError, match="malformed"):
+        queries.model_scores(sources, "1vs1000", "default")
+
+
+def test_an_empty_file_is_named(sources, paper_copy):
+    (paper_copy / "classes.csv").write_text("")
+    with pytest.raises(DataError, match=r"classes\.csv` is empty"):
+        queries.classes(sources)
+
+
+def test_a_blank_score_is_a_data_error_not_a_crash_later(sources, paper_copy):
+    scores = pd.read_csv(paper_copy / "scores.csv", dtype=str, keep_default_na=False)
+    scores.loc[0, "common"] = ""
+    scores.to_csv(paper_copy / "scores.csv", index=False)
+    with pytest.raises(DataError, match=r"blank .*common.*open_clip:RN50/openai"):
+        queries.model_scores(sources, "1vs1000", "default")
+
+
+def test_a_blank_family_is_a_data_error(sources, paper_copy):
+    models = pd.read_csv(paper_copy / "models.csv", dtype=str, keep_default_na=False)
+    models.loc[0, "family"] = ""
+    models.to_csv(paper_copy / "models.csv", index=False)
+    with pytest.raises(DataError, match="blank"):
+        queries.model_scores(sources, "1vs1000", "default")
+
+
+def test_flagged_rows_are_counted_per_table(sources):
+    counts = queries.flagged_rows(sources).set_index("table")["rows"].to_dict()
+    assert counts == {"scores": 3, "per_class": 3}

@@ -50,3 +50,49 @@ def test_clip_vs_imagenet_keeps_only_shared_backbones():
     rows = selections.clip_vs_imagenet(POINTS)
     assert set(rows["backbone"]) == {"ViT/B/16"}
     assert set(rows["label"]) == {"ViT/B/16 · ImageNet", "ViT/B/16 · LAION2B", "ViT/B/16 · OpenAI"}
+
+
+def test_clip_vs_imagenet_groups_each_backbone_together():
+    points = pd.concat(
+        [
+            POINTS,
+            pd.DataFrame(
+                {
+                    "name": ["f", "g"],
+                    "family": ["CLIP", "ImageNet"],
+                    "backbone": ["RN18", "ViT/B/16"],
+                    "params_m": [11.0, 86.5],
+                    "pretrain_data": ["OpenAI", "ImageNet-1K"],
+                    "pretrain_size": ["400M", "ImageNet-1k"],
+                    "pretrain_pairs_m": [400, None],
+                }
+            ),
+        ]
+    )
+    rows = selections.clip_vs_imagenet(points)
+    assert rows["backbone"].tolist() == ["RN18", "RN18"] + ["ViT/B/16"] * 4
+    assert rows["family"].tolist()[:2] == ["ImageNet", "CLIP"]
+
+
+def test_in_order_of_follows_the_reference_classes():
+    rows = pd.DataFrame({"class_id": [1, 2, 3], "drop": [5.0, 9.0, 1.0]})
+    reference = pd.DataFrame({"class_id": [3, 1, 2]})
+    assert selections.in_order_of(rows, reference)["class_id"].tolist() == [3, 1, 2]
+
+
+def test_overview_table_describes_each_model_and_notes_flags():
+    points = POINTS.assign(
+        model_id=list("abcde"),
+        common=[60.0] * 5,
+        counter=[40.0] * 5,
+        drop=[20.0] * 5,
+        effective_robustness=[1.0] * 5,
+        trend_group=POINTS["family"],
+        flag=["", "drop_as_printed", "", "", ""],
+    )
+    table = selections.overview_table(points)
+    assert list(table.columns) == [
+        "model", "model_id", "family", "backbone", "params (M)", "data", "common", "counter", "drop",
+        "eff. robustness", "trend", "note",
+    ]  # fmt: skip
+    assert table["note"].tolist()[:2] == ["", "printed drop ≠ common − counter"]

@@ -43,11 +43,12 @@ st.markdown(
     "alternative checkpoints (Table 9). Every number was read from the text of the v1 preprint's tables (arXiv "
     "2403.11497) and is kept as printed."
 )
+flagged = data.query(queries.flagged_rows).set_index("table")["rows"]
 st.markdown(
-    """
+    f"""
 **Caveats.**
-- Three printed drops differ from common - counter by more than rounding (two in Table 10, one in Table 14), as do
-  three per-class drops; they are kept as printed and flagged (`flag = drop_as_printed`).
+- {flagged["scores"]} printed scores and {flagged["per_class"]} printed per-class drops differ from common - counter
+  by more than rounding; they are kept as printed and flagged (`flag = drop_as_printed`; "†" on the Classes page).
 - Five CLIP rows of Table 5 labelled 1 vs 20 repeat the 1 vs 1000 numbers (a printing error); they are stored as
   variant `table5_as_printed` and never plotted.
 - Two checkpoint tags the paper prints do not exist in open_clip (ViT-bigG-14 "S34B B160K", DataComp ViT-L/14

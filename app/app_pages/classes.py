@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import charts, data, queries, widgets
+from app import charts, data, queries, selections, widgets
 
 st.title("Classes and backgrounds")
 
@@ -17,7 +17,6 @@ st.dataframe(
         ["class", "common", "counter", "n_common", "n_counter", "class_id", "name"]
     ],
     hide_index=True,
-    key="classes_table",
 )
 
 st.subheader("Per-class drop")
@@ -26,12 +25,24 @@ if models.empty:
     st.info("No per-class numbers are published.")
     st.stop()
 
-labels = [f"{row.name} · {widgets.SETUP_LABELS.get(row.setup, row.setup)}" for row in models.itertuples()]
+options = list(zip(models["model_id"], models["setup"], strict=True))
+names = dict(zip(options, models["name"], strict=True))
+shared_order = st.toggle("Same class order in both charts (the left model's)", key="classes_shared_order")
+left_rows, flagged = None, False
 for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_model_b"), (0, 1), strict=True):
     with column:
-        index = st.selectbox(
-            "Model", range(len(models)), format_func=labels.__getitem__, index=min(default, len(models) - 1), key=key
+        chosen = st.selectbox(
+            "Model",
+            options,
+            format_func=lambda o: f"{names[o]} · {widgets.SETUP_LABELS.get(o[1], o[1])}",
+            index=min(default, len(options) - 1),
+            key=key,
         )
-        chosen = models.iloc[index]
-        rows = data.query(queries.per_class_scores, model_id=chosen["model_id"], setup=chosen["setup"])
-        st.plotly_chart(charts.per_class_dumbbell(rows, chosen["name"]), theme=None, key=f"{key}_chart")
+        rows = data.query(queries.per_class_scores, model_id=chosen[0], setup=chosen[1])
+        if shared_order and left_rows is not None:
+            rows = selections.in_order_of(rows, left_rows)
+        left_rows = rows if left_rows is None else left_rows
+        flagged = flagged or rows["flag"].ne("").any()
+        st.plotly_chart(charts.per_class_dumbbell(rows, names[chosen]), theme=None)
+if flagged:
+    st.caption("† the paper's printed drop differs from common − counter here; kept as printed (see About).")

@@ -11,7 +11,7 @@ st.caption(
     "counter background (y). Below the dashed y = x line, a model loses accuracy when the background changes."
 )
 
-setup, variant = widgets.setup_and_variant("overview")
+setup, variant = widgets.setup_and_variant()
 left, right = st.columns([1, 1])
 scale = left.radio(
     "Axis scale",
@@ -22,7 +22,12 @@ scale = left.radio(
 )
 split_high_quality = right.toggle("Own trend for DataComp/DFN CLIPs", key="overview_split_hq")
 
+# Trends and effective robustness come from every model of the setup and variant; filters only choose what is shown.
 points = data.query(queries.model_scores, setup=setup, variant=variant)
+points = points.assign(trend_group=trend_groups(points, split_high_quality))
+trends = fit_trends(points, scale)
+points = points.assign(effective_robustness=effective_robustness(points, trends))
+
 with st.sidebar:
     st.header("Filters")
     families = st.multiselect("Family", sorted(points["family"].unique()), key="overview_family", placeholder="all")
@@ -32,43 +37,30 @@ with st.sidebar:
     datasets = st.multiselect(
         "Pre-training data", sorted(points["pretrain_data"].dropna().unique()), key="overview_data", placeholder="all"
     )
-points = selections.filter_points(points, families, backbones, datasets)
-if points.empty:
+shown = selections.filter_points(points, families, backbones, datasets)
+if shown.empty:
     st.info("No published model matches these filters.")
     st.stop()
 
-points = points.assign(trend_group=trend_groups(points, split_high_quality))
-trends = fit_trends(points, scale)
-points = points.assign(effective_robustness=effective_robustness(points, trends))
-
 title = f"CounterAnimal, {widgets.SETUP_LABELS.get(setup, setup)} · {widgets.VARIANT_LABELS.get(variant, variant)}"
-st.plotly_chart(charts.overview_scatter(points, scale, trends, title), theme=None, key="overview_chart")
+shown_trends = {group: trend for group, trend in trends.items() if group in set(shown["trend_group"])}
+st.plotly_chart(charts.overview_scatter(shown, scale, shown_trends, title), theme=None)
 st.caption(
-    f"{len(points)} models. Marker size: backbone parameters; CLIP colour: pre-training pairs; outlined: curated data "
-    "(DataComp, DFN). Effective robustness: counter accuracy minus the model's trend line at its common accuracy."
+    f"{len(shown)} of {len(points)} models. Marker size: backbone parameters; CLIP colour: pre-training pairs; "
+    "outlined: curated data (DataComp, DFN). Effective robustness: counter accuracy minus the model's trend line "
+    f"({scale} fit over all {len(points)} models of its family) at its common accuracy."
 )
 
-table = points[
-    ["name", "family", "backbone", "params_m", "pretrain_data", "common", "counter", "drop", "effective_robustness"]
-]
-table = table.rename(
-    columns={
-        "params_m": "params (M)",
-        "pretrain_data": "data",
-        "effective_robustness": "eff. robustness",
-    }
-)
+table = selections.overview_table(shown)
 number = st.column_config.NumberColumn(format="%.2f")
 st.dataframe(
-    table,
+    table.drop(columns=["model_id"]),
     hide_index=True,
-    key="overview_table",
     column_config={c: number for c in ["params (M)", "common", "counter", "drop", "eff. robustness"]},
 )
 st.download_button(
     "Download table (CSV)",
-    table.to_csv(index=False),
+    table.assign(setup=setup, variant=variant, scale=scale).to_csv(index=False),
     file_name=f"counteranimal_{setup}_{variant}_{scale}.csv",
     mime="text/csv",
-    key="overview_download",
 )

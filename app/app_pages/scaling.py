@@ -5,9 +5,12 @@ import streamlit as st
 from app import charts, data, queries, selections, widgets
 
 st.title("Scaling backbones and data")
-st.caption("The paper's Figures 3-6: bars are class-balanced accuracy; the number above each pair is the drop.")
+st.caption(
+    "The paper's Figures 3-6: bars are class-balanced accuracy; the number above each pair is the change from common "
+    "to counter (negative: a drop)."
+)
 
-setup, variant = widgets.setup_and_variant("scaling")
+setup, variant = widgets.setup_and_variant()
 points = data.query(queries.model_scores, setup=setup, variant=variant)
 clip = points[points["family"] == "CLIP"]
 by_data, by_backbone, versus = st.tabs(["Same data, larger backbones", "Same backbone, other data", "CLIP vs ImageNet"])
@@ -17,9 +20,7 @@ with by_data:
     if options:
         chosen = st.selectbox("Pre-training data", options, key="scaling_data")
         rows = selections.same_data(points, chosen)
-        st.plotly_chart(
-            charts.score_bars(rows, "label", f"CLIP trained on {chosen}"), theme=None, key="scaling_data_chart"
-        )
+        st.plotly_chart(charts.score_bars(rows, "label", f"CLIP trained on {chosen}"), theme=None)
     else:
         st.info("No pre-training dataset has two or more CLIP models in this setup and variant.")
 
@@ -28,9 +29,7 @@ with by_backbone:
     if options:
         chosen = st.selectbox("Backbone", options, key="scaling_backbone")
         rows = selections.same_backbone(points, chosen)
-        st.plotly_chart(
-            charts.score_bars(rows, "label", f"CLIP {chosen} by pre-training data"), theme=None, key="scaling_bb_chart"
-        )
+        st.plotly_chart(charts.score_bars(rows, "label", f"CLIP {chosen} by pre-training data"), theme=None)
     else:
         st.info("No backbone has two or more CLIP models in this setup and variant.")
 
@@ -40,4 +39,4 @@ with versus:
         st.info("No backbone has both CLIP and ImageNet models in this setup and variant.")
     else:
         title = "CLIP vs ImageNet models with the same backbone"
-        st.plotly_chart(charts.score_bars(rows, "label", title), theme=None, key="scaling_versus_chart")
+        st.plotly_chart(charts.score_bars(rows, "label", title), theme=None)
