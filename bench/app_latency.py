@@ -164,6 +164,20 @@ def synthetic_scores(model_ids: list[str], rng: np.random.Generator) -> list[dic
     return rows
 
 
+def synthetic_per_class(model_ids: list[str], class_ids: list[str], rng: np.random.Generator) -> list[dict[str, str]]:
+    """Per-class 1 vs 1000 numbers for every synthetic model, so the Classes page has 500 more models to offer."""
+    rows = []
+    for model_id in model_ids:
+        for class_id in class_ids:
+            common = round(float(rng.uniform(40, 100)), 2)
+            counter = round(max(common - float(rng.uniform(-5, 50)), 0.0), 2)
+            row = {"model_id": model_id, "setup": "1vs1000", "class_id": class_id, "source": "synthetic"}
+            rows.append(
+                row | {"common": f"{common:.2f}", "counter": f"{counter:.2f}", "drop": f"{common - counter:.2f}"}
+            )
+    return rows
+
+
 def copy_paper(folder: Path) -> Path:
     """A private copy of the shipped tables, so the benchmark reads exactly them and nothing else."""
     shutil.copytree(PAPER, folder)
@@ -171,13 +185,20 @@ def copy_paper(folder: Path) -> Path:
 
 
 def add_synthetic_models(paper: Path, count: int, seed: int) -> None:
-    """Append `count` synthetic models to models.csv and their scores to scores.csv, columns unchanged."""
+    """Append `count` synthetic models to models.csv, their scores to scores.csv and per-class numbers to
+    per_class.csv, columns unchanged."""
     rng = np.random.default_rng(seed)
     model_columns, models = _read_csv(paper / "models.csv")
     extra = synthetic_models(models, count, rng)
     _append_csv(paper / "models.csv", model_columns, extra)
     score_columns, _ = _read_csv(paper / "scores.csv")
     _append_csv(paper / "scores.csv", score_columns, synthetic_scores([m["model_id"] for m in extra], rng))
+    per_class_columns, _ = _read_csv(paper / "per_class.csv")
+    class_ids = [row["class_id"] for row in _read_csv(paper / "classes.csv")[1]]
+    per_class = synthetic_per_class([m["model_id"] for m in extra], class_ids, rng)
+    _append_csv(
+        paper / "per_class.csv", per_class_columns, [dict.fromkeys(per_class_columns, "") | r for r in per_class]
+    )
 
 
 def build_datasets(root: Path) -> dict[str, Path]:

@@ -1,0 +1,72 @@
+"""The decode-once image cache: same pixels as the model's own transform, built once, never half-built."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from torchvision import transforms as T
+
+from engine import images
+from engine.data import load_dataset
+from engine.images import Recipe, load_or_build_cache
+
+RECIPE = Recipe(
+    steps=T.Compose([T.Resize(24, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(24)]),
+    key="Resize(24, bicubic) | CenterCrop(24)",
+    mean=(0.5, 0.5, 0.5),
+    std=(0.5, 0.5, 0.5),
+)
+
+
+@pytest.fixture
+def dataset(dataset_dir):
+    return load_dataset(dataset_dir)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_cached_pixels_equal_the_transform_applied_to_each_photo(dataset, tmp_path, workers):
+    cache = load_or_build_cache(dataset, RECIPE, tmp_path, workers=workers, progress=False)
+    assert cache.pixels.shape == (len(dataset.images), 24, 24, 3)
+    for slot, image_id in enumerate(cache.image_ids):
+        expected = np.asarray(RECIPE.steps(Image.open(dataset.root / image_id).convert("RGB")))
+        np.testing.assert_array_equal(cache.pixels[slot], expected)
+
+
+def test_a_second_request_reuses_the_cache_without_decoding(dataset, tmp_path, monkeypatch):
+    load_or_build_cache(dataset, RECIPE, tmp_path, workers=1, progress=False)
+    monkeypatch.setattr(images, "decode", lambda path: pytest.fail("decoded again"))
+    assert len(load_or_build_cache(dataset, RECIPE, tmp_path, workers=1, progress=False).image_ids) == 24
+
+
+def test_another_recipe_gets_its_own_cache(dataset, tmp_path):
+    other = Recipe(T.Compose([T.Resize(16), T.CenterCrop(16)]), "Resize(16) | CenterCrop(16)", RECIPE.mean, RECIPE.std)
+    first = load_or_build_cache(dataset, RECIPE, tmp_path, workers=1, progress=False)
+    second = load_or_build_cache(dataset, other, tmp_path, workers=1, progress=False)
+    assert first.path != second.path and second.pixels.shape[1:3] == (16, 16)
+
+
+def test_an_interrupted_build_is_never_used(dataset, tmp_path, monkeypatch):
+    def crash(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(images, "_compact", crash)
+    with pytest.raises(KeyboardInterrupt):
+        load_or_build_cache(dataset, RECIPE, tmp_path, workers=1, progress=False)
+    assert not [p for p in (tmp_path / "images").iterdir() if "partial" not in p.name]
+    monkeypatch.undo()
+    assert len(load_or_build_cache(dataset, RECIPE, tmp_path, workers=1, progress=False).image_ids) == 24
+
+
+def test_unreadable_photos_are_left_out_and_reported(dataset_dir, tmp_path):
+    import shutil
+
+    copy = shutil.copytree(dataset_dir, tmp_path / "data")
+    broken = sorted(copy.rglob("*.jpg"))[3]
+    broken.write_bytes(broken.read_bytes()[:200])
+    dataset = load_dataset(copy)
+    cache = load_or_build_cache(dataset, RECIPE, tmp_path / "cache", workers=2, progress=False)
+    broken_id = broken.relative_to(dataset.root).as_posix()
+    assert broken_id not in cache.image_ids and "truncated" in cache.skipped[broken_id].lower()
+    assert cache.pixels.shape[0] == len(cache.image_ids) == len(dataset.images) - 1
+    slot = 5
+    expected = np.asarray(RECIPE.steps(Image.open(dataset.root / cache.image_ids[slot]).convert("RGB")))
+    np.testing.assert_array_equal(cache.pixels[slot], expected)  # slots still line up after the gap

@@ -1,0 +1,105 @@
+"""Model specs and loaders: every spec form, preprocessing recipes, and clear errors."""
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from engine.checkpoints import CheckpointError
+from engine.models import ModelError, load_model, parse_spec
+from tests.conftest import TINY_CLIP, TINY_CLIP_CONFIG
+
+CPU = torch.device("cpu")
+
+
+def test_spec_forms_parse():
+    assert parse_spec("open_clip:ViT-B-32/openai").name == "ViT-B-32/openai"
+    local = parse_spec("timm:test_vit@/tmp/w.safetensors")
+    assert (local.kind, local.name, str(local.file)) == ("timm", "test_vit", "/tmp/w.safetensors")
+    folder = parse_spec("open_clip:local-dir:/models/mine")
+    assert (folder.name, folder.file) == ("local-dir:/models/mine", None)
+
+
+def test_a_paper_name_resolves_to_its_zoo_id():
+    assert parse_spec("CLIP-OpenAI-ViT/B/32").text == "open_clip:ViT-B-32/openai"
+
+
+def test_lvlms_are_not_evaluable():
+    with pytest.raises(ModelError, match="cannot be evaluated"):
+        parse_spec("LLaVA1.5-7B")
+
+
+def test_unknown_source_is_named():
+    with pytest.raises(ModelError, match="Unknown model spec 'keras:resnet'"):
+        parse_spec("keras:resnet")
+
+
+def test_open_clip_file_loads_with_its_preprocessing(tiny_clip):
+    model = load_model(f"open_clip:{TINY_CLIP}@{tiny_clip}", CPU)
+    assert model.family == "CLIP" and not model.network.training
+    assert model.recipe.output_size() == (32, 32)
+    assert "Resize(size=32, interpolation=bicubic" in model.recipe.key
+    assert model.checkpoint["source"] == str(tiny_clip) and len(model.checkpoint["sha256"]) == 64
+
+
+def test_recipe_keys_are_stable_across_loads(tiny_clip):
+    first, second = (load_model(f"open_clip:{TINY_CLIP}@{tiny_clip}", CPU).recipe.key for _ in range(2))
+    assert first == second and "0x" not in first  # no memory addresses in the key
+
+
+def test_open_clip_hub_folder_loads(tiny_clip, tmp_path):
+    folder = tmp_path / "my-clip"
+    folder.mkdir()
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CLIP_CONFIG, "preprocess_cfg": {}}))
+    (folder / "open_clip_pytorch_model.bin").write_bytes(tiny_clip.read_bytes())
+    model = load_model(f"open_clip:local-dir:{folder}", CPU)
+    assert model.family == "CLIP" and model.tokenizer is not None
+
+
+def test_open_clip_checkpoint_for_another_architecture_is_refused(tiny_clip, tmp_path):
+    other = {k: v for k, v in torch.load(tiny_clip, weights_only=True).items() if not k.startswith("visual.")}
+    path = tmp_path / "text_only.pt"
+    torch.save(other, path)
+    with pytest.raises(CheckpointError, match=f"does not fit the {TINY_CLIP} architecture: .* missing keys: visual"):
+        load_model(f"open_clip:{TINY_CLIP}@{path}", CPU)
+
+
+def test_timm_file_loads_with_timm_preprocessing(tiny_timm):
+    model = load_model(f"timm:test_resnet@{tiny_timm}", CPU)
+    assert model.family == "ImageNet"
+    image = model.recipe.steps(Image.new("RGB", (300, 200)))
+    assert image.size == model.recipe.output_size()[::-1]
+
+
+def test_torchvision_file_loads_with_the_default_weights_preprocessing(tmp_path):
+    import torchvision
+
+    path = tmp_path / "resnet18.pth"
+    torch.save(torchvision.models.resnet18().state_dict(), path)
+    model = load_model(f"torchvision:resnet18@{path}", CPU)
+    assert model.recipe.output_size() == (224, 224)
+    assert model.recipe.mean == pytest.approx((0.485, 0.456, 0.406))
+
+
+def test_unknown_architecture_is_named():
+    with pytest.raises(ModelError, match="open_clip has no architecture 'ViT-Q-99'"):
+        load_model("open_clip:ViT-Q-99/openai", CPU)
+
+
+def test_unknown_pretrained_tag_lists_the_known_ones(tiny_clip):
+    with pytest.raises(ModelError, match="no weights 'laion9b' for ViT-B-32; known tags: .*openai"):
+        load_model("open_clip:ViT-B-32/laion9b", CPU)
+
+
+def test_unknown_torchvision_weights_are_named():
+    with pytest.raises(ModelError, match="resnet18 has no weights 'IMAGENET9K'"):
+        load_model("torchvision:resnet18/IMAGENET9K", CPU)
+
+
+def test_weights_that_cannot_be_fetched_offline_explain_the_manual_route(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(
+        ModelError, match=r"Could not fetch the weights of timm:test_resnet\.r160_in1k.*@/path/to/weights"
+    ):
+        load_model("timm:test_resnet.r160_in1k", CPU)
