@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 from engine import __version__
@@ -92,13 +93,11 @@ def data_check(args: argparse.Namespace) -> int:
     dataset = load_dataset(Path(args.dir))
     unreadable = find_unreadable(dataset, args.workers)
     paper = paper_classes()
+    readable = Counter((i.class_id, i.split) for i in dataset.images if i.image_id not in unreadable)
     print(f"{dataset.root} ({dataset.layout} layout): {len(dataset.classes)} of {len(paper)} classes")
     for folder in dataset.classes:
         row = paper[folder.class_id]
-        counts = {
-            s: sum(i.class_id == folder.class_id and i.split == s for i in dataset.images)
-            for s in ("common", "counter")
-        }
+        counts = {split: readable[folder.class_id, split] for split in ("common", "counter")}
         backgrounds = f"{folder.common_background} -> {folder.counter_background}"
         expected = f"{row['common_background']} -> {row['counter_background']}"
         note = "" if backgrounds == expected else f"  (paper: {expected})"

@@ -64,3 +64,78 @@ def test_installed_wheel_finds_its_published_numbers(wheel, tmp_path):
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True, env={"PATH": ""}
     )
     assert Path(result.stdout.strip()) == tmp_path / "engine" / "paper_data"
+
+
+# ---- engine commands -----------------------------------------------------------------------------------------------
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_zoo_lists_every_model_with_its_spec(capsys):
+    code, out, _ = run_cli(capsys, "zoo")
+    assert code == 0 and len(out.splitlines()) == 53
+    assert "open_clip:ViT-B-32/laion2b_s34b_b79k" in out and "not evaluable: lvlm:llava-1.5-7b" in out
+
+
+def test_eval_writes_a_run_and_prints_its_metrics(capsys, tmp_path, dataset_dir, tiny_clip):
+    from tests.conftest import TINY_CLIP
+
+    spec = f"open_clip:{TINY_CLIP}@{tiny_clip}"
+    args = ["eval", "--model", spec, "--data", dataset_dir.parent, "--results", tmp_path / "r"]
+    args += ["--cache", tmp_path / "c", "--workers", 1, "--device", "cpu"]
+    code, out, _ = run_cli(capsys, *args)
+    assert code == 0 and "written to" in out
+    assert "1vs1000" in out and "1vs20" in out and spec in out
+    code, out, _ = run_cli(capsys, *args)
+    assert "already evaluated" in out
+
+
+def test_runs_without_runs_says_how_to_make_one(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, "runs", "--results", tmp_path)
+    assert code == 0 and "counteranimal eval" in out
+
+
+def test_data_check_compares_counts_with_the_paper_and_lists_skipped_files(capsys, dataset_dir, tmp_path):
+    import shutil
+
+    copy = shutil.copytree(dataset_dir, tmp_path / "data")
+    (copy / "296 ice bear" / "common-snow" / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    code, out, _ = run_cli(capsys, "data", "check", copy, "--workers", 1)
+    assert code == 0
+    assert "296 ice bear" in out and "common    4/ 126" in out
+    assert "skipped 296 ice bear/common-snow/broken.jpg" in out
+
+
+def test_bad_input_is_one_line_not_a_traceback(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "eval", "--model", "timm:test_resnet", "--data", tmp_path, "--results", tmp_path)
+    assert code == 2 and err.startswith("error: No CounterAnimal class folders") and "Traceback" not in err
+
+
+def test_download_offline_gives_the_manual_steps(capsys, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port with nothing listening: a refused connection, like no internet
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, _, err = run_cli(capsys, "download", "--to", tmp_path, "--url", f"http://127.0.0.1:{port}/data.zip")
+    assert code == 2 and "counteranimal.github.io" in err
+
+
+def test_candidates_build_writes_a_file_eval_can_use(capsys, tmp_path, dataset_dir, tiny_clip):
+    import json
+
+    from tests.conftest import TINY_CLIP
+
+    spec = f"open_clip:{TINY_CLIP}@{tiny_clip}"
+    common = ["--data", dataset_dir, "--results", tmp_path / "r", "--cache", tmp_path / "c", "--workers", 1]
+    out_file = tmp_path / "cands.json"
+    code, _, _ = run_cli(capsys, "candidates", "build", "--reference", spec, "--out", out_file, *common)
+    built = json.loads(out_file.read_text())
+    assert code == 0 and built["meta"]["reference"] == spec
+    assert {k: len(v) for k, v in built["candidates"].items()} == {"9": 20, "100": 20, "296": 20}
+    code, out, _ = run_cli(capsys, "eval", "--model", spec, "--candidates", out_file, *common)
+    assert code == 0 and "1vs20" in out
