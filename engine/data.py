@@ -13,6 +13,7 @@ import csv
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from engine.config import paper_dir
@@ -55,7 +56,7 @@ class Dataset:
     images: tuple[ImageRecord, ...]
     empty_files: tuple[str, ...]  # zero-byte files, left out of `images`
 
-    @property
+    @cached_property  # stats every file: computed once per dataset object
     def fingerprint(self) -> str:
         """Identity of the contents: every image path with its size (sizes survive copying; mtimes do not)."""
         digest = hashlib.sha256()

@@ -3,6 +3,7 @@ image with both setups' predictions (1 vs 1000 and 1 vs 20 come from the same fo
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -23,16 +24,17 @@ class Scorer:
 
     def __init__(self, model: LoadedModel, head: torch.Tensor | None, device: torch.device) -> None:
         self.model, self.head, self.device = model, head, device
-        self.mean = torch.tensor(model.recipe.mean, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(model.recipe.std, device=device).view(1, 3, 1, 1)
+        self.mean = torch.tensor(model.recipe.mean, device=device)  # (3,), broadcast over the channel-last axis
+        self.std = torch.tensor(model.recipe.std, device=device)
         # CLIP: cosine similarities scaled by the model's learned temperature give its class probabilities.
         self.scale = model.network.logit_scale.exp().item() if model.family == "CLIP" else 1.0
 
     @torch.no_grad()
     def __call__(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # Same arithmetic as ToTensor + Normalize, on the device: uint8 HWC -> float CHW in [0, 1] -> standardized.
-        x = pixels.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div(255)
-        x = x.sub(self.mean).div(self.std)  # (B, 3, H, W)
+        # ToTensor + Normalize's arithmetic, element for element ((x / 255 - mean) / std), done on the device in the
+        # cached channel-last layout where memory is contiguous, then viewed as (B, 3, H, W) without a copy.
+        x = pixels.to(self.device, non_blocking=True).float().div_(255).sub_(self.mean).div_(self.std)
+        x = x.permute(0, 3, 1, 2)  # (B, 3, H, W), channels-last strides
         with autocast(self.device):
             if self.model.family == "CLIP":
                 features = self.model.network.encode_image(x)  # (B, D)
@@ -49,7 +51,9 @@ def batches(cache: ImageCache, batch_size: int, pin: bool) -> Iterator[tuple[sli
     pixels = cache.pixels
     for start in range(0, len(cache.image_ids), batch_size):
         window = slice(start, min(start + batch_size, len(cache.image_ids)))
-        batch = torch.from_numpy(np.array(pixels[window]))  # a writable copy of the memory-mapped slice
+        with warnings.catch_warnings():  # the memory map is read-only, and nothing writes to this tensor
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            batch = torch.from_numpy(pixels[window])
         yield window, (batch.pin_memory() if pin else batch)
 
 

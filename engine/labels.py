@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
 from pathlib import Path
 
 from engine.config import paper_dir
@@ -14,6 +15,7 @@ TEMPLATE_SETS = ("paper", "openai80")
 CANDIDATES_FILE = "candidates_1vs20_reconstructed.json"
 
 
+@cache
 def imagenet_classnames(kind: str = "wordnet") -> tuple[str, ...]:
     """The 1,000 ImageNet class names in index order.
 

@@ -51,7 +51,7 @@ class LoadedModel:
     network: torch.nn.Module
     recipe: Recipe
     checkpoint: dict  # {"source": where the weights came from, "sha256": hash of the weight file or None}
-    tokenizer: Callable | None = None  # CLIP only
+    text_config: str | None = None  # CLIP only: what `open_clip.get_tokenizer` takes (an arch or local-dir:DIR)
 
 
 def parse_spec(text: str) -> Spec:
@@ -147,15 +147,15 @@ def _load_open_clip(spec: Spec) -> LoadedModel:
             model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}", load_weights=False)
         weights = _open_clip_weights(folder)
         checkpoint = {"source": str(weights), "sha256": load_weights(model, weights, f"open_clip {folder.name}")}
-        tokenizer = open_clip.get_tokenizer(f"local-dir:{folder}")
+        text_config = f"local-dir:{folder}"
     else:
         arch, _, tag = spec.name.partition("/")
         if arch not in open_clip.list_models():
             raise ModelError(f"open_clip has no architecture {arch!r}; `open_clip.list_models()` lists them.")
         model, preprocess, checkpoint = _open_clip_weights_for(spec, arch, tag)
-        tokenizer = open_clip.get_tokenizer(arch)
+        text_config = arch
     recipe = recipe_from_compose(preprocess)
-    return LoadedModel(spec, "CLIP", model, recipe, checkpoint, tokenizer)
+    return LoadedModel(spec, "CLIP", model, recipe, checkpoint, text_config)
 
 
 def _open_clip_weights_for(spec: Spec, arch: str, tag: str) -> tuple[torch.nn.Module, T.Compose, dict]:

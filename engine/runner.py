@@ -7,6 +7,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -53,6 +54,7 @@ class Outcome:
     seconds: dict = field(default_factory=dict)
 
 
+@cache
 def _packages() -> dict[str, str]:
     found = {}
     for name in ("torch", "torchvision", "open_clip_torch", "timm", "pillow", "counteranimal-explorer"):

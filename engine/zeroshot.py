@@ -25,8 +25,9 @@ def text_head(
     if path.is_file():
         return torch.load(path, map_location=device, weights_only=True)
     with torch.no_grad(), autocast(device):
+        tokenizer = open_clip.get_tokenizer(model.text_config)  # loading the vocabulary takes a while: only here
         head = open_clip.build_zero_shot_classifier(
-            model.network, model.tokenizer, classnames, templates, num_classes_per_batch=25, device=device,
+            model.network, tokenizer, classnames, templates, num_classes_per_batch=25, device=device,
             use_tqdm=progress,
         )  # fmt: skip
     head = head.float()

@@ -54,7 +54,7 @@ def test_open_clip_hub_folder_loads(tiny_clip, tmp_path):
     (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CLIP_CONFIG, "preprocess_cfg": {}}))
     (folder / "open_clip_pytorch_model.bin").write_bytes(tiny_clip.read_bytes())
     model = load_model(f"open_clip:local-dir:{folder}", CPU)
-    assert model.family == "CLIP" and model.tokenizer is not None
+    assert model.family == "CLIP" and model.text_config == f"local-dir:{folder}"
 
 
 def test_open_clip_checkpoint_for_another_architecture_is_refused(tiny_clip, tmp_path):
