@@ -71,31 +71,45 @@ def paper_classes() -> dict[int, dict[str, str]]:
         return {int(row["class_id"]): row for row in csv.DictReader(f)}
 
 
+def visible_subfolders(folder: Path) -> list[Path]:
+    """Subfolders, sorted, without hidden ones (ours included: `.extract-*`, `.partial`) and macOS zip metadata."""
+    try:
+        children = sorted(folder.iterdir())
+    except OSError:  # an unreadable folder cannot hold the dataset
+        return []
+    return [c for c in children if c.is_dir() and not c.name.startswith((".", "__"))]
+
+
 def _is_class_folder(path: Path) -> bool:
-    groups = [p.name for p in path.iterdir() if p.is_dir()] if path.is_dir() else []
-    return any(g.startswith("common-") for g in groups) and any(g.startswith("counter-") for g in groups)
+    groups = {child.name.lower().partition("-")[0] for child in visible_subfolders(path) if "-" in child.name}
+    return set(SPLITS) <= groups
 
 
-def _visible_dirs(path: Path) -> list[Path]:
-    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+def locate_dataset(root: Path, max_depth: int = 3) -> Path | None:
+    """The shallowest folder under `root` (itself included) holding class folders, within `max_depth` levels.
+
+    Covers the archive's `LAION-final/100 black swan/common-water/` and the appendix's
+    `CounterAnimal/black swan/common-water/`, wherever they were extracted.
+    """
+    level = [Path(root)] if Path(root).is_dir() else []
+    for _ in range(max_depth + 1):
+        for folder in level:
+            if any(_is_class_folder(child) for child in visible_subfolders(folder)):
+                return folder
+        level = [child for folder in level for child in visible_subfolders(folder)]
+    return None
 
 
 def find_dataset_root(path: Path) -> Path:
-    """The folder holding the class folders: `path` itself, or the one folder inside it that does (the archive's
-    `LAION-final/`, or `CounterAnimal/`)."""
+    """The folder holding the class folders: `path` itself or the shallowest such folder inside it."""
     path = Path(path).expanduser()
     if not path.is_dir():
-        raise DatasetError(
-            f"{path} is not a folder. Pass the dataset folder or the folder the archive was extracted to."
-        )
-    if any(_is_class_folder(p) for p in _visible_dirs(path)):
-        return path
-    inner = [p for p in _visible_dirs(path) if any(_is_class_folder(c) for c in _visible_dirs(p))]
-    if len(inner) == 1:
-        return inner[0]
+        raise DatasetError(f"{path} is not a folder. Pass the dataset folder, or the folder the archive went into.")
+    if root := locate_dataset(path):
+        return root
     raise DatasetError(
         f"No CounterAnimal class folders (with common-<background>/ and counter-<background>/ inside) in {path} "
-        "or one level below. Get the dataset with `counteranimal download`, then pass the extracted folder."
+        "or below. Get the dataset with `counteranimal download`, then pass the extracted folder."
     )
 
 
@@ -132,9 +146,9 @@ def _class_id(folder: str, names: dict[str, int], classes: dict[int, dict[str, s
 def _groups(class_dir: Path) -> dict[str, Path]:
     groups = {}
     for split in SPLITS:
-        found = [p for p in _visible_dirs(class_dir) if p.name.startswith(f"{split}-")]
+        found = [p for p in visible_subfolders(class_dir) if p.name.startswith(f"{split}-")]
         if len(found) != 1:
-            names = ", ".join(p.name for p in _visible_dirs(class_dir)) or "nothing"
+            names = ", ".join(p.name for p in visible_subfolders(class_dir)) or "nothing"
             raise DatasetError(
                 f"Class folder {class_dir.name!r} must hold exactly one {split}-<background> folder; it holds {names}."
             )
@@ -172,7 +186,7 @@ def load_dataset(path: Path) -> Dataset:
     root = find_dataset_root(path)
     classes = paper_classes()
     names = _name_index(classes)
-    class_dirs = [p for p in _visible_dirs(root) if p.is_dir()]
+    class_dirs = [p for p in visible_subfolders(root) if p.is_dir()]
     folders, images, empty = [], [], []
     seen: dict[int, str] = {}
     for class_dir in class_dirs:

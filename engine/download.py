@@ -25,23 +25,21 @@ import uuid
 import zipfile
 import zlib
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from http.client import HTTPException, HTTPResponse
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from urllib.response import addinfourl
 
 from tqdm import tqdm
 
+from engine.data import locate_dataset, visible_subfolders
+from engine.download_pages import ARCHIVE_SUFFIXES, next_url, parse_page
+
 PROJECT_PAGE = "https://counteranimal.github.io"
 URL_ENV = "COUNTERANIMAL_DATA_URL"  # overrides the default URL
-DRIVE_DOWNLOAD = "https://drive.usercontent.google.com/download"  # where Drive serves file bytes
-DRIVE_HOSTS = ("drive.google.com", "drive.usercontent.google.com", "docs.google.com")
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 MAX_HOPS = 5  # web pages followed before giving up: project page -> Drive link -> confirm page is 3
 CHUNK_BYTES = 1 << 20  # 1 MiB per read: few system calls, yet the progress bar moves several times a second
 MAX_PAGE_BYTES = 5 << 20  # HTML read to look for links; download pages are a few kB
 DEFAULT_NAME = "CounterAnimal"  # the archive's name when neither the server nor the URL gives one
-SKIPPED_NAMES = ("__MACOSX",)  # macOS zip metadata, never part of the dataset
 MANUAL_STEPS = (
     f"To download by hand: open {PROJECT_PAGE} in a browser on a machine with internet, download the dataset "
     "archive from its Google Drive link, copy it to this machine, and run "
@@ -93,7 +91,7 @@ def download_dataset(
         DownloadError: with what went wrong and, where it helps, how to download by hand.
     """
     to = Path(to)
-    if existing := find_dataset_folder(to):
+    if existing := locate_dataset(to):
         log.info("%s already holds the dataset at %s; delete it to download again", to, existing)
         return existing
     to.mkdir(parents=True, exist_ok=True)
@@ -106,51 +104,6 @@ def download_dataset(
         return _extract(downloaded, to)
     finally:
         downloaded.path.unlink(missing_ok=True)
-
-
-def find_dataset_folder(root: Path, max_depth: int = 3) -> Path | None:
-    """The shallowest folder under `root` (itself included) whose subfolders hold `common-*` and `counter-*` folders.
-
-    Covers both known layouts: `LAION-final/100 black swan/common-water/` and
-    `CounterAnimal/black swan/common-water/`. Returns None when there is none within `max_depth` levels.
-    """
-    level = [Path(root)] if Path(root).is_dir() else []
-    for _ in range(max_depth + 1):
-        for folder in level:
-            if any(_is_class_folder(child) for child in _subfolders(folder)):
-                return folder
-        level = [child for folder in level for child in _subfolders(folder)]
-    return None
-
-
-def find_download_url(page_html: str, page_url: str) -> str | None:
-    """The next URL to fetch from a web page on the way to the archive, or None if the page links to none.
-
-    In order: a Google Drive confirm form ("can't scan this file for viruses"), an older Drive confirm link
-    (`...&confirm=...`), a link to a Google Drive file (as a direct download URL), a link to a .zip/.tar/.tgz
-    file. Links whose text or address mentions "data" are tried first.
-    """
-    return _next_url(_parse_page(page_html), page_url)
-
-
-def _next_url(page: _PageParser, page_url: str) -> str | None:
-    for form in page.forms:
-        if "confirm" in dict(form.fields):
-            action = urllib.parse.urljoin(page_url, form.action or page_url)
-            return f"{action}{'&' if '?' in action else '?'}{urllib.parse.urlencode(form.fields)}"
-    links = [urllib.parse.urljoin(page_url, link.href) for link in _data_links_first(page.links)]
-    for link in links:
-        if "confirm" in urllib.parse.parse_qs(urllib.parse.urlparse(link).query):
-            return link
-    for link in links:
-        if file_id := _drive_file_id(link):
-            return drive_direct_url(file_id)
-    return next((link for link in links if urllib.parse.urlparse(link).path.lower().endswith(ARCHIVE_SUFFIXES)), None)
-
-
-def drive_direct_url(file_id: str) -> str:
-    """The URL that serves a Google Drive file's bytes; `confirm=t` skips the virus-scan page for large files."""
-    return f"{DRIVE_DOWNLOAD}?{urllib.parse.urlencode({'id': file_id, 'export': 'download', 'confirm': 't'})}"
 
 
 def _resolve_url(url: str | None) -> str:
@@ -189,21 +142,21 @@ def _open_archive(opener: urllib.request.OpenerDirector, url: str, timeout_s: fl
         with response:
             page_url, page_html = response.geturl(), _read_page(response, url, timeout_s)
         visited.append(url)
-        page = _parse_page(page_html)
-        next_url = _next_url(page, page_url)
-        if next_url is None:
+        page = parse_page(page_html)
+        following = next_url(page, page_url)
+        if following is None:
             raise DownloadError(
                 f"{page_url} is a web page (title {page.title.strip()!r}) with no link to the dataset archive "
                 f"(looked for a Google Drive file link or a .zip/.tar/.tar.gz/.tgz link). {MANUAL_STEPS}"
             )
-        if next_url in visited:
+        if following in visited:
             raise DownloadError(
-                f"{page_url} leads back to {next_url}: the server keeps answering with a web page instead of the "
+                f"{page_url} leads back to {following}: the server keeps answering with a web page instead of the "
                 f"archive (Google Drive does this when a file is over its download quota or needs sign-in). "
                 f"{MANUAL_STEPS}"
             )
-        log.info("Following %s", next_url)
-        url = next_url
+        log.info("Following %s", following)
+        url = following
     raise DownloadError(f"Gave up after {MAX_HOPS} web pages without reaching an archive (last: {url}). {MANUAL_STEPS}")
 
 
@@ -351,13 +304,14 @@ def _extract_members(archive: Path, staging: Path) -> None:
 
 
 def _move_into_place(staging: Path, to: Path, stem: str) -> Path:
-    dataset = find_dataset_folder(staging)
+    dataset = locate_dataset(staging)
     if dataset is None:
         raise DownloadError(
             "The archive holds no CounterAnimal class folders (folders with common-* and counter-* subfolders); "
             f"it is not the dataset. {MANUAL_STEPS}"
         )
-    entries = _subfolders(staging) + [p for p in staging.iterdir() if not p.is_dir() and not p.name.startswith(".")]
+    files = [p for p in staging.iterdir() if not p.is_dir() and not p.name.startswith(".")]
+    entries = visible_subfolders(staging) + files
     # One root folder (LAION-final/) moves as it is; an archive without one gets a folder named after it.
     top = entries[0] if len(entries) == 1 and dataset.is_relative_to(entries[0]) else staging
     target = to / (top.name if top != staging else stem)
@@ -373,93 +327,3 @@ def _move_into_place(staging: Path, to: Path, stem: str) -> Path:
 def _strip_archive_suffix(name: str) -> str:
     suffix = next((s for s in ARCHIVE_SUFFIXES if name.lower().endswith(s)), "")
     return name[: len(name) - len(suffix)] or DEFAULT_NAME
-
-
-def _subfolders(folder: Path) -> list[Path]:
-    """Visible subfolders, sorted; hidden ones include our own `.extract-*` folders."""
-    try:
-        children = sorted(folder.iterdir())
-    except OSError:  # unreadable folders cannot hold the dataset we are looking for
-        return []
-    return [c for c in children if c.is_dir() and not c.name.startswith(".") and c.name not in SKIPPED_NAMES]
-
-
-def _is_class_folder(folder: Path) -> bool:
-    prefixes = {child.name.lower().partition("-")[0] for child in _subfolders(folder) if "-" in child.name}
-    return {"common", "counter"} <= prefixes
-
-
-# --- Reading web pages ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Link:
-    href: str
-    text: str
-
-
-@dataclass(frozen=True)
-class _Form:
-    action: str
-    fields: tuple[tuple[str, str], ...]  # hidden inputs, in page order: (name, value)
-
-
-class _PageParser(HTMLParser):
-    """Collects what a download page offers: links with their text, forms with their hidden inputs, the title."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[_Link] = []
-        self.forms: list[_Form] = []
-        self.title = ""
-        self._href: str | None = None  # the <a> being read
-        self._text: list[str] = []
-        self._form: tuple[str, list[tuple[str, str]]] | None = None  # the <form> being read
-        self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {key: value or "" for key, value in attrs}
-        if tag == "a" and a.get("href"):
-            self._href, self._text = a["href"], []
-        elif tag == "form":
-            self._form = (a.get("action", ""), [])
-        elif tag == "input" and self._form and a.get("name") and a.get("type", "").lower() == "hidden":
-            self._form[1].append((a["name"], a.get("value", "")))
-        self._in_title = tag == "title"
-
-    def handle_data(self, data: str) -> None:
-        if self._href is not None:
-            self._text.append(data)
-        if self._in_title:
-            self.title += data
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._href is not None:
-            self.links.append(_Link(self._href, " ".join(self._text).strip()))
-            self._href = None
-        elif tag == "form" and self._form:
-            self.forms.append(_Form(self._form[0], tuple(self._form[1])))
-            self._form = None
-        self._in_title = False
-
-
-def _data_links_first(links: list[_Link]) -> list[_Link]:
-    # A project page links the paper and code too; the dataset's link says so in its text or address.
-    return sorted(links, key=lambda link: "data" not in f"{link.text} {link.href}".lower())
-
-
-def _drive_file_id(url: str) -> str | None:
-    """The file id in drive.google.com/file/d/<id>/..., /open?id=<id>, /uc?id=<id>; None for other URLs."""
-    parts = urllib.parse.urlparse(url)
-    if parts.hostname not in DRIVE_HOSTS:
-        return None
-    if match := re.match(r"/file/d/([\w-]+)", parts.path):
-        return match.group(1)
-    return urllib.parse.parse_qs(parts.query).get("id", [None])[0]
-
-
-def _parse_page(page_html: str) -> _PageParser:
-    page = _PageParser()
-    page.feed(page_html)
-    page.close()
-    return page

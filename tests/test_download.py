@@ -17,15 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.download import (
-    PROJECT_PAGE,
-    URL_ENV,
-    DownloadError,
-    download_dataset,
-    drive_direct_url,
-    find_dataset_folder,
-    find_download_url,
-)
+from engine.data import locate_dataset
+from engine.download import PROJECT_PAGE, URL_ENV, DownloadError, download_dataset
+from engine.download_pages import drive_direct_url, find_download_url
 
 # The distributed archive's layout, in miniature: one class with one common and one counter background.
 LAYOUT = {
@@ -306,4 +300,4 @@ def test_plain_path_is_taken_as_file_url(tmp_path, dest):
 def test_paper_layout_is_found(tmp_path):
     (tmp_path / "CounterAnimal" / "black swan" / "common-water").mkdir(parents=True)
     (tmp_path / "CounterAnimal" / "black swan" / "counter-ground").mkdir()
-    assert find_dataset_folder(tmp_path) == tmp_path / "CounterAnimal"
+    assert locate_dataset(tmp_path) == tmp_path / "CounterAnimal"
