@@ -49,7 +49,10 @@ def _evaluator(args: argparse.Namespace):
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    from engine.models import model_recipe
+
     evaluator = _evaluator(args)
+    evaluator.prefetch(model_recipe(spec) for spec in args.model)  # decode for later models while earlier ones run
     dataset = evaluator.dataset
     print(f"dataset {dataset.root}: {len(dataset.classes)} classes, {len(dataset.images)} images", flush=True)
     for spec in args.model:

@@ -112,12 +112,21 @@ def _decode_into_cache(task: tuple[int, str]) -> tuple[int, str | None]:
         return slot, f"{type(error).__name__}: {error}"
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # Caches may be built in a background thread while the main thread runs a model; forking a threaded process is
+    # unsafe, so workers start from a clean server process that has the decoding modules preloaded.
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["engine.images", "torchvision.transforms"])
+    return context
+
+
 def _parallel(fn: Callable, tasks: list, workers: int, init: Callable, initargs: tuple, desc: str, progress: bool):
     """Yield fn(task) for every task (in any order) from `workers` processes, with a progress bar."""
     bar = tqdm(total=len(tasks), desc=desc, unit="img", disable=not progress)
     if workers > 1:
-        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with context.Pool(workers, initializer=init, initargs=initargs) as pool:
+        with _pool_context().Pool(workers, initializer=init, initargs=initargs) as pool:
             for result in pool.imap_unordered(fn, tasks, chunksize=16):
                 bar.update()
                 yield result

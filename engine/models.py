@@ -72,17 +72,30 @@ def parse_spec(text: str) -> Spec:
     return Spec(text, kind, name, Path(file).expanduser() if at else None)
 
 
-def load_model(text: str, device: torch.device) -> LoadedModel:
+RANDOM_INIT = {"source": "random init", "sha256": None}
+
+
+def load_model(text: str, device: torch.device, random_weights: bool = False) -> LoadedModel:
     """Load a model spec onto `device`, in eval mode.
 
+    Args:
+        random_weights: build the architecture with random weights (and the preprocessing its weights come with),
+            fetching and reading nothing: for benchmarks, and for recipes on the meta device.
     Raises:
         ModelError: unknown spec, unknown architecture or weights, or weights that cannot be fetched.
         CheckpointError: a local weight file that is unreadable, unsafe, or does not fit the architecture.
     """
     spec = parse_spec(text)
-    loaded = LOADERS[spec.kind](spec)
+    loaded = LOADERS[spec.kind](spec, random_weights)
     loaded.network.eval().to(device)
     return loaded
+
+
+def model_recipe(text: str) -> Recipe:
+    """A spec's preprocessing recipe without its weights: the architecture is built on the meta device (no memory,
+    milliseconds), so image caches can be prepared before models are loaded."""
+    with torch.device("meta"):
+        return load_model(text, torch.device("meta"), random_weights=True).recipe
 
 
 def _fetch_error(spec: Spec, error: Exception) -> ModelError:
@@ -136,7 +149,7 @@ def _open_clip_weights(folder: Path) -> Path:
     return found[0]
 
 
-def _load_open_clip(spec: Spec) -> LoadedModel:
+def _load_open_clip(spec: Spec, random_weights: bool) -> LoadedModel:
     import open_clip
 
     if spec.name.startswith("local-dir:"):
@@ -144,33 +157,58 @@ def _load_open_clip(spec: Spec) -> LoadedModel:
         if not (folder / "open_clip_config.json").is_file():
             raise ModelError(f"{folder} has no open_clip_config.json; save the model with open_clip's hub format.")
         with _quiet_root_logger():
-            model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}", load_weights=False)
-        weights = _open_clip_weights(folder)
-        checkpoint = {"source": str(weights), "sha256": load_weights(model, weights, f"open_clip {folder.name}")}
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                f"local-dir:{folder}", load_weights=False, device=torch.get_default_device()
+            )
+        if random_weights:
+            checkpoint = RANDOM_INIT
+        else:
+            weights = _open_clip_weights(folder)
+            checkpoint = {"source": str(weights), "sha256": load_weights(model, weights, f"open_clip {folder.name}")}
         text_config = f"local-dir:{folder}"
     else:
         arch, _, tag = spec.name.partition("/")
         if arch not in open_clip.list_models():
             raise ModelError(f"open_clip has no architecture {arch!r}; `open_clip.list_models()` lists them.")
-        model, preprocess, checkpoint = _open_clip_weights_for(spec, arch, tag)
+        model, preprocess, checkpoint = _open_clip_weights_for(spec, arch, tag, random_weights)
         text_config = arch
     recipe = recipe_from_compose(preprocess)
     return LoadedModel(spec, "CLIP", model, recipe, checkpoint, text_config)
 
 
-def _open_clip_weights_for(spec: Spec, arch: str, tag: str) -> tuple[torch.nn.Module, T.Compose, dict]:
+def _open_clip_random(arch: str, config: dict) -> tuple[torch.nn.Module, T.Compose]:
+    """The architecture with random weights and the preprocessing of the pretrained weights `config` describes."""
+    import open_clip
+
+    overrides = {"mean": "image_mean", "std": "image_std", "interpolation": "image_interpolation"}
+    overrides["resize_mode"] = "image_resize_mode"
+    kwargs = {arg: config[key] for key, arg in overrides.items() if config.get(key)}
+    with _quiet_root_logger():
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            arch, pretrained=None, device=torch.get_default_device(), **kwargs
+        )
+    return model, preprocess
+
+
+def _open_clip_weights_for(
+    spec: Spec, arch: str, tag: str, random_weights: bool
+) -> tuple[torch.nn.Module, T.Compose, dict]:
     import open_clip
 
     if spec.file:
-        with _quiet_root_logger():
-            model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=None)
-        return model, preprocess, {"source": str(spec.file), "sha256": load_weights(model, spec.file, arch)}
+        model, preprocess = _open_clip_random(arch, {})
+        checkpoint = RANDOM_INIT if random_weights else {"source": str(spec.file)}
+        if not random_weights:
+            checkpoint["sha256"] = load_weights(model, spec.file, arch)
+        return model, preprocess, checkpoint
     if not tag:
         raise ModelError(f"{spec.text}: give pretrained weights as open_clip:{arch}/TAG or a file as {arch}@FILE.")
     config = open_clip.get_pretrained_cfg(arch, tag)
     if not config:
         tags = ", ".join(open_clip.list_pretrained_tags_by_model(arch)) or "none"
         raise ModelError(f"open_clip has no weights {tag!r} for {arch}; known tags: {tags}.")
+    if random_weights:
+        return (*_open_clip_random(arch, config), RANDOM_INIT)
     try:
         path = open_clip.download_pretrained(config)
         model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=tag)
@@ -182,15 +220,17 @@ def _open_clip_weights_for(spec: Spec, arch: str, tag: str) -> tuple[torch.nn.Mo
 # ---- timm ----------------------------------------------------------------------------------------------------------
 
 
-def _load_timm(spec: Spec) -> LoadedModel:
+def _load_timm(spec: Spec, random_weights: bool) -> LoadedModel:
     import timm
     from timm.data import create_transform, resolve_data_config
 
     if spec.name not in timm.list_models(pretrained=False) and spec.name.split(".")[0] not in timm.list_models():
         raise ModelError(f"timm has no model {spec.name!r}; `timm.list_models()` lists them.")
-    if spec.file:
+    if random_weights or spec.file:
         model = timm.create_model(spec.name, pretrained=False)
-        checkpoint = {"source": str(spec.file), "sha256": load_weights(model, spec.file, spec.name)}
+        checkpoint = RANDOM_INIT if random_weights else {"source": str(spec.file)}
+        if not random_weights:
+            checkpoint["sha256"] = load_weights(model, spec.file, spec.name)
     else:
         try:
             model = timm.create_model(spec.name, pretrained=True)
@@ -199,7 +239,8 @@ def _load_timm(spec: Spec) -> LoadedModel:
         source = model.pretrained_cfg.get("hf_hub_id") or model.pretrained_cfg.get("url") or spec.name
         checkpoint = {"source": f"timm {source}", "sha256": None}
     _require_imagenet_head(spec, model.num_classes)
-    recipe = recipe_from_compose(create_transform(**resolve_data_config({}, model=model)))
+    with torch.device("cpu"):  # timm makes mean/std tensors: real ones, even when the model is built on meta
+        recipe = recipe_from_compose(create_transform(**resolve_data_config({}, model=model)))
     return LoadedModel(spec, "ImageNet", model, recipe, checkpoint)
 
 
@@ -222,7 +263,7 @@ def _torchvision_recipe(weights: object) -> Recipe:
     return recipe_from_compose(T.Compose([*steps.transforms, T.ToTensor(), T.Normalize(preset.mean, preset.std)]))
 
 
-def _load_torchvision(spec: Spec) -> LoadedModel:
+def _load_torchvision(spec: Spec, random_weights: bool) -> LoadedModel:
     from torchvision.models import get_model, get_model_weights, list_models
 
     arch, _, weights_name = spec.name.partition("/")
@@ -230,14 +271,18 @@ def _load_torchvision(spec: Spec) -> LoadedModel:
         raise ModelError(f"torchvision has no model {arch!r}; `torchvision.models.list_models()` lists them.")
     available = get_model_weights(arch)
     if spec.file:  # local weights: preprocess as the architecture's default weights do
-        weights, model = available.DEFAULT, get_model(arch, weights=None)
-        checkpoint = {"source": str(spec.file), "sha256": load_weights(model, spec.file, arch)}
-    else:
-        if weights_name not in available.__members__:
-            raise ModelError(
-                f"torchvision {arch} has no weights {weights_name!r}; known: {', '.join(available.__members__)}."
-            )
+        weights = available.DEFAULT
+    elif weights_name in available.__members__:
         weights = available[weights_name]
+    else:
+        known = ", ".join(available.__members__)
+        raise ModelError(f"torchvision {arch} has no weights {weights_name!r}; known: {known}.")
+    if random_weights or spec.file:
+        model = get_model(arch, weights=None)
+        checkpoint = RANDOM_INIT if random_weights else {"source": str(spec.file)}
+        if not random_weights:
+            checkpoint["sha256"] = load_weights(model, spec.file, arch)
+    else:
         try:
             model = get_model(arch, weights=weights)
         except Exception as error:
@@ -248,7 +293,7 @@ def _load_torchvision(spec: Spec) -> LoadedModel:
     return LoadedModel(spec, "ImageNet", model, _torchvision_recipe(weights), checkpoint)
 
 
-LOADERS: dict[str, Callable[[Spec], LoadedModel]] = {
+LOADERS: dict[str, Callable[[Spec, bool], LoadedModel]] = {
     "open_clip": _load_open_clip,
     "torchvision": _load_torchvision,
     "timm": _load_timm,

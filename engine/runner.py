@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from engine import store
 from engine.data import Dataset
 from engine.devices import precision
 from engine.evaluate import Scorer, predict
-from engine.images import ImageCache, load_or_build_cache
+from engine.images import ImageCache, Recipe, load_or_build_cache
 from engine.labels import default_candidates_path, digest, imagenet_classnames, load_candidates, templates
 from engine.models import LoadedModel, load_model
 from engine.zeroshot import text_head
@@ -117,17 +119,28 @@ class Evaluator:
 
     def __init__(self, dataset: Dataset, options: EvalOptions) -> None:
         self.dataset, self.options = dataset, options
-        self.caches: dict[str, ImageCache] = {}
+        # Image caches by recipe key, built one at a time by a background thread (see `prefetch`).
+        self.caches: dict[str, Future[ImageCache]] = {}
+        self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-cache")
         wants_20 = "1vs20" in options.setups
         self.candidates = load_candidates(options.candidates) if wants_20 else None
         self.candidates_digest = digest(sorted(self.candidates.items())) if self.candidates else None
 
+    def prefetch(self, recipes: Iterable[Recipe]) -> None:
+        """Queue the image caches of these recipes, built one after another in the background, so that decoding for
+        later models overlaps with the models running now."""
+        for recipe in recipes:
+            self._cache_future(recipe)
+
+    def _cache_future(self, recipe: Recipe) -> Future[ImageCache]:
+        if recipe.key not in self.caches:
+            options = self.options
+            build = partial(load_or_build_cache, self.dataset, recipe, options.cache, options.workers, options.progress)
+            self.caches[recipe.key] = self._builder.submit(build)
+        return self.caches[recipe.key]
+
     def image_cache(self, model: LoadedModel) -> ImageCache:
-        if model.recipe.key not in self.caches:
-            self.caches[model.recipe.key] = load_or_build_cache(
-                self.dataset, model.recipe, self.options.cache, self.options.workers, self.options.progress
-            )
-        return self.caches[model.recipe.key]
+        return self._cache_future(model.recipe).result()
 
     def scorer(self, model: LoadedModel) -> Scorer:
         head = None
@@ -137,17 +150,25 @@ class Evaluator:
         return Scorer(model, head, self.options.device)
 
     def evaluate(self, spec: str) -> Outcome:
-        started, clock = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
+        """Load a model spec and evaluate it (see `evaluate_model`)."""
+        clock = time.perf_counter()
         model = load_model(spec, self.options.device)
+        return self.evaluate_model(model, load_seconds=time.perf_counter() - clock)
+
+    def evaluate_model(self, model: LoadedModel, load_seconds: float = 0.0) -> Outcome:
+        """Evaluate a loaded model into a run, unless an identical run exists (and `force` is off)."""
+        spec = model.spec.text
+        started, clock = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
         identity = _identity(model, self.dataset, self.options, self.candidates_digest)
         rid = store.run_id(identity)
         if store.is_complete(self.options.results, rid) and not self.options.force:
             return Outcome(spec, rid, store.run_path(self.options.results, rid), skipped=True)
-        seconds = {"load": time.perf_counter() - clock}
+        seconds = {"load": load_seconds}
         cache = self.image_cache(model)
-        seconds["cache"] = time.perf_counter() - clock - seconds["load"]
-        scorer = self.scorer(model)
+        seconds["cache_wait"] = time.perf_counter() - clock
         tick = time.perf_counter()
+        scorer = self.scorer(model)
+        seconds["text_head"], tick = time.perf_counter() - tick, time.perf_counter()
         table = predict(scorer, self.dataset, cache, self.candidates, self.options.batch_size, self.options.progress)
         seconds["inference"] = time.perf_counter() - tick
         seconds = {k: round(v, 3) for k, v in seconds.items()}

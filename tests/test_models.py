@@ -103,3 +103,22 @@ def test_weights_that_cannot_be_fetched_offline_explain_the_manual_route(monkeyp
         ModelError, match=r"Could not fetch the weights of timm:test_resnet\.r160_in1k.*@/path/to/weights"
     ):
         load_model("timm:test_resnet.r160_in1k", CPU)
+
+
+def test_recipes_come_without_weights_and_match_the_loaded_model(tiny_clip, tiny_timm):
+    from engine.models import model_recipe
+
+    for spec in (
+        f"open_clip:{TINY_CLIP}@{tiny_clip}",
+        f"timm:test_resnet@{tiny_timm}",
+        "torchvision:resnet18/IMAGENET1K_V1",
+    ):
+        loaded = load_model(spec, CPU, random_weights=True)
+        assert model_recipe(spec).key == loaded.recipe.key
+        assert loaded.checkpoint == {"source": "random init", "sha256": None}
+
+
+def test_random_weights_read_no_file(tmp_path):
+    missing = tmp_path / "not-there.pt"
+    model = load_model(f"timm:test_resnet@{missing}", CPU, random_weights=True)
+    assert model.family == "ImageNet"

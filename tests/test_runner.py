@@ -108,3 +108,15 @@ def test_a_run_killed_halfway_leaves_no_run_and_the_rerun_equals_an_uninterrupte
     clean = Evaluator(dataset, options(tmp_path / "clean")).evaluate(clip_spec)
     assert rerun.run_id == clean.run_id and not rerun.skipped
     assert pq.read_table(rerun.path / "predictions.parquet").equals(pq.read_table(clean.path / "predictions.parquet"))
+
+
+def test_prefetched_caches_are_built_in_the_background_and_reused(dataset_dir, tmp_path, clip_spec, monkeypatch):
+    from engine import images
+    from engine.models import model_recipe
+
+    evaluator = Evaluator(load_dataset(dataset_dir), options(tmp_path, workers=2))
+    evaluator.prefetch([model_recipe(clip_spec)])
+    (future,) = evaluator.caches.values()
+    assert len(future.result(timeout=60).image_ids) == 24
+    monkeypatch.setattr(images, "_build", lambda *a: pytest.fail("built twice"))
+    assert not evaluator.evaluate(clip_spec).skipped
