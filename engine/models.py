@@ -80,7 +80,8 @@ def load_model(text: str, device: torch.device, random_weights: bool = False) ->
 
     Args:
         random_weights: build the architecture with random weights (and the preprocessing its weights come with),
-            fetching and reading nothing: for benchmarks, and for recipes on the meta device.
+            fetching and reading nothing: for benchmarks, and for recipes on the meta device. Such models have no
+            weight identity (`checkpoint` says "random init"), so their runs and text heads are keyed alike.
     Raises:
         ModelError: unknown spec, unknown architecture or weights, or weights that cannot be fetched.
         CheckpointError: a local weight file that is unreadable, unsafe, or does not fit the architecture.

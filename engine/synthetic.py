@@ -3,6 +3,7 @@ background texture. For tests, benchmarks and trying the tool without the real a
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,17 @@ def _class_folder(class_id: int, name: str, layout: str) -> str:
     return f"{class_id} {short}" if layout == "indexed" else short
 
 
+def _write_class(dataset: Path, row: dict, class_id: int, per_group: int, layout: str, sizes: tuple, seed: int) -> None:
+    rng = np.random.default_rng([seed, class_id])  # one stream per class: the same photos however classes are split
+    for split in ("common", "counter"):
+        background = row[f"{split}_background"]
+        group = dataset / _class_folder(class_id, row["name"], layout) / f"{split}-{background}"
+        group.mkdir(parents=True, exist_ok=True)
+        for i in range(per_group):
+            size = tuple(int(s) for s in rng.integers(sizes[0], sizes[1] + 1, 2))
+            synthetic_photo(rng, background, class_id, size).save(group / f"{i:04d}.jpg", quality=90)
+
+
 def write_dataset(
     root: Path,
     class_ids: list[int],
@@ -56,6 +68,7 @@ def write_dataset(
     layout: str = "indexed",
     sizes: tuple[int, int] = (400, 600),
     seed: int = 0,
+    workers: int = 1,
 ) -> Path:
     """Write a dataset of `per_group` JPEGs per class and background group, in the real layout.
 
@@ -64,21 +77,19 @@ def write_dataset(
             imagenet_names.txt) or `root/CounterAnimal` ("named" layout).
         class_ids: ImageNet indices among the 45 CounterAnimal classes; backgrounds are the paper's.
         sizes: smallest and largest side, in pixels, drawn per image.
+        workers: processes writing classes in parallel (the photos do not depend on it).
     Returns:
         The dataset folder.
     """
     classes = paper_classes()
-    rng = np.random.default_rng(seed)
     dataset = Path(root) / ("LAION-final" if layout == "indexed" else "CounterAnimal")
-    for class_id in class_ids:
-        row = classes[class_id]
-        for split in ("common", "counter"):
-            background = row[f"{split}_background"]
-            group = dataset / _class_folder(class_id, row["name"], layout) / f"{split}-{background}"
-            group.mkdir(parents=True, exist_ok=True)
-            for i in range(per_group):
-                size = tuple(int(s) for s in rng.integers(sizes[0], sizes[1] + 1, 2))
-                synthetic_photo(rng, background, class_id, size).save(group / f"{i:04d}.jpg", quality=90)
+    tasks = [(dataset, classes[c], c, per_group, layout, sizes, seed) for c in class_ids]
+    if workers > 1:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            pool.starmap(_write_class, tasks)
+    else:
+        for task in tasks:
+            _write_class(*task)
     if layout == "indexed":
         (dataset / "imagenet_names.txt").write_text("".join(f"{c}\t{classes[c]['name']}\n" for c in sorted(classes)))
     return dataset
