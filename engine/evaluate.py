@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -77,6 +78,27 @@ def candidate_matrix(class_ids: np.ndarray, candidates: dict[int, tuple[int, ...
     return torch.tensor(np.stack([candidates[c] for c in class_ids.tolist()]), dtype=torch.long)
 
 
+@dataclass
+class _TopK:
+    """The k best classes of every image in one setup, filled batch by batch."""
+
+    ids: np.ndarray  # (N, K) ImageNet indices, best first
+    scores: np.ndarray  # (N, K) cosine similarity (CLIP) or logit
+    probs: np.ndarray  # (N, K) probability among the setup's candidates
+
+    @classmethod
+    def empty(cls, n: int) -> _TopK:
+        return cls(np.empty((n, TOP_K), np.int64), np.empty((n, TOP_K), np.float32), np.empty((n, TOP_K), np.float32))
+
+    def fill(self, window: slice, labels: torch.Tensor, scores: torch.Tensor, scale: float) -> None:
+        """`scores` (B, C) over candidates `labels` (B, C) of ImageNet indices."""
+        probs = torch.softmax(scores * scale, dim=-1)
+        best = scores.topk(TOP_K, dim=-1)
+        self.ids[window] = labels.gather(1, best.indices).numpy()
+        self.scores[window] = best.values.numpy()
+        self.probs[window] = probs.gather(1, best.indices).numpy()
+
+
 def predict(
     scorer: Scorer,
     dataset: Dataset,
@@ -85,42 +107,58 @@ def predict(
     batch_size: int,
     progress: bool = True,
 ) -> pa.Table:
-    """One row per readable image: truth, both setups' predictions, and the top-5 classes with scores and
-    probabilities. `candidates=None` leaves the 1 vs 20 columns empty."""
+    """One row per readable image: truth, and each setup's prediction with its top-5 classes, scores and
+    probabilities (1 vs 20: among the class's candidates). `candidates=None` leaves the 1 vs 20 columns empty."""
     records = {image.image_id: image for image in dataset.images}
     rows = [records[image_id] for image_id in cache.image_ids]
     class_ids = np.array([r.class_id for r in rows], dtype=np.int64)
-    options = candidate_matrix(class_ids, candidates) if candidates else None
-    pred, pred20 = np.empty(len(rows), np.int64), np.full(len(rows), -1, np.int64)
-    top_ids, top_scores, top_probs = (np.empty((len(rows), TOP_K), t) for t in (np.int64, np.float32, np.float32))
+    options = candidate_matrix(class_ids, candidates) if candidates else None  # (N, 20)
+    all_classes = torch.arange(1000).expand(batch_size, -1)
+    top1000, top20 = _TopK.empty(len(rows)), _TopK.empty(len(rows)) if options is not None else None
     desc = f"{scorer.model.spec.text} inference"
-    for window, scores, probs in score_all(scorer, cache, batch_size, progress, desc):
-        best = scores.topk(TOP_K, dim=-1)
-        top_ids[window], top_scores[window] = best.indices.numpy(), best.values.numpy()
-        top_probs[window] = probs.gather(1, best.indices).numpy()
-        pred[window] = best.indices[:, 0].numpy()
-        if options is not None:
+    for window, scores, _ in score_all(scorer, cache, batch_size, progress, desc):
+        top1000.fill(window, all_classes[: len(scores)], scores, scorer.scale)
+        if top20 is not None:
             allowed = options[window]  # (B, 20)
-            pred20[window] = allowed.gather(1, scores.gather(1, allowed).argmax(dim=1, keepdim=True)).squeeze(1).numpy()
-    return _table(rows, class_ids, pred, pred20 if options is not None else None, top_ids, top_scores, top_probs)
+            top20.fill(window, allowed, scores.gather(1, allowed), scorer.scale)
+    return _table(rows, class_ids, top1000, top20)
 
 
-def _table(rows, class_ids, pred, pred20, top_ids, top_scores, top_probs) -> pa.Table:
-    def lists(values: np.ndarray, kind: pa.DataType) -> pa.Array:
-        return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), kind), TOP_K)
+def _lists(values: np.ndarray, kind: pa.DataType) -> pa.Array:
+    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), kind), TOP_K)
 
-    return pa.table(
-        {
-            "image_id": pa.array([r.image_id for r in rows], pa.string()),
-            "class_id": pa.array(class_ids, pa.int16()),
-            "split": pa.array([r.split for r in rows], pa.string()).dictionary_encode(),
-            "background": pa.array([r.background for r in rows], pa.string()).dictionary_encode(),
-            "pred_1vs1000": pa.array(pred, pa.int16()),
-            "correct_1vs1000": pa.array(pred == class_ids),
-            "pred_1vs20": pa.array(pred20, pa.int16()) if pred20 is not None else pa.nulls(len(rows), pa.int16()),
-            "correct_1vs20": pa.array(pred20 == class_ids) if pred20 is not None else pa.nulls(len(rows), pa.bool_()),
-            "top5_ids": lists(top_ids, pa.int16()),
-            "top5_scores": lists(top_scores, pa.float32()),
-            "top5_probs": lists(top_probs, pa.float32()),
+
+# Column prefixes of each setup's top-5: the 1 vs 1000 ones keep the short names of the results schema.
+TOP5_PREFIX = {"1vs1000": "top5", "1vs20": "top5_1vs20"}
+
+
+def _setup_columns(setup: str, top: _TopK | None, class_ids: np.ndarray) -> dict[str, pa.Array]:
+    n, prefix = len(class_ids), TOP5_PREFIX[setup]
+    if top is None:  # setup not evaluated: typed, empty columns
+        top_list = pa.list_(pa.int16(), TOP_K)
+        return {
+            f"pred_{setup}": pa.nulls(n, pa.int16()),
+            f"correct_{setup}": pa.nulls(n, pa.bool_()),
+            f"{prefix}_ids": pa.nulls(n, top_list),
+            f"{prefix}_scores": pa.nulls(n, pa.list_(pa.float32(), TOP_K)),
+            f"{prefix}_probs": pa.nulls(n, pa.list_(pa.float32(), TOP_K)),
         }
-    )
+    pred = top.ids[:, 0]
+    return {
+        f"pred_{setup}": pa.array(pred, pa.int16()),
+        f"correct_{setup}": pa.array(pred == class_ids),
+        f"{prefix}_ids": _lists(top.ids, pa.int16()),
+        f"{prefix}_scores": _lists(top.scores, pa.float32()),
+        f"{prefix}_probs": _lists(top.probs, pa.float32()),
+    }
+
+
+def _table(rows: list, class_ids: np.ndarray, top1000: _TopK, top20: _TopK | None) -> pa.Table:
+    columns = {
+        "image_id": pa.array([r.image_id for r in rows], pa.string()),
+        "class_id": pa.array(class_ids, pa.int16()),
+        "split": pa.array([r.split for r in rows], pa.string()).dictionary_encode(),
+        "background": pa.array([r.background for r in rows], pa.string()).dictionary_encode(),
+    }
+    columns |= _setup_columns("1vs1000", top1000, class_ids) | _setup_columns("1vs20", top20, class_ids)
+    return pa.table(columns)

@@ -90,6 +90,10 @@ def test_1_vs_20_picks_the_best_scoring_candidate_of_the_true_class(tiny_clip, d
         expected = options[int(np.argmax(reference[image_id][options]))]
         assert row["pred_1vs20"] == expected
         assert row["correct_1vs20"] == (expected == row["class_id"])
+        top = [int(i) for i in row["top5_1vs20_ids"]]
+        assert top[0] == expected and set(top) <= set(options)
+        probs = np.array(row["top5_1vs20_probs"])
+        assert (np.diff(probs) <= 1e-7).all() and probs.sum() <= 1 + 1e-6  # a softmax over the 20 candidates
 
 
 def test_1_vs_20_columns_are_empty_when_not_asked(tiny_timm, dataset, tmp_path):
