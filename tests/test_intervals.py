@@ -1,0 +1,58 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.intervals import balanced_intervals, paired_drop_difference
+
+
+def groups(rows):
+    return pd.DataFrame(rows, columns=["class_id", "split", "images", "hits"])
+
+
+def test_a_perfect_run_has_no_uncertainty():
+    out = balanced_intervals(groups([(1, "common", 10, 10), (1, "counter", 5, 5), (2, "common", 3, 3)]))
+    assert (out["common_low"], out["common_high"], out["drop_low"], out["drop_high"]) == (100, 100, 0, 0)
+
+
+def test_intervals_hold_the_estimate_and_narrow_with_more_photos():
+    small = balanced_intervals(groups([(1, "common", 20, 16), (1, "counter", 20, 8)]))
+    large = balanced_intervals(groups([(1, "common", 2000, 1600), (1, "counter", 2000, 800)]))
+    for out in (small, large):
+        assert out["common_low"] <= 80 <= out["common_high"] and out["drop_low"] <= 40 <= out["drop_high"]
+    assert large["drop_high"] - large["drop_low"] < (small["drop_high"] - small["drop_low"]) / 5
+
+
+def test_binomial_draws_equal_resampling_photos():
+    # Brute force: resample each group's photos with replacement, recompute the class-balanced drop.
+    rng = np.random.default_rng(1)
+    photos = {("a", "common"): [1] * 7 + [0] * 3, ("a", "counter"): [1] * 2 + [0] * 6, ("b", "common"): [1] * 4}
+    photos[("b", "counter")] = [1] * 5 + [0] * 5
+    drops = []
+    for _ in range(4000):
+        acc = {k: np.mean(rng.choice(v, len(v))) for k, v in photos.items()}
+        drops.append(100 * ((acc["a", "common"] + acc["b", "common"]) - (acc["a", "counter"] + acc["b", "counter"])) / 2)
+    brute = np.percentile(drops, [2.5, 97.5])
+    table = groups([(c, s, len(v), sum(v)) for (c, s), v in photos.items()])
+    out = balanced_intervals(table, resamples=4000)
+    assert out["drop_low"] == pytest.approx(brute[0], abs=2.5) and out["drop_high"] == pytest.approx(brute[1], abs=2.5)
+
+
+def test_the_same_seed_gives_the_same_interval():
+    table = groups([(1, "common", 30, 20), (1, "counter", 30, 10)])
+    assert balanced_intervals(table) == balanced_intervals(table)
+
+
+def paired(rows):
+    return pd.DataFrame(rows, columns=["class_id", "split", "both", "only_a", "only_b", "neither"])
+
+
+def test_identical_runs_differ_by_exactly_nothing():
+    out = paired_drop_difference(paired([(1, "common", 6, 0, 0, 4), (1, "counter", 3, 0, 0, 7)]))
+    assert out == {"difference": 0.0, "low": 0.0, "high": 0.0}
+
+
+def test_paired_difference_is_the_difference_of_drops():
+    # A: common 8/10, counter 2/10 (drop 60). B: common 8/10, counter 7/10 (drop 10).
+    out = paired_drop_difference(paired([(1, "common", 8, 0, 0, 2), (1, "counter", 2, 0, 5, 3)]))
+    assert out["difference"] == pytest.approx(50.0)
+    assert out["low"] > 0  # A's larger drop is not chance: B is right on every counter photo A gets right
