@@ -69,21 +69,36 @@ def _predictions_glob(results: Path) -> str:
     return str(Path(results) / RUNS / "*" / "predictions.parquet")
 
 
-# Per class and split first, then the class-balanced mean (the paper's metric) next to plain per-image accuracy.
-METRICS_SQL = """
-WITH predictions AS (
-    SELECT regexp_extract(filename, '([^/\\\\]+)[/\\\\]predictions\\.parquet$', 1) AS run_id, *
-    FROM read_parquet(?, filename = true)
-),
-answers AS (
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def create_predictions_view(con: duckdb.DuckDBPyConnection, results: Path) -> bool:
+    """A `predictions` view over every complete run's Parquet file, with its `run_id`; False if there are none."""
+    if not any((Path(results) / RUNS).glob("*/predictions.parquet")):
+        return False
+    run_folder = r"'([^/\\]+)[/\\]predictions\.parquet$'"  # the folder holding the file: the run id
+    con.execute(
+        f"CREATE OR REPLACE VIEW predictions AS SELECT regexp_extract(filename, {run_folder}, 1) AS run_id, "
+        f"* EXCLUDE (filename) FROM read_parquet({_literal(_predictions_glob(results))}, filename = true, "
+        "union_by_name = true)"
+    )
+    return True
+
+
+# Per run, setup, class and split: photos and correct predictions. Both setups come from the same rows.
+GROUP_COUNTS_SQL = """
+WITH answers AS (
     SELECT run_id, '1vs1000' AS setup, class_id, split::VARCHAR AS split, correct_1vs1000 AS correct FROM predictions
     UNION ALL
     SELECT run_id, '1vs20', class_id, split::VARCHAR, correct_1vs20 FROM predictions WHERE correct_1vs20 IS NOT NULL
-),
-per_class AS (
-    SELECT run_id, setup, split, class_id, count(*) AS images, sum(correct::INTEGER) AS hits
-    FROM answers GROUP BY ALL
 )
+SELECT run_id, setup, class_id, split, count(*) AS images, sum(correct::INTEGER) AS hits
+FROM answers GROUP BY ALL
+"""
+
+# The class-balanced mean of per-class accuracy (the paper's metric) next to plain per-image accuracy.
+METRICS_SQL = f"""
 SELECT run_id, setup,
        100 * avg(hits / images) FILTER (split = 'common') AS common,
        100 * avg(hits / images) FILTER (split = 'counter') AS counter,
@@ -93,9 +108,8 @@ SELECT run_id, setup,
        common_unbalanced - counter_unbalanced AS drop_unbalanced,
        sum(images)::INTEGER AS images,
        count(DISTINCT class_id)::INTEGER AS classes
-FROM per_class
+FROM ({GROUP_COUNTS_SQL}) AS groups
 GROUP BY run_id, setup
-ORDER BY run_id, setup
 """
 
 PER_CLASS_SQL = """
@@ -108,10 +122,10 @@ GROUP BY ALL ORDER BY class_id, split
 
 def run_metrics(results: Path) -> pd.DataFrame:
     """Common, counter and drop (class-balanced and unbalanced, %) per run and setup; empty without runs."""
-    if not any((Path(results) / RUNS).glob("*/predictions.parquet")):
-        return pd.DataFrame()
     with duckdb.connect() as con:
-        return con.execute(METRICS_SQL, [_predictions_glob(results)]).df()
+        if not create_predictions_view(con, results):
+            return pd.DataFrame()
+        return con.execute(METRICS_SQL + " ORDER BY run_id, setup").df()
 
 
 def per_class_accuracy(results: Path, rid: str, setup: str = "1vs1000") -> pd.DataFrame:
