@@ -14,7 +14,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from engine import store
 from engine.config import paper_dir, results_dir
+from engine.store import RUNS
 
 
 class DataError(Exception):
@@ -33,9 +35,11 @@ class Sources:
         return cls(paper=paper_dir(), results=results_dir())
 
     def fingerprint(self) -> tuple:
-        """Changes whenever a file the views read changes: the cache key of every query."""
+        """Changes whenever a file the views read changes, or a run appears or goes: the cache key of every query.
+        A run's manifest is written last, so its appearance marks a complete run."""
         files = sorted(p for p in self.paper.glob("*") if p.is_file()) if self.paper.is_dir() else []
-        return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+        files += sorted((self.results / RUNS).glob("*/run.json"))
+        return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
 
 
 # View name -> (file under the paper folder, the columns the dashboard needs).
@@ -51,6 +55,7 @@ PAPER_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
         "classes.csv",
         ("class_id", "name", "common_background", "counter_background", "n_common", "n_counter"),
     ),
+    "imagenet_classes": ("imagenet_classes.csv", ("class_id", "label", "name")),
 }
 
 _REPAIR = "Restore the published tables with `git checkout results/paper` (or reinstall the project)."
@@ -92,16 +97,47 @@ def _create_view(con: duckdb.DuckDBPyConnection, sources: Sources, view: str) ->
     )
 
 
-def _query(sources: Sources, sql: str, views: tuple[str, ...], params: list | None = None) -> pd.DataFrame:
-    """Run one query over the named paper views; file problems become a DataError."""
+# Run views when no run exists yet: the same columns, no rows, so every query works on an empty results folder.
+_EMPTY_RUNS = """CREATE VIEW runs AS SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS model_id, NULL::VARCHAR AS family,
+    NULL::VARCHAR AS classnames, NULL::VARCHAR[] AS templates, NULL::VARCHAR AS dataset_root,
+    NULL::VARCHAR AS started_at, NULL::INTEGER AS images WHERE false"""
+_EMPTY_PREDICTIONS = """CREATE VIEW predictions AS SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS image_id,
+    NULL::SMALLINT AS class_id, NULL::VARCHAR AS split, NULL::VARCHAR AS background,
+    NULL::SMALLINT AS pred_1vs1000, NULL::BOOLEAN AS correct_1vs1000, NULL::SMALLINT AS pred_1vs20,
+    NULL::BOOLEAN AS correct_1vs20, NULL::SMALLINT[] AS top5_ids, NULL::FLOAT[] AS top5_probs,
+    NULL::SMALLINT[] AS top5_1vs20_ids, NULL::FLOAT[] AS top5_1vs20_probs WHERE false"""
+
+
+def _create_run_views(con: duckdb.DuckDBPyConnection, sources: Sources) -> None:
+    """`runs` (one row per run manifest) and `predictions` (one row per photo per run)."""
+    if not store.create_predictions_view(con, sources.results):
+        con.execute(_EMPTY_RUNS)
+        con.execute(_EMPTY_PREDICTIONS)
+        return
+    manifests = _literal(str(sources.results / RUNS / "*" / "run.json"))
+    con.execute(
+        f"""CREATE VIEW runs AS SELECT run_id, model.spec AS model_id, model.family AS family,
+            labels.classnames AS classnames, labels.templates::VARCHAR[] AS templates,
+            dataset.root AS dataset_root, started_at, images.evaluated::INTEGER AS images
+        FROM read_json({manifests}, format = 'auto', union_by_name = true)"""
+    )
+
+
+def run_query(sources: Sources, sql: str, views: tuple[str, ...], params: list | None = None) -> pd.DataFrame:
+    """Run one query over the named views (paper tables, and "runs" for the run views); file problems become a
+    DataError."""
     con = duckdb.connect()
     try:
         for view in views:
-            _create_view(con, sources, view)
+            if view == "runs":
+                _create_run_views(con, sources)
+            else:
+                _create_view(con, sources, view)
         return con.execute(sql, params or []).df()
     except duckdb.Error as error:
         message = str(error).splitlines()[0]
-        raise DataError(f"The published numbers in `{sources.paper}` are malformed ({message}). {_REPAIR}") from error
+        where = f"`{sources.paper}` or `{sources.results / RUNS}`" if "runs" in views else f"`{sources.paper}`"
+        raise DataError(f"The data in {where} is malformed ({message}). {_REPAIR}") from error
     finally:
         con.close()
 
@@ -122,7 +158,7 @@ HIDDEN_VARIANTS = ("table5_as_printed", "default_checkpoint_repeat")
 
 
 def setups(sources: Sources) -> list[str]:
-    df = _query(sources, "SELECT DISTINCT setup FROM scores ORDER BY setup", ("scores",))
+    df = run_query(sources, "SELECT DISTINCT setup FROM scores ORDER BY setup", ("scores",))
     return df["setup"].tolist()
 
 
@@ -133,7 +169,7 @@ def variants(sources: Sources, setup: str) -> list[str]:
         WHERE setup = ? AND variant NOT IN (SELECT unnest(?::VARCHAR[]))
         ORDER BY variant <> 'default', variant
     """
-    return _query(sources, sql, ("scores",), [setup, list(HIDDEN_VARIANTS)])["variant"].tolist()
+    return run_query(sources, sql, ("scores",), [setup, list(HIDDEN_VARIANTS)])["variant"].tolist()
 
 
 def model_scores(sources: Sources, setup: str, variant: str) -> pd.DataFrame:
@@ -155,7 +191,7 @@ def model_scores(sources: Sources, setup: str, variant: str) -> pd.DataFrame:
         WHERE s.setup = ? AND s.variant = ?
         ORDER BY m.family, CAST(m.params_m AS DOUBLE), m.name
     """
-    rows = _query(sources, sql, ("models", "scores"), [setup, variant])
+    rows = run_query(sources, sql, ("models", "scores"), [setup, variant])
     return _require_values(rows, ["name", "family", "common", "counter", "drop"], "models.csv / scores.csv")
 
 
@@ -167,7 +203,7 @@ def classes(sources: Sources) -> pd.DataFrame:
                CAST(c.n_common AS INTEGER) AS n_common, CAST(c.n_counter AS INTEGER) AS n_counter
         FROM classes c ORDER BY CAST(c.class_id AS INTEGER)
     """
-    return _query(sources, sql, ("classes",))
+    return run_query(sources, sql, ("classes",))
 
 
 def per_class_models(sources: Sources) -> pd.DataFrame:
@@ -176,7 +212,7 @@ def per_class_models(sources: Sources) -> pd.DataFrame:
         SELECT DISTINCT p.model_id, m.name, p.setup
         FROM per_class p JOIN models m USING (model_id) ORDER BY m.name, p.setup
     """
-    return _query(sources, sql, ("per_class", "models"))
+    return run_query(sources, sql, ("per_class", "models"))
 
 
 def per_class_scores(sources: Sources, model_id: str, setup: str) -> pd.DataFrame:
@@ -192,13 +228,13 @@ def per_class_scores(sources: Sources, model_id: str, setup: str) -> pd.DataFram
         WHERE p.model_id = ? AND p.setup = ?
         ORDER BY CAST(p.drop AS DOUBLE) DESC, CAST(p.class_id AS INTEGER)
     """
-    return _query(sources, sql, ("per_class", "classes"), [model_id, setup])
+    return run_query(sources, sql, ("per_class", "classes"), [model_id, setup])
 
 
 def model_counts(sources: Sources) -> pd.DataFrame:
     """Number of published models per family and role (main tables or alternative checkpoints)."""
     sql = "SELECT family, role, count(*) AS models FROM models GROUP BY ALL ORDER BY role DESC, family"
-    return _query(sources, sql, ("models",))
+    return run_query(sources, sql, ("models",))
 
 
 def flagged_rows(sources: Sources) -> pd.DataFrame:
@@ -208,4 +244,4 @@ def flagged_rows(sources: Sources) -> pd.DataFrame:
         UNION ALL
         SELECT 'per_class', count(*) FROM per_class WHERE flag = 'drop_as_printed'
     """
-    return _query(sources, sql, ("scores", "per_class"))
+    return run_query(sources, sql, ("scores", "per_class"))

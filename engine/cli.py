@@ -28,9 +28,9 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _evaluator(args: argparse.Namespace):
+    from engine.config import cache_root
     from engine.data import load_dataset
     from engine.devices import resolve_device
-    from engine.images import cache_root
     from engine.runner import EvalOptions, Evaluator
 
     options = EvalOptions(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 RESULTS_ENV = "COUNTERANIMAL_RESULTS"  # the results folder (evaluation runs); default ./results
 PAPER_ENV = "COUNTERANIMAL_PAPER_DIR"  # another copy of the published tables, e.g. a newer transcription
+CACHE_ENV = "COUNTERANIMAL_CACHE"  # decoded images, text embeddings, thumbnails; default ~/.cache/counteranimal
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -24,3 +25,8 @@ def paper_dir() -> Path:
         return Path(override)
     packaged = _PACKAGE_DIR / "paper_data"
     return packaged if packaged.is_dir() else _PACKAGE_DIR.parent / "results" / "paper"
+
+
+def cache_root(explicit: str | os.PathLike | None = None) -> Path:
+    """The cache folder: an explicit `--cache DIR`, else `$COUNTERANIMAL_CACHE`, else `~/.cache/counteranimal`."""
+    return Path(explicit or os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "counteranimal")

@@ -22,12 +22,6 @@ from tqdm import tqdm
 
 from engine.data import Dataset
 
-CACHE_ENV = "COUNTERANIMAL_CACHE"  # cache folder; default ~/.cache/counteranimal
-
-
-def cache_root(explicit: str | os.PathLike | None = None) -> Path:
-    return Path(explicit or os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "counteranimal")
-
 
 @dataclass(frozen=True)
 class Recipe:

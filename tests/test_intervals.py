@@ -30,7 +30,8 @@ def test_binomial_draws_equal_resampling_photos():
     drops = []
     for _ in range(4000):
         acc = {k: np.mean(rng.choice(v, len(v))) for k, v in photos.items()}
-        drops.append(100 * ((acc["a", "common"] + acc["b", "common"]) - (acc["a", "counter"] + acc["b", "counter"])) / 2)
+        common, counter = acc["a", "common"] + acc["b", "common"], acc["a", "counter"] + acc["b", "counter"]
+        drops.append(100 * (common - counter) / 2)
     brute = np.percentile(drops, [2.5, 97.5])
     table = groups([(c, s, len(v), sum(v)) for (c, s), v in photos.items()])
     out = balanced_intervals(table, resamples=4000)

@@ -1,0 +1,53 @@
+"""What the gallery shows: a run's photos of one class, filtered, sorted and cut into pages. Pure pandas."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+FILTERS = ("all", "errors only", "correct only")
+SORTS = ("least confident first", "most confident first", "file name")
+PER_PAGE = 12  # photos per background column on one page
+
+
+def with_setup(rows: pd.DataFrame, setup: str, labels: dict[int, str]) -> pd.DataFrame:
+    """Columns for one setup: predicted label, right or wrong, and confidence (the top class's probability)."""
+    probs = rows[f"top5_{setup}_probs"]
+    return rows.assign(
+        predicted=rows[f"pred_{setup}"],
+        predicted_label=rows[f"pred_{setup}"].map(lambda i: labels.get(int(i), str(i)) if pd.notna(i) else "-"),
+        correct=rows[f"correct_{setup}"].fillna(False).astype(bool),
+        confidence=probs.map(lambda p: float(p[0]) if p is not None and len(p) else float("nan")),
+    )
+
+
+def select(rows: pd.DataFrame, shown: str, order: str) -> pd.DataFrame:
+    """Keep all, only the errors or only the correct photos, then sort."""
+    if shown == "errors only":
+        rows = rows[~rows["correct"]]
+    elif shown == "correct only":
+        rows = rows[rows["correct"]]
+    if order == "file name":
+        return rows.sort_values("image_id")
+    return rows.sort_values(["confidence", "image_id"], ascending=[order == "least confident first", True])
+
+
+def pages(rows: pd.DataFrame, per_page: int = PER_PAGE) -> int:
+    """Pages needed for the longer of the two background columns (at least one)."""
+    longest = rows["split"].value_counts().max() if len(rows) else 0
+    return max(1, math.ceil(longest / per_page))
+
+
+def page_of(rows: pd.DataFrame, split: str, page: int, per_page: int = PER_PAGE) -> pd.DataFrame:
+    """One split's photos on page `page` (1-based)."""
+    column = rows[rows["split"] == split]
+    return column.iloc[(page - 1) * per_page : page * per_page]
+
+
+def top5(row: pd.Series, setup: str, labels: dict[int, str]) -> pd.DataFrame:
+    """A photo's top-5 in one setup: class, probability."""
+    ids, probs = row[f"top5_{setup}_ids"], row[f"top5_{setup}_probs"]
+    if ids is None or probs is None:
+        return pd.DataFrame(columns=["class", "probability"])
+    return pd.DataFrame({"class": [labels.get(int(i), str(i)) for i in ids], "probability": list(probs)})

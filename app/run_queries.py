@@ -1,0 +1,166 @@
+"""SQL over evaluation runs (results/runs/*: run.json and predictions.parquet), joined with the published tables.
+DuckDB in process, one connection per query (see `queries.run_query`); the metric SQL is the engine's own."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from app.queries import DataError, Sources, run_query
+from engine.store import GROUP_COUNTS_SQL, METRICS_SQL
+
+SETUPS = ("1vs1000", "1vs20")
+# Which published variant a run reproduces: its prompts and class names decide (ImageNet models have neither).
+RUN_VARIANT = """CASE
+    WHEN r.family = 'ImageNet' OR (r.templates = ['A photo of {}.'] AND r.classnames = 'wordnet') THEN 'default'
+    WHEN len(r.templates) = 80 AND r.classnames = 'wordnet' THEN 'openai_80_prompt_ensemble'
+    ELSE 'custom' END"""
+LABEL = "split_part(c.name, ',', 1) || ' (' || c.common_background || ' → ' || c.counter_background || ')'"
+
+
+def _setup(setup: str) -> str:
+    """A setup name that is safe to paste into a column name."""
+    if setup not in SETUPS:
+        raise DataError(f"Unknown setup {setup!r}; choose one of {', '.join(SETUPS)}.")
+    return setup
+
+
+def run_list(sources: Sources) -> pd.DataFrame:
+    """Every complete run: id, model, display name, family, the variant it reproduces, photos, when, where."""
+    sql = f"""
+        SELECT r.run_id, r.model_id, coalesce(m.name, r.model_id) AS name, r.family, {RUN_VARIANT} AS variant,
+               r.images, r.started_at, r.dataset_root
+        FROM runs r LEFT JOIN models m USING (model_id)
+        ORDER BY r.started_at, r.run_id
+    """
+    return run_query(sources, sql, ("runs", "models"))
+
+
+def run_scores(sources: Sources, setup: str, variant: str) -> pd.DataFrame:
+    """Runs as published models are listed by `queries.model_scores` (same columns, plus run_id and images). The
+    unbalanced variant reads the per-image accuracy of the runs that use the paper's protocol."""
+    balanced = variant != "unbalanced_accuracy"
+    common, counter, drop = (
+        ("common", "counter", "drop") if balanced else ("common_unbalanced", "counter_unbalanced", "drop_unbalanced")
+    )
+    sql = f"""
+        SELECT r.model_id, coalesce(m.name, r.model_id) AS name, coalesce(m.family, r.family) AS family,
+               coalesce(m.role, 'run') AS role, coalesce(m.backbone, '') AS backbone,
+               CAST(m.params_m AS DOUBLE) AS params_m, m.pretrain_data, m.pretrain_size,
+               CAST(m.pretrain_pairs_m AS DOUBLE) AS pretrain_pairs_m,
+               coalesce(CAST(m.high_quality_data AS BOOLEAN), false) AS high_quality_data,
+               x.{common} AS common, x.{counter} AS counter, x.{drop} AS drop,
+               'evaluated here' AS source, '' AS flag, x.run_id, x.images
+        FROM ({METRICS_SQL}) x JOIN runs r USING (run_id) LEFT JOIN models m USING (model_id)
+        WHERE x.setup = ? AND {RUN_VARIANT} = ?
+        ORDER BY name, x.run_id
+    """
+    return run_query(sources, sql, ("runs", "models"), [_setup(setup), "default" if not balanced else variant])
+
+
+def group_counts(sources: Sources, setup: str) -> pd.DataFrame:
+    """Photos and correct predictions per run, class and split: what the bootstrap resamples."""
+    sql = f"SELECT run_id, class_id, split, images, hits FROM ({GROUP_COUNTS_SQL}) g WHERE setup = ? ORDER BY ALL"
+    return run_query(sources, sql, ("runs",), [_setup(setup)])
+
+
+def run_per_class(sources: Sources, run_id: str, setup: str) -> pd.DataFrame:
+    """Per-class common, counter and drop of one run with photo counts, worst drop first (columns as
+    `queries.per_class_scores`)."""
+    correct = f"correct_{_setup(setup)}::INTEGER"
+    sql = f"""
+        SELECT p.class_id, {LABEL} AS label,
+               100 * avg({correct}) FILTER (split = 'common') AS common,
+               100 * avg({correct}) FILTER (split = 'counter') AS counter,
+               common - counter AS drop,
+               count(*) FILTER (split = 'common') AS n_common, count(*) FILTER (split = 'counter') AS n_counter,
+               '' AS flag
+        FROM predictions p JOIN classes c ON CAST(c.class_id AS SMALLINT) = p.class_id
+        WHERE p.run_id = ?
+        GROUP BY p.class_id, c.name, c.common_background, c.counter_background
+        ORDER BY drop DESC NULLS LAST, p.class_id
+    """
+    return run_query(sources, sql, ("runs", "classes"), [run_id])
+
+
+def run_classes(sources: Sources, run_id: str) -> pd.DataFrame:
+    """The classes a run has photos of, with their label and the backgrounds found in its data."""
+    sql = f"""
+        SELECT p.class_id, {LABEL} AS label,
+               any_value(p.background::VARCHAR) FILTER (split = 'common') AS common_background,
+               any_value(p.background::VARCHAR) FILTER (split = 'counter') AS counter_background
+        FROM predictions p JOIN classes c ON CAST(c.class_id AS SMALLINT) = p.class_id
+        WHERE p.run_id = ?
+        GROUP BY ALL ORDER BY p.class_id
+    """
+    return run_query(sources, sql, ("runs", "classes"), [run_id])
+
+
+def gallery_rows(sources: Sources, run_id: str, class_id: int) -> pd.DataFrame:
+    """Every photo of one class in one run with both setups' predictions, top-5 and confidence."""
+    sql = """
+        SELECT image_id, split::VARCHAR AS split, background::VARCHAR AS background,
+               pred_1vs1000, correct_1vs1000, top5_ids AS top5_1vs1000_ids, top5_probs AS top5_1vs1000_probs,
+               pred_1vs20, correct_1vs20, top5_1vs20_ids, top5_1vs20_probs
+        FROM predictions WHERE run_id = ? AND class_id = ?
+        ORDER BY image_id
+    """
+    return run_query(sources, sql, ("runs",), [run_id, class_id])
+
+
+def imagenet_labels(sources: Sources) -> dict[int, str]:
+    """ImageNet index -> short class name ("Arctic fox")."""
+    rows = run_query(
+        sources, "SELECT CAST(class_id AS INTEGER) AS class_id, label FROM imagenet_classes", ("imagenet_classes",)
+    )
+    return dict(zip(rows["class_id"], rows["label"], strict=True))
+
+
+def confusions(sources: Sources, run_id: str, class_id: int, split: str, setup: str) -> pd.DataFrame:
+    """What a class's photos of one split are predicted as instead, most frequent first."""
+    s = _setup(setup)
+    sql = f"""
+        SELECT p.pred_{s} AS predicted, i.label, count(*) AS photos, list(p.image_id ORDER BY p.image_id) AS image_ids
+        FROM predictions p JOIN imagenet_classes i ON CAST(i.class_id AS SMALLINT) = p.pred_{s}
+        WHERE p.run_id = ? AND p.class_id = ? AND p.split::VARCHAR = ? AND NOT p.correct_{s}
+        GROUP BY ALL ORDER BY photos DESC, i.label
+    """
+    return run_query(sources, sql, ("runs", "imagenet_classes"), [run_id, class_id, split])
+
+
+def _pairs_sql(setup: str) -> str:
+    """Photos both runs predicted (joined by image id), with each run's correctness."""
+    s = _setup(setup)
+    return f"""
+        SELECT a.image_id, a.class_id, a.split::VARCHAR AS split, a.correct_{s} AS a_correct,
+               b.correct_{s} AS b_correct
+        FROM predictions a JOIN predictions b USING (image_id)
+        WHERE a.run_id = ? AND b.run_id = ?
+    """
+
+
+def flips(sources: Sources, run_a: str, run_b: str, setup: str) -> pd.DataFrame:
+    """Per class, the counter-background photos run A gets right and run B gets wrong (and the reverse)."""
+    sql = f"""
+        SELECT p.class_id, {LABEL} AS label,
+               count(*) FILTER (a_correct AND NOT b_correct) AS a_only,
+               count(*) FILTER (b_correct AND NOT a_correct) AS b_only,
+               coalesce(list(p.image_id ORDER BY p.image_id) FILTER (a_correct AND NOT b_correct), []) AS a_only_images,
+               coalesce(list(p.image_id ORDER BY p.image_id) FILTER (b_correct AND NOT a_correct), []) AS b_only_images
+        FROM ({_pairs_sql(setup)}) p JOIN classes c ON CAST(c.class_id AS SMALLINT) = p.class_id
+        WHERE p.split = 'counter'
+        GROUP BY ALL ORDER BY a_only DESC, b_only DESC, p.class_id
+    """
+    return run_query(sources, sql, ("runs", "classes"), [run_a, run_b])
+
+
+def paired_counts(sources: Sources, run_a: str, run_b: str, setup: str) -> pd.DataFrame:
+    """Per class and split, photos both runs get right, only A, only B, neither: the paired bootstrap's input."""
+    sql = f"""
+        SELECT class_id, split,
+               count(*) FILTER (a_correct AND b_correct) AS both,
+               count(*) FILTER (a_correct AND NOT b_correct) AS only_a,
+               count(*) FILTER (b_correct AND NOT a_correct) AS only_b,
+               count(*) FILTER (NOT a_correct AND NOT b_correct) AS neither
+        FROM ({_pairs_sql(setup)}) p GROUP BY ALL ORDER BY ALL
+    """
+    return run_query(sources, sql, ("runs",), [run_a, run_b])

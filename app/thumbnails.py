@@ -1,0 +1,49 @@
+"""Thumbnails of dataset photos, made once server-side and kept on disk, so a page never ships full-size photos it
+does not show. Keyed by the photo's path, size and modification time: a changed photo gets a new thumbnail."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+GALLERY_PX = 224  # longest side of a gallery thumbnail
+DETAIL_PX = 640  # longest side of the enlarged view
+
+
+def thumbnail(photo: Path, size: int, cache: Path) -> Path | None:
+    """A JPEG of `photo` no larger than `size` px, from the cache or made now; None if the photo is missing or
+    unreadable."""
+    try:
+        stat = photo.stat()
+    except OSError:
+        return None
+    key = hashlib.sha1(f"{photo.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{size}".encode()).hexdigest()
+    path = cache / "thumbnails" / key[:2] / f"{key}.jpg"
+    if path.is_file():
+        return path
+    try:
+        with Image.open(photo) as image:
+            image.draft("RGB", (size, size))  # JPEG: decode at reduced scale directly (display only, not evaluation)
+            image = image.convert("RGB")
+            image.thumbnail((size, size))
+    except Exception:  # an unreadable photo gets the placeholder, never an error page
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    image.save(partial, "JPEG", quality=85)
+    partial.replace(path)
+    return path
+
+
+def placeholder(size: int, cache: Path) -> Path:
+    """A grey tile saying the photo is missing."""
+    path = cache / "thumbnails" / f"missing-{size}.png"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tile = Image.new("RGB", (size, size), (220, 220, 220))
+        ImageDraw.Draw(tile).text((size // 2 - 40, size // 2 - 6), "photo missing", fill=(90, 90, 90))
+        tile.save(path)
+    return path
