@@ -130,13 +130,70 @@ def _trend_trace(trend: Trend, axis_range: list[float]) -> go.Scatter:
     )
 
 
-def overview_scatter(points: pd.DataFrame, scale: str, trends: dict[str, Trend], title: str) -> go.Figure:
-    """Common (x) vs counter (y) accuracy: y = x, one trend per group, points by family.
+RUN_COLOR = "#000000"
+
+
+def _interval_arms(centre: pd.Series, low: pd.Series, high: pd.Series, scale: str) -> dict:
+    """Asymmetric error bars in the scale's coordinates (an interval symmetric in accuracy is not in probit)."""
+    forward = SCALES[scale].forward
+    c = forward(centre.to_numpy())
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": np.nan_to_num(forward(high.to_numpy()) - c),
+        "arrayminus": np.nan_to_num(c - forward(low.to_numpy())),
+        "color": "#555555",
+        "thickness": 1.2,
+        "width": 3,
+    }
+
+
+def _runs_trace(runs: pd.DataFrame, scale: str) -> go.Scatter:
+    """Models evaluated here: stars, with 95% bootstrap intervals as error bars where known."""
+    forward = SCALES[scale].forward
+    has_ci = "common_low" in runs
+    custom = runs.assign(data=_data_label(runs))[["name", "run_id", "data", "common", "counter", "drop"]]
+    return go.Scatter(
+        name="evaluated here",
+        x=forward(runs["common"].to_numpy()),
+        y=forward(runs["counter"].to_numpy()),
+        mode="markers",
+        marker={"symbol": "star", "size": 16, "color": RUN_COLOR, "line": {"width": 1, "color": "#ffffff"}},
+        error_x=_interval_arms(runs["common"], runs["common_low"], runs["common_high"], scale) if has_ci else None,
+        error_y=_interval_arms(runs["counter"], runs["counter_low"], runs["counter_high"], scale) if has_ci else None,
+        customdata=custom.fillna("").to_numpy(),
+        hovertemplate=(
+            "<b>%{customdata[0]}</b> (evaluated here, run %{customdata[1]})<br>data: %{customdata[2]}"
+            "<br>common: %{customdata[3]:.2f}<br>counter: %{customdata[4]:.2f}<br>drop: %{customdata[5]:.2f}"
+            "<extra></extra>"
+        ),
+    )
+
+
+def _gap_trace(runs: pd.DataFrame, paper: pd.DataFrame, scale: str) -> go.Scatter | None:
+    """A dotted segment from each published point to its re-evaluation here: the reproduction gap."""
+    pairs = runs.merge(paper, on="model_id", suffixes=("", "_paper"))
+    if pairs.empty:
+        return None
+    forward = SCALES[scale].forward
+    x = [v for row in pairs.itertuples() for v in (*forward(np.array([row.common_paper, row.common])), None)]
+    y = [v for row in pairs.itertuples() for v in (*forward(np.array([row.counter_paper, row.counter])), None)]
+    line = {"color": RUN_COLOR, "dash": "dot", "width": 1.5}
+    return go.Scatter(name="paper → here", x=x, y=y, mode="lines", line=line, hoverinfo="skip")
+
+
+def overview_scatter(
+    points: pd.DataFrame, scale: str, trends: dict[str, Trend], title: str, runs: pd.DataFrame | None = None
+) -> go.Figure:
+    """Common (x) vs counter (y) accuracy: y = x, one trend per group, published models by family, and the runs
+    evaluated here (stars with 95% intervals, joined to the paper's point for the same model).
 
     Marker size grows with backbone parameters, CLIP colour with pre-training data size, curated-data CLIPs are
     outlined. Coordinates are in the scale's space (probit/logit), ticks labelled in accuracy.
     """
-    axis_range = _axis_range(np.concatenate([points["common"], points["counter"]]), scale) if len(points) else [0, 100]
+    runs = runs if runs is not None else points.iloc[:0]
+    values = np.concatenate([points["common"], points["counter"], runs["common"], runs["counter"]])
+    axis_range = _axis_range(values, scale) if len(values) else [0, 100]
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
@@ -154,6 +211,10 @@ def overview_scatter(points: pd.DataFrame, scale: str, trends: dict[str, Trend],
         fig.add_trace(_points_trace(name, rows, scale))
         if rows["family"].iloc[0] == "CLIP":
             fig.add_trace(_legend_swatch(name))
+    if len(runs):
+        if (gaps := _gap_trace(runs, points, scale)) is not None:
+            fig.add_trace(gaps)
+        fig.add_trace(_runs_trace(runs, scale))
     log_ticks = np.log10(list(DATA_SIZE_TICKS.values()))
     fig.update_layout(
         title=title,
@@ -218,7 +279,13 @@ def per_class_dumbbell(rows: pd.DataFrame, title: str) -> go.Figure:
                 x=segments_x, y=segments_y, mode="lines", line={"color": "#bbbbbb", "width": 3}, showlegend=False
             ),
             go.Scatter(
-                name="common", x=rows["common"], y=labels, mode="markers", marker={"color": COMMON_COLOR, "size": 10}
+                name="common",
+                x=rows["common"],
+                y=labels,
+                mode="markers",
+                marker={"color": COMMON_COLOR, "size": 10},
+                customdata=rows["n_common"],
+                hovertemplate="%{y}<br>common: %{x:.1f}% of %{customdata} photos<extra></extra>",
             ),
             go.Scatter(
                 name="counter",
@@ -226,6 +293,8 @@ def per_class_dumbbell(rows: pd.DataFrame, title: str) -> go.Figure:
                 y=labels,
                 mode="markers",
                 marker={"color": COUNTER_COLOR, "size": 10},
+                customdata=rows["n_counter"],
+                hovertemplate="%{y}<br>counter: %{x:.1f}% of %{customdata} photos<extra></extra>",
             ),
             go.Scatter(
                 name="drop",

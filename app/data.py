@@ -22,3 +22,19 @@ def query(fn: Callable[..., pd.DataFrame | list], **kwargs: object) -> pd.DataFr
     sources = queries.Sources.from_environment()
     name = f"{fn.__module__}.{fn.__qualname__}"
     return _cached(name, fn, sources, sources.fingerprint(), tuple(sorted(kwargs.items())))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _run_intervals(sources: queries.Sources, fingerprint: tuple, setup: str) -> pd.DataFrame:
+    from app import intervals, run_queries
+
+    counts = run_queries.group_counts(sources, setup)
+    rows = [{"run_id": run_id, **intervals.balanced_intervals(groups)} for run_id, groups in counts.groupby("run_id")]
+    columns = ["run_id"] + [f"{m}_{end}" for m in ("common", "counter", "drop") for end in ("low", "high")]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def run_intervals(setup: str) -> pd.DataFrame:
+    """95% bootstrap intervals of every run's class-balanced common, counter and drop (one row per run)."""
+    sources = queries.Sources.from_environment()
+    return _run_intervals(sources, sources.fingerprint(), setup)

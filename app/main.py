@@ -2,19 +2,20 @@
 
 import streamlit as st
 
+from app import widgets
 from app.queries import DataError
 
 st.set_page_config(page_title="CounterAnimal Explorer", page_icon=":material/pets:", layout="wide")
 
-# Streamlit forgets a widget's value when its page is not shown; re-assigning every value keeps the choices
-# (setup, scale, filters, models) when the user visits another page and comes back.
-for key in list(st.session_state):
-    st.session_state[key] = st.session_state[key]
+widgets.keep_choices()
 
 pages = [
     st.Page("app_pages/overview.py", title="Overview", icon=":material/scatter_plot:", default=True),
     st.Page("app_pages/scaling.py", title="Scaling", icon=":material/bar_chart:"),
     st.Page("app_pages/classes.py", title="Classes", icon=":material/pets:"),
+    st.Page("app_pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
+    st.Page("app_pages/confusions.py", title="Confusions", icon=":material/swap_horiz:"),
+    st.Page("app_pages/flips.py", title="Flips", icon=":material/compare:"),
     st.Page("app_pages/about.py", title="About", icon=":material/info:"),
 ]
 page = st.navigation(pages)

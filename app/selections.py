@@ -86,3 +86,21 @@ def overview_table(points: pd.DataFrame) -> pd.DataFrame:
         "note": "note",
     }
     return table[list(columns)].rename(columns=columns).reset_index(drop=True)
+
+
+def runs_table(runs: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
+    """The evaluated runs: scores with their 95% intervals, effective robustness, and the reproduction gap (run minus
+    paper, points) where the paper reports the same model in the same setup and variant."""
+    published = paper.set_index("model_id")[["common", "counter", "drop"]].add_prefix("paper ")
+    table = runs.join(published, on="model_id")
+    for metric in ("common", "counter", "drop"):
+        table[f"gap {metric}"] = table[metric] - table[f"paper {metric}"]
+        table[f"{metric} 95% CI"] = [
+            f"{low:.1f} to {high:.1f}" if pd.notna(low) else ""
+            for low, high in zip(table.get(f"{metric}_low", pd.Series(dtype=float)).reindex(table.index),
+                                 table.get(f"{metric}_high", pd.Series(dtype=float)).reindex(table.index), strict=True)
+        ]  # fmt: skip
+    columns = ["name", "run_id", "model_id", "family", "images", "common", "common 95% CI", "counter"]
+    columns += ["counter 95% CI", "drop", "drop 95% CI", "effective_robustness", "paper common", "paper counter"]
+    columns += ["paper drop", "gap common", "gap counter", "gap drop"]
+    return table[columns].rename(columns={"name": "model", "effective_robustness": "eff. robustness"})

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 
-from app import data, queries
+from app import data, gallery, queries
+from app.thumbnails import DETAIL_PX, GALLERY_PX, placeholder, thumbnail
+from engine.config import cache_root
 
 SETUP_LABELS = {"1vs1000": "1 vs 1000", "1vs20": "1 vs 20"}
 VARIANT_LABELS = {
@@ -13,6 +18,14 @@ VARIANT_LABELS = {
     "unbalanced_accuracy": "Unbalanced accuracy (Tables 11-12)",
     "alt_checkpoint": "Alternative checkpoints (Table 9)",
 }
+
+
+def keep_choices() -> None:
+    """Keep widget values across pages: Streamlit forgets a widget's value when its page is not shown, unless the
+    value is re-assigned. Buttons and table selections (keys "zoom_*", "*_table") cannot be assigned, nor need to."""
+    for key in list(st.session_state):
+        if isinstance(key, str) and not key.startswith("zoom_") and not key.endswith("_table"):
+            st.session_state[key] = st.session_state[key]
 
 
 def setup_and_variant() -> tuple[str, str]:
@@ -33,3 +46,44 @@ def setup_and_variant() -> tuple[str, str]:
         key="variant",
     )
     return setup, variant
+
+
+def run_picker(runs: pd.DataFrame, key: str, label: str = "Run", index: int = 0) -> pd.Series:
+    """A run chosen by its model name, variant and id; returns its row of `run_queries.run_list`."""
+    names = {row.run_id: f"{row.name} · {row.variant} · {row.run_id}" for row in runs.itertuples()}
+    # A default index only before the first choice: afterwards the choice lives in session state.
+    default = {} if key in st.session_state else {"index": min(index, len(names) - 1)}
+    chosen = st.selectbox(label, list(names), format_func=names.get, key=key, **default)
+    return runs.set_index("run_id", drop=False).loc[chosen]
+
+
+@st.dialog("Photo", width="large")
+def photo_dialog(photo: Path, row: pd.Series, labels: dict[int, str]) -> None:
+    """The photo larger, with its top-5 classes in both setups."""
+    path = thumbnail(photo, DETAIL_PX, cache_root())
+    if path is None:
+        st.warning(f"{photo} is missing or unreadable.")
+    else:
+        st.image(str(path), caption=row.name)
+    for column, setup in zip(st.columns(2), ("1vs1000", "1vs20"), strict=True):
+        with column:
+            st.markdown(f"**{SETUP_LABELS[setup]}**")
+            st.dataframe(gallery.top5(row, setup, labels), hide_index=True, column_config={
+                "probability": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0)
+            })  # fmt: skip
+
+
+def thumbnail_grid(root: Path, image_ids: list[str], columns: int) -> None:
+    """Thumbnails of photos under `root`, `columns` per row; a placeholder and a notice for missing ones."""
+    if not image_ids:
+        st.caption("No photos.")
+        return
+    cache, missing = cache_root(), 0
+    for i, image_id in enumerate(image_ids):
+        if i % columns == 0:
+            grid = st.columns(columns)
+        path = thumbnail(root / image_id, GALLERY_PX, cache)
+        missing += path is None
+        grid[i % columns].image(str(path or placeholder(GALLERY_PX, cache)), caption=Path(image_id).name)
+    if missing:
+        st.warning(f"{missing} photos are not under {root} (moved or deleted?); placeholders are shown.")

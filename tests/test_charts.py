@@ -140,7 +140,7 @@ def test_a_negative_drop_reads_as_a_gain():
 def test_per_class_dumbbell_keeps_row_order_and_labels():
     rows = pd.DataFrame(
         {"label": ["ice bear (snow → grass)", "ostrich (ground → water)"], "common": [90.0, 70.0],
-         "counter": [50.0, 60.0], "drop": [40.0, 10.0]}
+         "counter": [50.0, 60.0], "drop": [40.0, 10.0], "n_common": [126, 206], "n_counter": [110, 113]}
     )  # fmt: skip
     fig = charts.per_class_dumbbell(rows, "t")
     common = next(t for t in fig.data if t.name == "common")

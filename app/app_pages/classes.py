@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import charts, data, queries, selections, widgets
+from app import charts, data, queries, run_queries, selections, widgets
 
 st.title("Classes and backgrounds")
 
@@ -20,13 +20,25 @@ st.dataframe(
 )
 
 st.subheader("Per-class drop")
-models = data.query(queries.per_class_models)
-if models.empty:
-    st.info("No per-class numbers are published.")
+# Published per-class numbers, and every run evaluated here (in both setups, with photo counts).
+published = data.query(queries.per_class_models)
+runs = data.query(run_queries.run_list)
+options = [("paper", row.model_id, row.setup) for row in published.itertuples()]
+options += [("run", row.run_id, setup) for row in runs.itertuples() for setup in run_queries.SETUPS]
+names = {("paper", r.model_id, r.setup): r.name for r in published.itertuples()}
+names |= {("run", r.run_id, s): f"{r.name} (run {r.run_id})" for r in runs.itertuples() for s in run_queries.SETUPS}
+if not options:
+    st.info("No per-class numbers: none are published, and no run is evaluated yet.")
     st.stop()
 
-options = list(zip(models["model_id"], models["setup"], strict=True))
-names = dict(zip(options, models["name"], strict=True))
+
+def per_class(option: tuple[str, str, str]):
+    kind, key, setup = option
+    if kind == "paper":
+        return data.query(queries.per_class_scores, model_id=key, setup=setup)
+    return data.query(run_queries.run_per_class, run_id=key, setup=setup)
+
+
 shared_order = st.toggle("Same class order in both charts (the left model's)", key="classes_shared_order")
 left_rows, flagged = None, False
 for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_model_b"), (0, 1), strict=True):
@@ -34,11 +46,11 @@ for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_mode
         chosen = st.selectbox(
             "Model",
             options,
-            format_func=lambda o: f"{names[o]} · {widgets.SETUP_LABELS.get(o[1], o[1])}",
-            index=min(default, len(options) - 1),
+            format_func=lambda o: f"{names[o]} · {widgets.SETUP_LABELS.get(o[2], o[2])}",
             key=key,
+            **({} if key in st.session_state else {"index": min(default, len(options) - 1)}),
         )
-        rows = data.query(queries.per_class_scores, model_id=chosen[0], setup=chosen[1])
+        rows = per_class(chosen)
         if shared_order and left_rows is not None:
             rows = selections.in_order_of(rows, left_rows)
         left_rows = rows if left_rows is None else left_rows

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import charts, data, queries, selections, widgets
+from app import charts, data, queries, run_queries, selections, widgets
 from app.trends import effective_robustness, fit_trends, trend_groups
 
 st.title("Common vs counter backgrounds")
@@ -27,6 +27,13 @@ points = data.query(queries.model_scores, setup=setup, variant=variant)
 points = points.assign(trend_group=trend_groups(points, split_high_quality))
 trends = fit_trends(points, scale)
 points = points.assign(effective_robustness=effective_robustness(points, trends))
+# Models evaluated here, placed against the same published trends.
+runs = data.query(run_queries.run_scores, setup=setup, variant=variant)
+if len(runs):
+    runs = runs.assign(trend_group=trend_groups(runs, split_high_quality))
+    runs = runs.assign(effective_robustness=effective_robustness(runs, trends))
+    if variant != "unbalanced_accuracy":  # intervals are for the class-balanced metric
+        runs = runs.merge(data.run_intervals(setup), on="run_id", how="left")
 
 with st.sidebar:
     st.header("Filters")
@@ -38,17 +45,19 @@ with st.sidebar:
         "Pre-training data", sorted(points["pretrain_data"].dropna().unique()), key="overview_data", placeholder="all"
     )
 shown = selections.filter_points(points, families, backbones, datasets)
-if shown.empty:
+shown_runs = selections.filter_points(runs, families, backbones, datasets) if len(runs) else runs
+if shown.empty and shown_runs.empty:
     st.info("No published model matches these filters.")
     st.stop()
 
 title = f"CounterAnimal, {widgets.SETUP_LABELS.get(setup, setup)} · {widgets.VARIANT_LABELS.get(variant, variant)}"
 shown_trends = {group: trend for group, trend in trends.items() if group in set(shown["trend_group"])}
-st.plotly_chart(charts.overview_scatter(shown, scale, shown_trends, title), theme=None)
+st.plotly_chart(charts.overview_scatter(shown, scale, shown_trends, title, shown_runs), theme=None)
 st.caption(
-    f"{len(shown)} of {len(points)} models. Marker size: backbone parameters; CLIP colour: pre-training pairs; "
-    "outlined: curated data (DataComp, DFN). Effective robustness: counter accuracy minus the model's trend line "
-    f"({scale} fit over all {len(points)} models of its family) at its common accuracy."
+    f"{len(shown)} of {len(points)} published models, {len(shown_runs)} evaluated here (stars, with 95% bootstrap "
+    "intervals; dotted: from the paper's number for the same model). Marker size: backbone parameters; CLIP colour: "
+    "pre-training pairs; outlined: curated data (DataComp, DFN). Effective robustness: counter accuracy minus the "
+    f"model's trend line ({scale} fit over all {len(points)} models of its family) at its common accuracy."
 )
 
 table = selections.overview_table(shown)
@@ -64,3 +73,14 @@ st.download_button(
     file_name=f"counteranimal_{setup}_{variant}_{scale}.csv",
     mime="text/csv",
 )
+
+if len(shown_runs):
+    st.subheader("Evaluated here")
+    st.dataframe(
+        selections.runs_table(shown_runs, points),
+        hide_index=True,
+        column_config={
+            c: number for c in ["common", "counter", "drop", "eff. robustness", "gap common", "gap counter"]
+        },
+    )
+    st.page_link("app_pages/gallery.py", label="See their photos in the gallery", icon=":material/photo_library:")

@@ -1,0 +1,47 @@
+"""Confusions: what a class's photos on one background are predicted as instead, with the photos one click away."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from app import data, run_queries, widgets
+
+st.title("Confusions")
+runs = data.query(run_queries.run_list)
+if runs.empty:
+    st.info("No evaluated runs yet. Evaluate a model with `counteranimal eval`, or try `counteranimal demo`.")
+    st.stop()
+
+run = widgets.run_picker(runs, "confusions_run")
+classes = data.query(run_queries.run_classes, run_id=run.run_id).set_index("class_id")
+left, middle, right = st.columns([2, 1, 1])
+class_id = left.selectbox("Class", classes.index, format_func=classes["label"].get, key="confusions_class")
+split = middle.radio("Photos", ("common", "counter"), key="confusions_split", horizontal=True)
+setup = right.radio(
+    "Candidate labels",
+    run_queries.SETUPS,
+    format_func=widgets.SETUP_LABELS.get,
+    key="confusions_setup",
+    horizontal=True,
+)
+
+wrong = data.query(
+    run_queries.confusions, run_id=run.run_id, class_id=int(class_id), split=split, setup=setup
+)  # fmt: skip
+background = classes.loc[class_id, f"{split}_background"]
+if wrong.empty:
+    st.success(f"Every {split} ({background}) photo of this class is classified correctly.")
+    st.stop()
+summary = ", ".join(f"{row.label} {row.photos}" for row in wrong.head(8).itertuples())
+st.subheader(f"{split} ({background}): {summary}")
+picked = st.dataframe(
+    wrong[["label", "photos", "predicted"]],
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="single-row",
+    key="confusions_table",
+)
+rows = picked.selection.rows if picked else []
+choice = wrong.iloc[rows[0] if rows else 0]
+st.caption(f"Photos predicted as **{choice.label}** (select another row above to see its photos).")
+widgets.thumbnail_grid(Path(run.dataset_root), list(choice.image_ids)[:12], columns=6)
