@@ -136,6 +136,17 @@ def candidates_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo(args: argparse.Namespace) -> int:
+    from engine.config import cache_root
+    from engine.demo import write_demo
+
+    results, outcomes = write_demo(Path(args.to), cache_root(args.cache), workers=args.workers)
+    for outcome in outcomes:
+        print(f"{outcome.spec}: run {outcome.run_id}{' (already there)' if outcome.skipped else ''}")
+    print(f"demo runs in {results}; look at them with `counteranimal serve --results {results}`")
+    return 0
+
+
 def _add_results(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", help=f"results folder (default ${RESULTS_ENV}, else ./results)")
 
@@ -187,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="archive or page URL (default $COUNTERANIMAL_DATA_URL, else the project page)")
     p.add_argument("--sha256", help="expected SHA-256 of the archive")
     p.set_defaults(run=download)
+
+    p = commands.add_parser("demo", help="a synthetic dataset and two tiny-model runs, to try every page offline")
+    p.add_argument("--to", default="demo", help="folder for the demo data, models and results (default ./demo)")
+    p.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
+    p.add_argument("--cache", help="image and text-embedding cache (default $COUNTERANIMAL_CACHE or ~/.cache)")
+    p.set_defaults(run=demo)
 
     candidates = commands.add_parser("candidates", help="1 vs 20 candidate sets").add_subparsers(
         dest="candidates_command", required=True

@@ -164,3 +164,21 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setenv("COUNTERANIMAL_CACHE", str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def demo_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`counteranimal demo` in miniature: a generated dataset and two runs of tiny random models."""
+    from engine.demo import write_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    results, _ = write_demo(root, root / "cache", workers=1, progress=False, per_group=4)
+    return results
+
+
+@pytest.fixture
+def with_runs(demo_results: Path, paper_copy: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The app pointed at the demo runs (and a private cache for thumbnails)."""
+    monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(demo_results))
+    monkeypatch.setenv("COUNTERANIMAL_CACHE", str(tmp_path / "cache"))
+    return demo_results

