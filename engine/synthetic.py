@@ -34,7 +34,9 @@ def synthetic_photo(rng: np.random.Generator, background: str, class_id: int, si
     """A `size` (width, height) RGB image: textured background, a blurred ellipse coloured by the class."""
     width, height = size
     base, spread = TEXTURES.get(background, ((128, 128, 128), 30))
-    noise = rng.normal(0, spread, (height // 8 + 1, width // 8 + 1, 3))
+    # Mostly brightness noise (shared by the channels), a little colour: reads as texture, not confetti.
+    shape = (height // 8 + 1, width // 8 + 1)
+    noise = rng.normal(0, spread, (*shape, 1)) + rng.normal(0, spread / 4, (*shape, 3))
     field = np.clip(np.array(base) + noise, 0, 255).astype(np.uint8)
     image = Image.fromarray(field).resize((width, height), Image.Resampling.BICUBIC)
     draw = ImageDraw.Draw(image)

@@ -61,13 +61,11 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 60) ->
     raise TimeoutError(f"the dashboard did not answer at {url} within {timeout_s} s")
 
 
-@pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`counteranimal serve` on a free port, with an empty results folder."""
+def _serve(results: Path, cache: Path) -> Iterator[str]:
     port = _free_port()
-    results = tmp_path_factory.mktemp("served-results")
     command = [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--results", str(results)]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "COUNTERANIMAL_CACHE": str(cache)}
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process)
@@ -78,6 +76,22 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`counteranimal serve` on a free port, with an empty results folder."""
+    yield from _serve(tmp_path_factory.mktemp("served-results"), tmp_path_factory.mktemp("served-cache"))
+
+
+@pytest.fixture(scope="session")
+def demo_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`counteranimal serve` on demo runs with 13 photos per background: two gallery pages."""
+    from engine.demo import write_demo
+
+    root = tmp_path_factory.mktemp("served-demo")
+    results, _ = write_demo(root, root / "cache", workers=2, progress=False, per_group=13)
+    yield from _serve(results, root / "cache")
 
 
 @pytest.fixture(scope="session")

@@ -32,3 +32,40 @@ def test_overview_shows_every_model_and_switches_setup(server_url, page):
     page.get_by_text("1 vs 20", exact=True).click()
     wait_for_points(page, published_models("1vs20"))
     page.screenshot(path=ARTIFACTS / "overview_1vs20.png", full_page=True)
+
+
+IMAGES = '[data-testid="stImage"] img'
+
+
+def wait_for_loaded_images(page, expected: int) -> None:
+    page.wait_for_function(
+        """([selector, n]) => {
+            const images = [...document.querySelectorAll(selector)];
+            return images.length === n && images.every(i => i.complete && i.naturalWidth > 0);
+        }""",
+        arg=[IMAGES, expected],
+        timeout=60_000,
+    )
+
+
+def test_gallery_loads_thumbnails_pages_forward_and_filters_errors(demo_server_url, page):
+    page.goto(f"{demo_server_url}/gallery")
+    wait_for_loaded_images(page, 24)  # 12 per background on the first page
+    widths = page.eval_on_selector_all(IMAGES, "images => images.map(i => i.naturalWidth)")
+    assert max(widths) <= 224  # thumbnails, not the photos
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "gallery_page1.png", full_page=True)
+
+    page.get_by_test_id("stNumberInputStepUp").click()
+    wait_for_loaded_images(page, 2)  # 13 photos per background: one left for page 2
+
+    page.get_by_test_id("stNumberInputStepDown").click()
+    page.get_by_text("errors only", exact=True).click()
+    page.wait_for_function(
+        """() => {
+            const captions = [...document.querySelectorAll('[data-testid=stImageCaption]')];
+            return captions.length > 0 && captions.every(c => c.innerText.startsWith('✗'));
+        }""",
+        timeout=30_000,
+    )
+    page.screenshot(path=ARTIFACTS / "gallery_errors.png", full_page=True)
