@@ -44,8 +44,9 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 from streamlit.testing.v1 import AppTest
+from synthetic_runs import write_runs  # bench/ is on sys.path when this file runs as a script
 
-from engine.config import PAPER_ENV, RESULTS_ENV
+from engine.config import CACHE_ENV, PAPER_ENV, RESULTS_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 APP_MAIN = REPO / "app" / "main.py"
@@ -76,7 +77,15 @@ PAGES = (
     Page("classes", "app_pages/classes.py", "Classes and backgrounds", 2),
     Page("about", "app_pages/about.py", "About CounterAnimal Explorer", 0),
 )
+RUN_PAGES = (
+    PAGES[0],
+    PAGES[2],
+    Page("gallery", "app_pages/gallery.py", "Gallery", 0),
+    Page("confusions", "app_pages/confusions.py", "Confusions", 0),
+    Page("flips", "app_pages/flips.py", "Flips between two runs", 0),
+)
 DEFAULT_PAGE = PAGES[0]
+RUNS = 50  # evaluation runs of 13,100 photos each in the "runs" dataset
 
 
 @dataclass(frozen=True)
@@ -201,19 +210,36 @@ def add_synthetic_models(paper: Path, count: int, seed: int) -> None:
     )
 
 
-def build_datasets(root: Path) -> dict[str, Path]:
-    """Dataset name -> its published-numbers folder under `root`."""
+@dataclass(frozen=True)
+class Data:
+    """What the app reads in one benchmark dataset, and which pages are measured on it."""
+
+    paper: Path
+    results: Path
+    pages: tuple[Page, ...]
+
+
+def build_datasets(root: Path) -> dict[str, Data]:
+    """Dataset name -> its folders under `root`: the paper alone, with 500 extra models, with 50 runs."""
+    empty = root / "results"
+    empty.mkdir()
     paper = copy_paper(root / "paper")
     larger = copy_paper(root / "paper+500")
     add_synthetic_models(larger, SYNTHETIC_MODELS, SYNTHETIC_SEED)
-    return {"paper": paper, "paper+500": larger}
+    runs = root / "runs-results"
+    write_runs(runs, paper, root / "photos", RUNS, SYNTHETIC_SEED)
+    return {
+        "paper": Data(paper, empty, PAGES),
+        "paper+500": Data(larger, empty, PAGES),
+        f"{RUNS} runs": Data(paper, runs, RUN_PAGES),
+    }
 
 
 @contextmanager
-def dataset_environment(paper: Path, results: Path) -> Iterator[None]:
+def dataset_environment(data: Data, cache: Path) -> Iterator[None]:
     """Point the app at a dataset. AppTest runs the script in this process, so os.environ is what the app reads."""
-    saved = {name: os.environ.get(name) for name in (PAPER_ENV, RESULTS_ENV)}
-    os.environ[PAPER_ENV], os.environ[RESULTS_ENV] = str(paper), str(results)
+    saved = {name: os.environ.get(name) for name in (PAPER_ENV, RESULTS_ENV, CACHE_ENV)}
+    os.environ[PAPER_ENV], os.environ[RESULTS_ENV], os.environ[CACHE_ENV] = map(str, (data.paper, data.results, cache))
     try:
         yield
     finally:
@@ -276,17 +302,19 @@ def fresh_app_on(page: Page) -> AppTest:
     return at
 
 
-def measure_page(dataset: str, page: Page, runs: int, baseline_s: float) -> PageTiming:
-    at = fresh_app_on(page)
-    cold = timed_run(at)
-    check_render(at, page, f"{dataset} cold run")
-    warm = []
-    for number in range(runs):
-        warm.append(timed_run(at))
-        check_render(at, page, f"{dataset} warm run {number + 1}")
+def measure_page(dataset: Data, name: str, page: Page, runs: int, baseline_s: float, cache: Path) -> PageTiming:
+    """Cold: an empty data cache and an empty thumbnail folder (a first visit); warm: the median rerun."""
+    with dataset_environment(dataset, cache / f"{name}-{page.name}"):
+        at = fresh_app_on(page)
+        cold = timed_run(at)
+        check_render(at, page, f"{name} cold run")
+        warm = []
+        for number in range(runs):
+            warm.append(timed_run(at))
+            check_render(at, page, f"{name} warm run {number + 1}")
     median = statistics.median(warm)
     return PageTiming(
-        dataset=dataset,
+        dataset=name,
         page=page.name,
         cold_s=round(cold, 4),
         warm_median_s=round(median, 4),
@@ -296,11 +324,11 @@ def measure_page(dataset: str, page: Page, runs: int, baseline_s: float) -> Page
     )
 
 
-def warm_up(paper: Path, results: Path) -> float:
+def warm_up(data: Data, cache: Path) -> float:
     """Render every page once, untimed, so the first measured page does not pay for the process's imports."""
     start = time.perf_counter()
-    with dataset_environment(paper, results):
-        for page in PAGES:
+    with dataset_environment(data, cache):
+        for page in data.pages:
             at = fresh_app_on(page)
             at.run(timeout=RUN_TIMEOUT_S)
             check_render(at, page, "warm-up")
@@ -332,13 +360,13 @@ def machine() -> str:
 def print_table(timings: list[PageTiming], baseline_s: float, runs: int) -> None:
     print(f"\nBaseline (trivial AppTest script, median of {runs}): {baseline_s * 1000:.1f} ms")
     print(f"Goal: warm render under {GOAL_S:.0f} s per page\n")
-    header = f"{'dataset':<10} {'page':<9} {'cold (s)':>9} {'warm median (s)':>16} {'x baseline':>11}  result"
+    header = f"{'dataset':<10} {'page':<10} {'cold (s)':>9} {'warm median (s)':>16} {'x baseline':>11}  result"
     print(header)
     print("-" * len(header))
     for t in timings:
         verdict = "PASS" if t.under_1s else "FAIL"
         print(
-            f"{t.dataset:<10} {t.page:<9} {t.cold_s:>9.3f} {t.warm_median_s:>16.3f} {t.ratio_to_baseline:>11.1f}  "
+            f"{t.dataset:<10} {t.page:<10} {t.cold_s:>9.3f} {t.warm_median_s:>16.3f} {t.ratio_to_baseline:>11.1f}  "
             f"{verdict}"
         )
 
@@ -370,15 +398,14 @@ def main(argv: list[str] | None = None) -> int:
     quiet_expected_warnings()
     with tempfile.TemporaryDirectory(prefix="counteranimal-bench-") as tmp:
         root = Path(tmp)
-        results = root / "results"  # an empty results folder: only the published tables are read
-        results.mkdir()
         datasets = build_datasets(root)
-        print(f"Warm-up (imports, every page once): {warm_up(datasets['paper'], results):.2f} s")
+        warm = warm_up(datasets[f"{RUNS} runs"], root / "warm-up-cache")
+        print(f"Warm-up (imports, every page once): {warm:.2f} s")
         baseline_s = measure_baseline(root, args.runs)
         timings = []
-        for dataset, paper in datasets.items():
-            with dataset_environment(paper, results):
-                timings.extend(measure_page(dataset, page, args.runs, baseline_s) for page in PAGES)
+        for name, data in datasets.items():
+            for page in data.pages:
+                timings.append(measure_page(data, name, page, args.runs, baseline_s, root / "caches"))
     print_table(timings, baseline_s, args.runs)
     write_json(timings, baseline_s, OUTPUT)
     print(f"\nWrote {OUTPUT.relative_to(REPO)}")
