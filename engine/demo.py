@@ -53,10 +53,11 @@ def _timm_file(path: Path) -> str:
 
 
 def write_demo(
-    to: Path, cache: Path, workers: int = 1, progress: bool = True, per_group: int = PHOTOS_PER_GROUP
+    to: Path, cache: Path, workers: int = 1, progress: bool = True, per_group: int | None = None
 ) -> tuple[Path, list[Outcome]]:
     """Write the demo dataset and models under `to` and evaluate them into `to/results`; returns that folder."""
     to = Path(to)
+    per_group = per_group or PHOTOS_PER_GROUP
     data = write_dataset(to / "data", DEMO_CLASSES, per_group, sizes=(160, 320), workers=workers)
     specs = [_clip_folder(to / "models" / "demo-clip"), _timm_file(to / "models" / "demo-resnet.safetensors")]
     results = to / "results"

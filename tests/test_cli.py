@@ -139,3 +139,14 @@ def test_candidates_build_writes_a_file_eval_can_use(capsys, tmp_path, dataset_d
     assert {k: len(v) for k, v in built["candidates"].items()} == {"9": 20, "100": 20, "296": 20}
     code, out, _ = run_cli(capsys, "eval", "--model", spec, "--candidates", out_file, *common)
     assert code == 0 and "1vs20" in out
+
+
+def test_demo_writes_a_dataset_and_two_runs(capsys, tmp_path, monkeypatch, demo_results):
+    from engine import demo
+
+    monkeypatch.setattr(demo, "PHOTOS_PER_GROUP", 2)
+    cache = demo_results.parent / "cache"  # the session demo's cache: its text embeddings are reused
+    code, out, _ = run_cli(capsys, "demo", "--to", tmp_path / "demo", "--workers", 1, "--cache", cache)
+    assert code == 0 and out.count(": run ") == 2
+    assert f"counteranimal serve --results {tmp_path / 'demo' / 'results'}" in out
+    assert len(list((tmp_path / "demo" / "results" / "runs").iterdir())) == 2
