@@ -57,14 +57,16 @@ def forward_seconds(model: LoadedModel, head: torch.Tensor | None, images: int, 
     device = next(model.network.parameters()).device
     height, width = model.recipe.output_size()
     x = torch.randn(batch, 3, height, width, device=device)
-    with torch.no_grad(), autocast(device):
-        run = model.network.encode_image if model.family == "CLIP" else model.network
-        run(x)  # warm-up: kernels chosen, memory allocated
+    run = model.network.encode_image if model.family == "CLIP" else model.network
+    with torch.no_grad():
+        with autocast(device):
+            run(x)  # warm-up: kernels chosen, memory allocated
         synchronize(device)
         start = time.perf_counter()
         for _ in range(math.ceil(images / batch)):
-            out = run(x)
-            if head is not None:
+            with autocast(device):
+                out = run(x)
+            if head is not None:  # as the engine: the head in fp32
                 out = out.float() @ head
         synchronize(device)
     return (time.perf_counter() - start) * scale_to / (math.ceil(images / batch) * batch)

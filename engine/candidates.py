@@ -36,8 +36,8 @@ def build_candidates(evaluator: Evaluator, reference: str = REFERENCE) -> dict:
     sums = np.zeros((len(classes), 1000))  # (classes, 1000) summed cosine similarity
     row_of = np.searchsorted(classes, labels)
     scorer = evaluator.scorer(model)
-    for window, scores, _ in score_all(scorer, cache, evaluator.options.batch_size, evaluator.options.progress):
-        np.add.at(sums, row_of[window], scores.numpy())
+    for window, scores in score_all(scorer, cache, evaluator.options.batch_size, evaluator.options.progress):
+        np.add.at(sums, row_of[window], scores.cpu().numpy())
     means = sums / np.bincount(row_of, minlength=len(classes))[:, None]
     return {
         "meta": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,42 +32,49 @@ class Scorer:
         self.scale = model.network.logit_scale.exp().item() if model.family == "CLIP" else 1.0
 
     @torch.no_grad()
-    def __call__(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, 1000) float32 scores on the device: cosine similarity (CLIP) or logits (ImageNet models)."""
         # ToTensor + Normalize's arithmetic, element for element ((x / 255 - mean) / std), done on the device in the
         # cached channel-last layout where memory is contiguous, then viewed as (B, 3, H, W) without a copy.
         x = pixels.to(self.device, non_blocking=True).float().div_(255).sub_(self.mean).div_(self.std)
         x = x.permute(0, 3, 1, 2)  # (B, 3, H, W), channels-last strides
-        with autocast(self.device):
-            if self.model.family == "CLIP":
-                features = self.model.network.encode_image(x)  # (B, D)
-                features = features.float() / features.float().norm(dim=-1, keepdim=True)
-                scores = features @ self.head  # (B, 1000) cosine similarity
-            else:
-                scores = self.model.network(x)  # (B, 1000) logits
-        scores = scores.float()
-        return scores, torch.softmax(scores * self.scale, dim=-1)
+        with autocast(self.device):  # the network in bf16 on CUDA ...
+            out = self.model.network.encode_image(x) if self.model.family == "CLIP" else self.model.network(x)
+        out = out.float()  # ... its scores in fp32: bf16 steps (~0.001 at 0.25) would tie and flip close classes
+        if self.model.family == "CLIP":
+            return (out / out.norm(dim=-1, keepdim=True)) @ self.head  # (B, D) @ (D, 1000)
+        return out
+
+
+def _read(pixels: np.ndarray, window: slice, pin: bool) -> torch.Tensor:
+    with warnings.catch_warnings():  # the memory map is read-only, and nothing writes to this tensor
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        batch = torch.from_numpy(pixels[window])
+    return batch.pin_memory() if pin else batch  # pinned: the copy to the GPU is asynchronous
 
 
 def batches(cache: ImageCache, batch_size: int, pin: bool) -> Iterator[tuple[slice, torch.Tensor]]:
-    """Consecutive (slice, (B, H, W, 3) uint8 tensor) batches of the cache, pinned for async copies to a GPU."""
-    pixels = cache.pixels
-    for start in range(0, len(cache.image_ids), batch_size):
-        window = slice(start, min(start + batch_size, len(cache.image_ids)))
-        with warnings.catch_warnings():  # the memory map is read-only, and nothing writes to this tensor
-            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            batch = torch.from_numpy(pixels[window])
-        yield window, (batch.pin_memory() if pin else batch)
+    """Consecutive (slice, (B, H, W, 3) uint8 tensor) batches of the cache. The next batch is read (and pinned) by a
+    background thread while the current one is on the device, so the device does not wait for the disk."""
+    pixels, total = cache.pixels, len(cache.image_ids)
+    windows = [slice(start, min(start + batch_size, total)) for start in range(0, total, batch_size)]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-reader") as reader:
+        upcoming = reader.submit(_read, pixels, windows[0], pin) if windows else None
+        for i, window in enumerate(windows):
+            batch = upcoming.result()
+            if i + 1 < len(windows):
+                upcoming = reader.submit(_read, pixels, windows[i + 1], pin)
+            yield window, batch
 
 
 def score_all(
     scorer: Scorer, cache: ImageCache, batch_size: int, progress: bool = True, desc: str = "inference"
-) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
-    """Scores and probabilities of every cached image, batch by batch, on the CPU."""
+) -> Iterator[tuple[slice, torch.Tensor]]:
+    """(slice, (B, 1000) scores on the device) for every cached image, batch by batch."""
     pin = scorer.device.type == "cuda"
     with tqdm(total=len(cache.image_ids), desc=desc, unit="img", disable=not progress) as bar:
         for window, pixels in batches(cache, batch_size, pin):
-            scores, probs = scorer(pixels)
-            yield window, scores.cpu(), probs.cpu()
+            yield window, scorer(pixels)
             bar.update(window.stop - window.start)
 
 
@@ -91,12 +99,13 @@ class _TopK:
         return cls(np.empty((n, TOP_K), np.int64), np.empty((n, TOP_K), np.float32), np.empty((n, TOP_K), np.float32))
 
     def fill(self, window: slice, labels: torch.Tensor, scores: torch.Tensor, scale: float) -> None:
-        """`scores` (B, C) over candidates `labels` (B, C) of ImageNet indices."""
+        """`scores` (B, C) over candidates `labels` (B, C) of ImageNet indices, on the device; only the (B, K)
+        results cross to the CPU."""
         probs = torch.softmax(scores * scale, dim=-1)
         best = scores.topk(TOP_K, dim=-1)
-        self.ids[window] = labels.gather(1, best.indices).numpy()
-        self.scores[window] = best.values.numpy()
-        self.probs[window] = probs.gather(1, best.indices).numpy()
+        self.ids[window] = labels.gather(1, best.indices).cpu().numpy()
+        self.scores[window] = best.values.cpu().numpy()
+        self.probs[window] = probs.gather(1, best.indices).cpu().numpy()
 
 
 def predict(
@@ -112,11 +121,12 @@ def predict(
     records = {image.image_id: image for image in dataset.images}
     rows = [records[image_id] for image_id in cache.image_ids]
     class_ids = np.array([r.class_id for r in rows], dtype=np.int64)
-    options = candidate_matrix(class_ids, candidates) if candidates else None  # (N, 20)
-    all_classes = torch.arange(1000).expand(batch_size, -1)
+    device = scorer.device
+    options = candidate_matrix(class_ids, candidates).to(device) if candidates else None  # (N, 20)
+    all_classes = torch.arange(1000, device=device).expand(batch_size, -1)
     top1000, top20 = _TopK.empty(len(rows)), _TopK.empty(len(rows)) if options is not None else None
     desc = f"{scorer.model.spec.text} inference"
-    for window, scores, _ in score_all(scorer, cache, batch_size, progress, desc):
+    for window, scores in score_all(scorer, cache, batch_size, progress, desc):
         top1000.fill(window, all_classes[: len(scores)], scores, scorer.scale)
         if top20 is not None:
             allowed = options[window]  # (B, 20)

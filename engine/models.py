@@ -186,9 +186,15 @@ def _open_clip_random(arch: str, config: dict) -> tuple[torch.nn.Module, T.Compo
     kwargs = {arg: config[key] for key, arg in overrides.items() if config.get(key)}
     with _quiet_root_logger():
         model, _, preprocess = open_clip.create_model_and_transforms(
-            arch, pretrained=None, device=torch.get_default_device(), **kwargs
+            arch, pretrained=None, device=torch.get_default_device(), force_quick_gelu=_quick_gelu(config), **kwargs
         )
     return model, preprocess
+
+
+def _quick_gelu(config: dict) -> bool:
+    # Weights trained with QuickGELU (all OpenAI CLIPs, some LAION-400M ones) must run with it. open_clip only warns
+    # when an architecture without it loads them ("QuickGELU mismatch"), and the predictions are then wrong.
+    return bool(config.get("quick_gelu", False))
 
 
 def _open_clip_weights_for(
@@ -212,7 +218,10 @@ def _open_clip_weights_for(
         return (*_open_clip_random(arch, config), RANDOM_INIT)
     try:
         path = open_clip.download_pretrained(config)
-        model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=tag)
+        with _quiet_root_logger():
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                arch, pretrained=tag, force_quick_gelu=_quick_gelu(config)
+            )
     except Exception as error:
         raise _fetch_error(spec, error) from error
     return model, preprocess, {"source": f"open_clip {arch}/{tag}", "sha256": sha256_file(path)}
@@ -225,8 +234,12 @@ def _load_timm(spec: Spec, random_weights: bool) -> LoadedModel:
     import timm
     from timm.data import create_transform, resolve_data_config
 
-    if spec.name not in timm.list_models(pretrained=False) and spec.name.split(".")[0] not in timm.list_models():
-        raise ModelError(f"timm has no model {spec.name!r}; `timm.list_models()` lists them.")
+    arch, _, tag = spec.name.partition(".")
+    if arch not in timm.list_models():
+        raise ModelError(f"timm has no model {arch!r}; `timm.list_models()` lists them.")
+    if tag and not spec.file and spec.name not in timm.list_pretrained(arch):
+        known = ", ".join(timm.list_pretrained(arch)) or "none"
+        raise ModelError(f"timm has no pretrained weights {spec.name!r}; known: {known}.")
     if random_weights or spec.file:
         model = timm.create_model(spec.name, pretrained=False)
         checkpoint = RANDOM_INIT if random_weights else {"source": str(spec.file)}

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import torch
 
-from engine.devices import autocast
 from engine.labels import digest
 from engine.models import LoadedModel
 
@@ -24,7 +23,7 @@ def text_head(
     device = next(model.network.parameters()).device
     if path.is_file():
         return torch.load(path, map_location=device, weights_only=True)
-    with torch.no_grad(), autocast(device):
+    with torch.no_grad():  # fp32 even on CUDA: built once per model, and its precision bounds every score
         tokenizer = open_clip.get_tokenizer(model.text_config)  # loading the vocabulary takes a while: only here
         head = open_clip.build_zero_shot_classifier(
             model.network, tokenizer, classnames, templates, num_classes_per_batch=25, device=device,
