@@ -12,37 +12,56 @@ import json
 import multiprocessing
 import os
 import shutil
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from engine.data import Dataset
+
+# What an unreadable photo raises while decoding; anything else is a bug or a broken machine and stops the build.
+DECODE_ERRORS = (OSError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError)
 
 
 @dataclass(frozen=True)
 class Recipe:
     """A model's preprocessing: PIL steps (resize, crop) applied once into the cache, then normalization on device."""
 
-    steps: Callable[[Image.Image], Image.Image]  # RGB PIL image -> RGB PIL image of the model's input size
+    steps: Callable[[Image.Image], Image.Image]  # PIL image -> PIL image of the model's input size
     key: str  # describes the steps exactly; equal keys give equal pixels
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    # Where the conversion to RGB happens, as the model's own pipeline does it: open_clip converts after resizing
+    # (its steps end with a conversion), timm's and torchvision's loaders convert on opening.
+    convert_first: bool = True
 
     def output_size(self) -> tuple[int, int]:
         """(height, width) the steps produce, probed on a blank landscape image."""
         width, height = self.steps(Image.new("RGB", (640, 480))).size
         return height, width
 
+    def apply(self, image: Image.Image) -> np.ndarray:
+        """(H, W, 3) uint8 pixels of a decoded photo."""
+        if self.convert_first:
+            image = image.convert("RGB")
+        return np.asarray(self.steps(image).convert("RGB"), dtype=np.uint8)
+
 
 def decode(path: Path) -> Image.Image:
-    """Open a photo as RGB, converting grayscale, CMYK, palette and alpha images. Raises on unreadable files."""
+    """Open and fully decode a photo, in its own mode (grayscale, CMYK, palette, alpha: converted by the recipe).
+    Raises one of DECODE_ERRORS on unreadable files."""
     with Image.open(path) as image:
         image.load()  # decode fully now, so truncated files fail here and not in the middle of a batch
-        return image.convert("RGB")
+        return image.copy()
+
+
+def unreadable_reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 @dataclass(frozen=True)
@@ -60,24 +79,33 @@ class ImageCache:
 
 
 def cache_key(dataset: Dataset, recipe: Recipe) -> str:
-    return hashlib.sha256(f"{recipe.key}\n{dataset.fingerprint}".encode()).hexdigest()[:24]
+    identity = f"{recipe.key}\nconvert_first={recipe.convert_first}\n{dataset.fingerprint}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:24]
 
 
 def load_or_build_cache(
-    dataset: Dataset, recipe: Recipe, root: Path, workers: int, progress: bool = True
+    dataset: Dataset,
+    recipe: Recipe,
+    root: Path,
+    workers: int,
+    progress: bool = True,
+    stop: threading.Event | None = None,
 ) -> ImageCache:
-    """The cache for (dataset, recipe): read it if complete, else build it (in a temporary folder renamed when done,
-    so an interrupted build is never mistaken for a complete one)."""
+    """The cache for (dataset, recipe): read it if complete, else build it in a temporary folder that is renamed
+    when done (or removed if the build fails or `stop` is set), so a half-built cache is never used or left behind."""
     final = root / "images" / cache_key(dataset, recipe)
     if (final / "index.json").is_file():
         return _read_cache(final)
     partial = final.with_name(f"{final.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    _build(dataset, recipe, partial, workers, progress)
     try:
+        _build(dataset, recipe, partial, workers, progress, stop or threading.Event())
         partial.rename(final)
-    except OSError:  # another process finished the same cache first; theirs is as good as ours
+    except OSError as error:
+        if not (final / "index.json").is_file():  # not "another process finished the same cache first"
+            raise OSError(f"cannot build the image cache in {final.parent} ({error})") from error
+    finally:
         shutil.rmtree(partial, ignore_errors=True)
     return _read_cache(final)
 
@@ -91,19 +119,19 @@ def _read_cache(folder: Path) -> ImageCache:
 _WORKER: dict = {}
 
 
-def _init_worker(steps: Callable, pixels_path: str, root: str) -> None:
-    _WORKER.update(steps=steps, pixels=np.load(pixels_path, mmap_mode="r+"), root=Path(root))
+def _init_worker(recipe: Recipe, pixels_path: str, root: str) -> None:
+    _WORKER.update(recipe=recipe, pixels=np.load(pixels_path, mmap_mode="r+"), root=Path(root))
 
 
 def _decode_into_cache(task: tuple[int, str]) -> tuple[int, str | None]:
     """Decode one image into its slot of the memory-mapped pixel file; returns (slot, reason it failed or None)."""
     slot, image_id = task
     try:
-        image = _WORKER["steps"](decode(_WORKER["root"] / image_id))
-        _WORKER["pixels"][slot] = np.asarray(image, dtype=np.uint8)
-        return slot, None
-    except Exception as error:  # any unreadable file is reported and skipped, never fatal
-        return slot, f"{type(error).__name__}: {error}"
+        image = decode(_WORKER["root"] / image_id)
+    except DECODE_ERRORS as error:  # an unreadable file is reported and skipped, never fatal
+        return slot, unreadable_reason(error)
+    _WORKER["pixels"][slot] = _WORKER["recipe"].apply(image)
+    return slot, None
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -116,29 +144,46 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _parallel(fn: Callable, tasks: list, workers: int, init: Callable, initargs: tuple, desc: str, progress: bool):
-    """Yield fn(task) for every task (in any order) from `workers` processes, with a progress bar."""
-    bar = tqdm(total=len(tasks), desc=desc, unit="img", disable=not progress)
-    if workers > 1:
-        with _pool_context().Pool(workers, initializer=init, initargs=initargs) as pool:
-            for result in pool.imap_unordered(fn, tasks, chunksize=16):
+def _parallel(fn: Callable, tasks: list, workers: int, init: Callable, initargs: tuple, desc: str, progress: bool,
+              stop: threading.Event) -> Iterator:  # fmt: skip
+    """Yield fn(task) for every task from `workers` processes, with a progress bar. A worker that dies (killed, out
+    of memory) fails the build instead of hanging it; `stop` cancels it between results."""
+    with tqdm(total=len(tasks), desc=desc, unit="img", disable=not progress) as bar:
+        if workers <= 1:
+            init(*initargs)
+            results = map(fn, tasks)
+        else:
+            pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=init, initargs=initargs)
+            results = pool.map(fn, tasks, chunksize=16)
+        try:
+            for result in results:
+                if stop.is_set():
+                    raise CancelledError("image cache build cancelled")
                 bar.update()
                 yield result
-    else:
-        init(*initargs)
-        for task in tasks:
-            bar.update()
-            yield fn(task)
-    bar.close()
+        finally:
+            _WORKER.clear()  # release this process's memory map of the pixel file
+            if workers > 1:
+                pool.shutdown(cancel_futures=True)
 
 
-def _build(dataset: Dataset, recipe: Recipe, folder: Path, workers: int, progress: bool) -> None:
+def _allocate(path: Path, shape: tuple[int, ...]) -> None:
+    """Create the pixel file at full size now, so a full disk fails here with a clear error instead of crashing a
+    worker (a write to an unbacked page of a sparse memory map is a SIGBUS)."""
+    np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape).flush()
+    if hasattr(os, "posix_fallocate"):
+        with path.open("r+b") as f:
+            os.posix_fallocate(f.fileno(), 0, path.stat().st_size)
+
+
+def _build(dataset: Dataset, recipe: Recipe, folder: Path, workers: int, progress: bool, stop: threading.Event):
     height, width = recipe.output_size()
     ids = [image.image_id for image in dataset.images]
     pixels_path = folder / "pixels.npy"
-    np.lib.format.open_memmap(pixels_path, mode="w+", dtype=np.uint8, shape=(len(ids), height, width, 3)).flush()
-    initargs = (recipe.steps, str(pixels_path), str(dataset.root))
-    results = _parallel(_decode_into_cache, list(enumerate(ids)), workers, _init_worker, initargs, "decode", progress)
+    _allocate(pixels_path, (len(ids), height, width, 3))
+    initargs = (recipe, str(pixels_path), str(dataset.root))
+    tasks = list(enumerate(ids))
+    results = _parallel(_decode_into_cache, tasks, workers, _init_worker, initargs, "decode", progress, stop)
     failed = {slot: reason for slot, reason in results if reason}
     _compact(folder, ids, failed, (height, width))
 
@@ -151,14 +196,15 @@ def _check_one(image_id: str) -> tuple[str, str | None]:
     try:
         decode(_WORKER["root"] / image_id)
         return image_id, None
-    except Exception as error:  # reported, never fatal
-        return image_id, f"{type(error).__name__}: {error}"
+    except DECODE_ERRORS as error:  # reported, never fatal
+        return image_id, unreadable_reason(error)
 
 
 def find_unreadable(dataset: Dataset, workers: int, progress: bool = True) -> dict[str, str]:
     """Decode every image once (nothing kept) and return the unreadable ones (image id -> reason)."""
     ids = [image.image_id for image in dataset.images]
-    results = _parallel(_check_one, ids, workers, _init_checker, (str(dataset.root),), "check", progress)
+    initargs = (str(dataset.root),)
+    results = _parallel(_check_one, ids, workers, _init_checker, initargs, "check", progress, threading.Event())
     return dict(sorted((image_id, reason) for image_id, reason in results if reason))
 
 

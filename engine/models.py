@@ -139,7 +139,8 @@ def recipe_from_compose(compose: T.Compose) -> Recipe:
     if mean is None:
         raise ModelError(f"The model's preprocessing has no Normalize step: {compose}")
     key = " | ".join(_describe_step(s) for s in steps)
-    return Recipe(steps=T.Compose(steps), key=key, mean=mean, std=std)
+    converts = any("convert" in _describe_step(s).lower() for s in steps)  # open_clip: RGB after resizing
+    return Recipe(steps=T.Compose(steps), key=key, mean=mean, std=std, convert_first=not converts)
 
 
 def _open_clip_weights(folder: Path) -> Path:

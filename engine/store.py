@@ -38,25 +38,59 @@ def is_complete(results: Path, rid: str) -> bool:
     return (run_path(results, rid) / "run.json").is_file()
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def sweep_partials(results: Path) -> None:
+    """Remove the half-written runs of processes that are gone (killed mid-write): they are never visible, but
+    they take disk space."""
+    for partial in (Path(results) / PARTIAL).glob("*-*"):
+        pid = partial.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(partial, ignore_errors=True)
+
+
 def write_run(results: Path, rid: str, manifest: dict, predictions: pa.Table) -> Path:
     """Write a run under a temporary name and move it into place only when complete. An existing run with the same
-    id (a forced re-run) is replaced only after the new one is fully written."""
+    id (a forced re-run) is replaced only after the new one is fully written; if another process completes the same
+    run meanwhile, theirs stands (the id says the predictions are the same)."""
     results = Path(results)
+    sweep_partials(results)
     partial = results / PARTIAL / f"{rid}-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    pq.write_table(predictions, partial / "predictions.parquet", compression="zstd")
-    (partial / "run.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))  # written last: marks complete
-    final = run_path(results, rid)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        retired = results / PARTIAL / f"{rid}-replaced-{os.getpid()}"
-        final.rename(retired)
-        partial.rename(final)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        partial.rename(final)
+    try:
+        pq.write_table(predictions, partial / "predictions.parquet", compression="zstd")
+        (partial / "run.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))  # last: marks complete
+        final = run_path(results, rid)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        _move_into_place(partial, final, results / PARTIAL / f"{rid}-replaced-{os.getpid()}")
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return final
+
+
+def _move_into_place(partial: Path, final: Path, retired: Path) -> None:
+    replacing = final.exists()
+    if replacing:
+        final.rename(retired)
+    try:
+        partial.rename(final)
+    except OSError:
+        if replacing and not final.exists():
+            retired.rename(final)  # the earlier run goes back: a failed re-run damages nothing
+            raise
+        if not (final / "run.json").is_file():  # anything but "another writer of the same run finished first"
+            raise
+    if replacing:
+        shutil.rmtree(retired, ignore_errors=True)
 
 
 def list_runs(results: Path) -> list[dict]:
