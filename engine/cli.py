@@ -31,17 +31,21 @@ def _evaluator(args: argparse.Namespace):
     from engine.config import cache_root
     from engine.data import load_dataset
     from engine.devices import resolve_device
-    from engine.runner import EvalOptions, Evaluator
+    from engine.runner import SETUPS, EvalOptions, Evaluator
 
+    setups = tuple(s.strip() for s in args.setups.split(","))
+    if unknown := [s for s in setups if s not in SETUPS]:
+        raise ValueError(f"unknown setup(s) {', '.join(unknown)}; --setups takes {','.join(SETUPS)}")
+    device = resolve_device(args.device)
     options = EvalOptions(
         results=results_dir(args.results),
         cache=cache_root(args.cache),
-        device=resolve_device(args.device),
-        setups=tuple(args.setups.split(",")),
+        device=device,
+        setups=setups,
         templates=args.templates,
         classnames=args.classnames,
         candidates=Path(args.candidates) if args.candidates else None,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or (1024 if device.type == "cuda" else 256),
         workers=args.workers,
         force=getattr(args, "force", False),
     )
@@ -51,16 +55,16 @@ def _evaluator(args: argparse.Namespace):
 def evaluate(args: argparse.Namespace) -> int:
     from engine.models import model_recipe
 
-    evaluator = _evaluator(args)
-    evaluator.prefetch(model_recipe(spec) for spec in args.model)  # decode for later models while earlier ones run
-    dataset = evaluator.dataset
-    print(f"dataset {dataset.root}: {len(dataset.classes)} classes, {len(dataset.images)} images", flush=True)
-    for spec in args.model:
-        outcome = evaluator.evaluate(spec)
-        if outcome.skipped:
-            print(f"{spec}: already evaluated as run {outcome.run_id} (use --force to redo)")
-        else:
-            print(f"{spec}: run {outcome.run_id} written to {outcome.path} ({outcome.seconds})")
+    with _evaluator(args) as evaluator:
+        evaluator.prefetch(model_recipe(spec) for spec in args.model)  # decode for later models while earlier run
+        dataset = evaluator.dataset
+        print(f"dataset {dataset.root}: {len(dataset.classes)} classes, {len(dataset.images)} images", flush=True)
+        for spec in args.model:
+            outcome = evaluator.evaluate(spec)
+            if outcome.skipped:
+                print(f"{spec}: already evaluated as run {outcome.run_id} (use --force to redo)")
+            else:
+                print(f"{spec}: run {outcome.run_id} written to {outcome.path} ({outcome.seconds})")
     return list_runs(args)
 
 
@@ -126,7 +130,8 @@ def download(args: argparse.Namespace) -> int:
 def candidates_build(args: argparse.Namespace) -> int:
     from engine.candidates import build_candidates, write_candidates
 
-    built = build_candidates(_evaluator(args), args.reference)
+    with _evaluator(args) as evaluator:
+        built = build_candidates(evaluator, args.reference)
     out = Path(args.out) if args.out else results_dir(args.results) / "candidates_1vs20.json"
     write_candidates(built, out)
     print(
@@ -159,7 +164,7 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classnames", default="wordnet", choices=["wordnet", "openai"], help="ImageNet class names")
     parser.add_argument("--candidates", help="1 vs 20 candidate file (default: the published reconstruction)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
+    parser.add_argument("--batch-size", type=int, help="images per forward pass (default 1024 on a GPU, 256 on a CPU)")
     parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="decode processes")
     parser.add_argument("--cache", help="image and text-embedding cache (default $COUNTERANIMAL_CACHE or ~/.cache)")
 

@@ -58,10 +58,12 @@ class Dataset:
 
     @cached_property  # stats every file: computed once per dataset object
     def fingerprint(self) -> str:
-        """Identity of the contents: every image path with its size (sizes survive copying; mtimes do not)."""
+        """Identity of the contents: every photo's path, size and modification time (an edited photo changes it;
+        copies that keep times, as `cp -p`, `rsync -a` and unpacking an archive do, keep it)."""
         digest = hashlib.sha256()
         for image in self.images:
-            digest.update(f"{image.image_id}\t{(self.root / image.image_id).stat().st_size}\n".encode())
+            stat = (self.root / image.image_id).stat()
+            digest.update(f"{image.image_id}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
         return digest.hexdigest()
 
 
@@ -146,7 +148,7 @@ def _class_id(folder: str, names: dict[str, int], classes: dict[int, dict[str, s
 def _groups(class_dir: Path) -> dict[str, Path]:
     groups = {}
     for split in SPLITS:
-        found = [p for p in visible_subfolders(class_dir) if p.name.startswith(f"{split}-")]
+        found = [p for p in visible_subfolders(class_dir) if p.name.lower().startswith(f"{split}-")]
         if len(found) != 1:
             names = ", ".join(p.name for p in visible_subfolders(class_dir)) or "nothing"
             raise DatasetError(

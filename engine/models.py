@@ -167,6 +167,7 @@ def _load_open_clip(spec: Spec, random_weights: bool) -> LoadedModel:
         else:
             weights = _open_clip_weights(folder)
             checkpoint = {"source": str(weights), "sha256": load_weights(model, weights, f"open_clip {folder.name}")}
+            checkpoint["config_sha256"] = sha256_file(folder / "open_clip_config.json")
         text_config = f"local-dir:{folder}"
     else:
         arch, _, tag = spec.name.partition("/")

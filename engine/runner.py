@@ -4,6 +4,7 @@ exists, score every image from the shared image cache, and write the run atomica
 from __future__ import annotations
 
 import platform
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,7 +17,7 @@ from pathlib import Path
 import torch
 
 from engine import store
-from engine.data import Dataset
+from engine.data import Dataset, DatasetError
 from engine.devices import precision
 from engine.evaluate import Scorer, predict
 from engine.images import ImageCache, Recipe, load_or_build_cache
@@ -24,7 +25,8 @@ from engine.labels import default_candidates_path, digest, imagenet_classnames, 
 from engine.models import LoadedModel, load_model
 from engine.zeroshot import text_head
 
-SCHEMA_VERSION = 1  # bump when predictions.parquet changes meaning, so old runs are not mistaken for new ones
+SCHEMA_VERSION = 2  # bump when predictions.parquet changes (2: each setup's top-5), so old runs are not reused
+MAX_UNREADABLE_SHARE = 0.05  # more unreadable photos than this and the dataset, not the model, is what is measured
 SETUPS = ("1vs1000", "1vs20")
 
 
@@ -68,17 +70,20 @@ def _packages() -> dict[str, str]:
 
 
 def _identity(model: LoadedModel, dataset: Dataset, options: EvalOptions, candidates_digest: str | None) -> dict:
-    """Everything that determines the predictions; its hash is the run id."""
+    """Everything that determines the predictions, and nothing else (not where a weight file lies); its hash is the
+    run id."""
     clip = model.family == "CLIP"
+    spec = model.spec
     return {
         "schema": SCHEMA_VERSION,
-        "model": model.spec.text,
-        "weights_sha256": model.checkpoint["sha256"] or model.checkpoint["source"],
+        "model": f"{spec.kind}:{spec.name}" if spec.file is None else f"{spec.kind}:{spec.name}@file",
+        "weights": model.checkpoint.get("sha256") or model.checkpoint["source"],
+        "config": model.checkpoint.get("config_sha256"),  # an open_clip hub folder's own architecture file
         "dataset": dataset.fingerprint,
-        "classnames": options.classnames if clip else None,
-        "templates": options.templates if clip else None,
+        "classnames": digest(imagenet_classnames(options.classnames)) if clip else None,
+        "templates": digest(templates(options.templates)) if clip else None,
         "candidates": candidates_digest,
-        "preprocess": model.recipe.key,
+        "preprocess": [model.recipe.key, model.recipe.convert_first, model.recipe.mean, model.recipe.std],
         "precision": precision(options.device),
     }
 
@@ -120,8 +125,9 @@ class Evaluator:
     def __init__(self, dataset: Dataset, options: EvalOptions) -> None:
         self.dataset, self.options = dataset, options
         # Image caches by recipe key, built one at a time by a background thread (see `prefetch`).
-        self.caches: dict[str, Future[ImageCache]] = {}
+        self.caches: dict[tuple, Future[ImageCache]] = {}
         self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-cache")
+        self._stop = threading.Event()
         wants_20 = "1vs20" in options.setups
         self.candidates = load_candidates(options.candidates) if wants_20 else None
         self.candidates_digest = digest(sorted(self.candidates.items())) if self.candidates else None
@@ -132,15 +138,35 @@ class Evaluator:
         for recipe in recipes:
             self._cache_future(recipe)
 
+    def close(self) -> None:
+        """Stop background cache builds (queued ones never start; a running one stops at its next photo)."""
+        self._stop.set()
+        self._builder.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Evaluator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _cache_future(self, recipe: Recipe) -> Future[ImageCache]:
-        if recipe.key not in self.caches:
-            options = self.options
-            build = partial(load_or_build_cache, self.dataset, recipe, options.cache, options.workers, options.progress)
-            self.caches[recipe.key] = self._builder.submit(build)
-        return self.caches[recipe.key]
+        key = (recipe.key, recipe.convert_first)
+        if key not in self.caches:
+            o = self.options
+            build = partial(load_or_build_cache, self.dataset, recipe, o.cache, o.workers, o.progress, self._stop)
+            self.caches[key] = self._builder.submit(build)
+        return self.caches[key]
 
     def image_cache(self, model: LoadedModel) -> ImageCache:
-        return self._cache_future(model.recipe).result()
+        cache = self._cache_future(model.recipe).result()
+        unreadable = len(cache.skipped) + len(self.dataset.empty_files)
+        if unreadable > MAX_UNREADABLE_SHARE * (len(self.dataset.images) + len(self.dataset.empty_files)):
+            examples = "; ".join(f"{k}: {v}" for k, v in list(cache.skipped.items())[:3])
+            raise DatasetError(
+                f"{unreadable} photos of {self.dataset.root} cannot be read ({examples}); that is too many to measure "
+                "a model on. See them all with `counteranimal data check`."
+            )
+        return cache
 
     def scorer(self, model: LoadedModel) -> Scorer:
         head = None
