@@ -150,3 +150,9 @@ def test_demo_writes_a_dataset_and_two_runs(capsys, tmp_path, monkeypatch, demo_
     assert code == 0 and out.count(": run ") == 2
     assert f"counteranimal serve --results {tmp_path / 'demo' / 'results'}" in out
     assert len(list((tmp_path / "demo" / "results" / "runs").iterdir())) == 2
+
+
+def test_an_unknown_setup_is_refused(capsys, tmp_path, dataset_dir):
+    args = ["eval", "--model", "timm:test_resnet", "--data", dataset_dir, "--setups", "1vs100"]
+    code, _, err = run_cli(capsys, *args, "--results", tmp_path)
+    assert code == 2 and "unknown setup(s) 1vs100" in err

@@ -70,3 +70,70 @@ def test_unreadable_photos_are_left_out_and_reported(dataset_dir, tmp_path):
     slot = 5
     expected = np.asarray(RECIPE.steps(Image.open(dataset.root / cache.image_ids[slot]).convert("RGB")))
     np.testing.assert_array_equal(cache.pixels[slot], expected)  # slots still line up after the gap
+
+
+class Crash:
+    """A preprocessing step that kills its worker process, as an out-of-memory kill would."""
+
+    def __call__(self, image):
+        import os
+
+        os._exit(1)
+
+
+class Broken:
+    """A preprocessing step with a bug: the build must fail loudly, not skip every photo as unreadable."""
+
+    def __call__(self, image):
+        raise RuntimeError("bug in a transform")
+
+
+def test_a_dead_worker_fails_the_build_instead_of_hanging(dataset, tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    monkeypatch.setattr(Recipe, "output_size", lambda self: (24, 24))  # probing would run the step here
+    recipe = Recipe(T.Compose([Crash()]), "crash", RECIPE.mean, RECIPE.std)
+    with pytest.raises(BrokenProcessPool):
+        images._build(dataset, recipe, tmp_path, workers=2, progress=False, stop=__import__("threading").Event())
+
+
+def test_a_broken_transform_fails_and_leaves_no_cache(dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr(Recipe, "output_size", lambda self: (24, 24))
+    recipe = Recipe(T.Compose([Broken()]), "broken", RECIPE.mean, RECIPE.std)
+    with pytest.raises(RuntimeError, match="bug in a transform"):
+        load_or_build_cache(dataset, recipe, tmp_path, workers=1, progress=False)
+    assert not list((tmp_path / "images").iterdir())  # neither a cache nor a partial folder
+
+
+def test_a_stopped_build_leaves_nothing(dataset, tmp_path):
+    import threading
+    from concurrent.futures import CancelledError
+
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(CancelledError):
+        load_or_build_cache(dataset, RECIPE, tmp_path, workers=1, progress=False, stop=stop)
+    assert not list((tmp_path / "images").iterdir())
+
+
+def awkward_photos(folder):
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    Image.fromarray(pixels).convert("P", palette=Image.Palette.ADAPTIVE).save(folder / "palette.png")
+    Image.fromarray(np.dstack([pixels, rng.integers(0, 255, (60, 80, 1), dtype=np.uint8)])).save(folder / "alpha.png")
+    Image.fromarray(pixels[..., 0]).save(folder / "gray.jpg")
+    Image.fromarray(pixels).convert("CMYK").save(folder / "cmyk.jpg")
+    return ["palette.png", "alpha.png", "gray.jpg", "cmyk.jpg"]
+
+
+@pytest.mark.parametrize("convert_first", [True, False])
+def test_awkward_modes_convert_where_the_library_does(tmp_path, convert_first):
+    names = awkward_photos(tmp_path)
+    recipe = Recipe(RECIPE.steps, RECIPE.key, RECIPE.mean, RECIPE.std, convert_first=convert_first)
+    for name in names:
+        with Image.open(tmp_path / name) as opened:
+            # timm's and torchvision's loaders: RGB on opening, then the transform; open_clip: the transform on the
+            # photo as it is, RGB at the end.
+            rgb_first = RECIPE.steps(opened.convert("RGB"))
+            expected = rgb_first if convert_first else RECIPE.steps(opened).convert("RGB")
+        np.testing.assert_array_equal(recipe.apply(images.decode(tmp_path / name)), np.asarray(expected))

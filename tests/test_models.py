@@ -122,3 +122,36 @@ def test_random_weights_read_no_file(tmp_path):
     missing = tmp_path / "not-there.pt"
     model = load_model(f"timm:test_resnet@{missing}", CPU, random_weights=True)
     assert model.family == "ImageNet"
+
+
+def test_zoo_clips_run_with_the_activation_their_weights_were_trained_with():
+    import open_clip
+    from open_clip.transformer import QuickGELU
+
+    from engine.zoo import load_zoo
+
+    for model in load_zoo():
+        if model.kind != "open_clip":
+            continue
+        arch, tag = model.id.removeprefix("open_clip:").split("/")
+        wanted = bool(open_clip.get_pretrained_cfg(arch, tag).get("quick_gelu")) or "quickgelu" in arch
+        with torch.device("meta"):
+            network = load_model(model.id, torch.device("meta"), random_weights=True).network
+        assert any(isinstance(m, QuickGELU) for m in network.modules()) == wanted, model.id
+
+
+def test_torchvision_pixels_equal_the_weights_own_transform(tmp_path):
+    import numpy as np
+    import torchvision
+
+    weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
+    recipe = load_model("torchvision:resnet18/IMAGENET1K_V1", CPU, random_weights=True).recipe
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 420, 3), dtype=np.uint8))
+    ours = (
+        torch.from_numpy(recipe.apply(photo))
+        .float()
+        .div(255)
+        .sub(torch.tensor(recipe.mean))
+        .div(torch.tensor(recipe.std))
+    )
+    assert torch.allclose(ours.permute(2, 0, 1), weights.transforms()(photo), atol=1e-6)

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -61,16 +62,34 @@ def test_anything_that_changes_predictions_changes_the_run_id(dataset_dir, tmp_p
     assert len(ids) == 3
 
 
-def test_models_with_one_recipe_share_one_image_cache(dataset_dir, tmp_path, tiny_clip, monkeypatch):
-    evaluator = Evaluator(load_dataset(dataset_dir), options(tmp_path))
-    evaluator.evaluate(f"open_clip:{TINY_CLIP}@{tiny_clip}")
-    from engine import images
+def counting_cache_builds(monkeypatch) -> list[tuple[str, str]]:
+    """Record every image-cache request the evaluator makes: (recipe key, thread name)."""
+    import threading
 
-    monkeypatch.setattr(images, "_build", lambda *a: pytest.fail("decoded twice"))
-    copy = tmp_path / "copy.pt"
-    copy.write_bytes(tiny_clip.read_bytes() + b"")  # same weights, another file: another model, same recipe
-    evaluator.evaluate(f"open_clip:{TINY_CLIP}@{copy}")
-    assert len(evaluator.caches) == 1
+    from engine import runner
+
+    calls, real = [], runner.load_or_build_cache
+
+    def counted(*args, **kwargs):
+        calls.append((args[1].key, threading.current_thread().name))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "load_or_build_cache", counted)
+    return calls
+
+
+def test_models_with_one_recipe_share_one_image_cache(dataset_dir, tmp_path, tiny_clip, tiny_timm, monkeypatch):
+    calls = counting_cache_builds(monkeypatch)
+    evaluator = Evaluator(load_dataset(dataset_dir), options(tmp_path))
+    torch.manual_seed(1)
+    other = tmp_path / "other.pt"  # other weights for the same architecture: another model, the same recipe
+    import open_clip
+
+    torch.save(open_clip.create_model(TINY_CLIP).state_dict(), other)
+    evaluator.evaluate(f"open_clip:{TINY_CLIP}@{tiny_clip}")
+    evaluator.evaluate(f"open_clip:{TINY_CLIP}@{other}")
+    evaluator.evaluate(f"timm:test_resnet@{tiny_timm}")  # another recipe: its own cache
+    assert len(calls) == 2 and len({key for key, _ in calls}) == 2
 
 
 KILL_SCRIPT = """
@@ -111,12 +130,66 @@ def test_a_run_killed_halfway_leaves_no_run_and_the_rerun_equals_an_uninterrupte
 
 
 def test_prefetched_caches_are_built_in_the_background_and_reused(dataset_dir, tmp_path, clip_spec, monkeypatch):
-    from engine import images
     from engine.models import model_recipe
 
-    evaluator = Evaluator(load_dataset(dataset_dir), options(tmp_path, workers=2))
-    evaluator.prefetch([model_recipe(clip_spec)])
-    (future,) = evaluator.caches.values()
-    assert len(future.result(timeout=60).image_ids) == 24
-    monkeypatch.setattr(images, "_build", lambda *a: pytest.fail("built twice"))
-    assert not evaluator.evaluate(clip_spec).skipped
+    calls = counting_cache_builds(monkeypatch)
+    with Evaluator(load_dataset(dataset_dir), options(tmp_path, workers=2)) as evaluator:
+        evaluator.prefetch([model_recipe(clip_spec)])
+        (future,) = evaluator.caches.values()
+        assert len(future.result(timeout=60).image_ids) == 24
+        assert not evaluator.evaluate(clip_spec).skipped
+    assert len(calls) == 1 and calls[0][1].startswith("image-cache")  # built once, off the main thread
+
+
+def test_the_same_weights_elsewhere_are_the_same_run(dataset_dir, tmp_path, tiny_clip, clip_spec):
+    moved = tmp_path / "elsewhere" / "weights.pt"
+    moved.parent.mkdir()
+    moved.write_bytes(tiny_clip.read_bytes())
+    dataset = load_dataset(dataset_dir)
+    first = Evaluator(dataset, options(tmp_path)).evaluate(clip_spec)
+    again = Evaluator(dataset, options(tmp_path)).evaluate(f"open_clip:{TINY_CLIP}@{moved}")
+    assert again.skipped and again.run_id == first.run_id
+
+
+def test_prompts_and_candidates_are_part_of_the_identity(dataset_dir, tmp_path, clip_spec):
+    import json
+
+    from engine.models import load_model
+    from engine.runner import _identity
+
+    dataset = load_dataset(dataset_dir)
+    model = load_model(clip_spec, torch.device("cpu"))
+    base = _identity(model, dataset, options(tmp_path), "candidates-a")
+    assert _identity(model, dataset, options(tmp_path, templates="openai80"), "candidates-a") != base
+    assert _identity(model, dataset, options(tmp_path), "candidates-b") != base
+    assert json.dumps(base).count(str(tmp_path)) == 0  # no paths in the identity
+
+
+def test_a_dataset_with_too_many_unreadable_photos_is_refused(dataset_dir, tmp_path, clip_spec):
+    import shutil
+
+    from engine.data import DatasetError
+
+    copy = shutil.copytree(dataset_dir, tmp_path / "data")
+    for photo in sorted(copy.rglob("*.jpg"))[:3]:
+        photo.write_bytes(b"not a photo")
+    with pytest.raises(DatasetError, match="3 photos .* cannot be read"):
+        Evaluator(load_dataset(copy), options(tmp_path)).evaluate(clip_spec)
+
+
+def test_skipped_photos_are_recorded_in_the_run(dataset_dir, tmp_path, clip_spec, monkeypatch):
+    import shutil
+
+    from engine import runner
+
+    monkeypatch.setattr(runner, "MAX_UNREADABLE_SHARE", 0.5)
+    copy = shutil.copytree(dataset_dir, tmp_path / "data")
+    broken = sorted(copy.rglob("*.jpg"))[0]
+    broken.write_bytes(broken.read_bytes()[:300])
+    (broken.parent / "notes.txt").write_text("field notes")
+    (broken.parent / "empty.jpg").write_bytes(b"")
+    outcome = Evaluator(load_dataset(copy), options(tmp_path)).evaluate(clip_spec)
+    manifest = json.loads((outcome.path / "run.json").read_text())
+    reasons = {Path(s["image_id"]).name: s["reason"] for s in manifest["skipped_files"]}
+    assert set(reasons) == {broken.name, "notes.txt", "empty.jpg"} and reasons["empty.jpg"] == "empty file"
+    assert manifest["images"] == {"listed": 26, "evaluated": 23}  # 24 photos + 2 files, 3 of them unreadable
