@@ -253,11 +253,24 @@ def _load_timm(spec: Spec, random_weights: bool) -> LoadedModel:
         except Exception as error:
             raise _fetch_error(spec, error) from error
         source = model.pretrained_cfg.get("hf_hub_id") or model.pretrained_cfg.get("url") or spec.name
-        checkpoint = {"source": f"timm {source}", "sha256": None}
+        checkpoint = {"source": f"timm {source}", "sha256": _hub_file_sha256(model.pretrained_cfg)}
     _require_imagenet_head(spec, model.num_classes)
     with torch.device("cpu"):  # timm makes mean/std tensors: real ones, even when the model is built on meta
         recipe = recipe_from_compose(create_transform(**resolve_data_config({}, model=model)))
     return LoadedModel(spec, "ImageNet", model, recipe, checkpoint)
+
+
+def _hub_file_sha256(config: dict) -> str | None:
+    """SHA-256 of the weight file timm fetched from the Hugging Face hub, found in the hub's local cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    repo = config.get("hf_hub_id")
+    names = [config.get("hf_hub_filename"), "model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"]
+    for name in filter(None, names) if repo else ():
+        path = try_to_load_from_cache(repo, name)
+        if isinstance(path, str):
+            return sha256_file(Path(path))
+    return None
 
 
 def _require_imagenet_head(spec: Spec, num_classes: int) -> None:

@@ -88,7 +88,17 @@ def _identity(model: LoadedModel, dataset: Dataset, options: EvalOptions, candid
     }
 
 
-def _manifest(rid, identity, model, dataset, cache, options, started, seconds) -> dict:
+def _manifest(
+    rid: str,
+    identity: dict,
+    model: LoadedModel,
+    dataset: Dataset,
+    cache: ImageCache,
+    options: EvalOptions,
+    started: str,
+    seconds: dict[str, float],
+) -> dict:
+    """run.json: the identity and everything else worth knowing about how the run was made."""
     skipped = [{"image_id": i, "reason": "empty file"} for i in dataset.empty_files]
     skipped += [{"image_id": i, "reason": reason} for i, reason in cache.skipped.items()]
     return {
