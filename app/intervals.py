@@ -57,6 +57,9 @@ def paired_drop_difference(groups: pd.DataFrame, resamples: int = RESAMPLES, see
         groups: one row per (class, split) with columns split, both, only_a, only_b, neither (photo counts).
     """
     rng = np.random.default_rng(seed)
+    groups = groups[groups[["both", "only_a", "only_b", "neither"]].sum(axis=1) > 0]  # groups with shared photos
+    if groups.empty or groups["split"].nunique() < 2:
+        raise ValueError("the two runs share no photos on both backgrounds")
     counts = groups[["both", "only_a", "only_b", "neither"]].to_numpy()  # (G, 4)
     images, is_common = counts.sum(axis=1), (groups["split"] == "common").to_numpy()
     draws = np.stack([rng.multinomial(n, row / n, size=resamples) for n, row in zip(images, counts, strict=True)], 1)

@@ -3,10 +3,13 @@ DuckDB in process, one connection per query (see `queries.run_query`); the metri
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pandas as pd
 
 from app.queries import DataError, Sources, run_query
-from engine.store import GROUP_COUNTS_SQL, METRICS_SQL
+from engine.store import GROUP_COUNTS_SQL, METRICS_SQL, run_path
 
 SETUPS = ("1vs1000", "1vs20")
 # Which published variant a run reproduces: its prompts and class names decide (ImageNet models have neither).
@@ -15,6 +18,31 @@ RUN_VARIANT = """CASE
     WHEN len(r.templates) = 80 AND r.classnames = 'wordnet' THEN 'openai_80_prompt_ensemble'
     ELSE 'custom' END"""
 LABEL = "split_part(c.name, ',', 1) || ' (' || c.common_background || ' → ' || c.counter_background || ')'"
+
+
+def display_name(spec: str) -> str:
+    """A short name for a model spec that is not in the zoo: its folder or weight file, not the whole path."""
+    kind, _, rest = spec.partition(":")
+    if rest.startswith("local-dir:"):
+        return f"{Path(rest.removeprefix('local-dir:')).name} ({kind})"
+    name, at, file = rest.partition("@")
+    return f"{name} · {Path(file).stem}" if at else spec
+
+
+def _named(rows: pd.DataFrame) -> pd.DataFrame:
+    """Runs of models outside the zoo get a short display name (zoo models keep the paper's)."""
+    if rows.empty:
+        return rows
+    return rows.assign(
+        name=[n if n != m else display_name(m) for n, m in zip(rows["name"], rows["model_id"], strict=True)]
+    )
+
+
+def _predictions_file(sources: Sources, run_id: str) -> str:
+    """One run's Parquet file: per-run queries read it alone, not every run's."""
+    if not re.fullmatch(r"[\w.-]+", str(run_id)):
+        raise DataError(f"Not a run id: {run_id!r}.")
+    return str(run_path(sources.results, run_id) / "predictions.parquet")
 
 
 def _setup(setup: str) -> str:
@@ -28,33 +56,46 @@ def run_list(sources: Sources) -> pd.DataFrame:
     """Every complete run: id, model, display name, family, the variant it reproduces, photos, when, where."""
     sql = f"""
         SELECT r.run_id, r.model_id, coalesce(m.name, r.model_id) AS name, r.family, {RUN_VARIANT} AS variant,
-               r.images, r.started_at, r.dataset_root
+               r.images, r.started_at, r.dataset_root, r.setups, r.dataset_fingerprint
         FROM runs r LEFT JOIN models m USING (model_id)
         ORDER BY r.started_at, r.run_id
     """
-    return run_query(sources, sql, ("runs", "models"))
+    return _named(run_query(sources, sql, ("runs", "models")))
+
+
+# Which runs each published variant's view shows: every run appears somewhere. Runs with their own prompts or class
+# names ("custom") show with the paper's protocol, marked by their `protocol` column.
+VARIANT_RUNS = {
+    "default": "variant IN ('default', 'custom')",
+    "unbalanced_accuracy": "variant IN ('default', 'custom')",
+    "openai_80_prompt_ensemble": "variant = 'openai_80_prompt_ensemble'",
+    "alt_checkpoint": "variant IN ('default', 'custom') AND role = 'alt_checkpoint'",
+}
 
 
 def run_scores(sources: Sources, setup: str, variant: str) -> pd.DataFrame:
-    """Runs as published models are listed by `queries.model_scores` (same columns, plus run_id and images). The
-    unbalanced variant reads the per-image accuracy of the runs that use the paper's protocol."""
+    """Runs as published models are listed by `queries.model_scores` (same columns, plus run_id, images and the
+    protocol the run used). The unbalanced variant reads the runs' per-image accuracy."""
     balanced = variant != "unbalanced_accuracy"
     common, counter, drop = (
         ("common", "counter", "drop") if balanced else ("common_unbalanced", "counter_unbalanced", "drop_unbalanced")
     )
     sql = f"""
+        SELECT * FROM (
         SELECT r.model_id, coalesce(m.name, r.model_id) AS name, coalesce(m.family, r.family) AS family,
                coalesce(m.role, 'run') AS role, coalesce(m.backbone, '') AS backbone,
                CAST(m.params_m AS DOUBLE) AS params_m, m.pretrain_data, m.pretrain_size,
                CAST(m.pretrain_pairs_m AS DOUBLE) AS pretrain_pairs_m,
                coalesce(CAST(m.high_quality_data AS BOOLEAN), false) AS high_quality_data,
                x.{common} AS common, x.{counter} AS counter, x.{drop} AS drop,
-               'evaluated here' AS source, '' AS flag, x.run_id, x.images
+               'evaluated here' AS source, '' AS flag, x.run_id, x.images, {RUN_VARIANT} AS variant
         FROM ({METRICS_SQL}) x JOIN runs r USING (run_id) LEFT JOIN models m USING (model_id)
-        WHERE x.setup = ? AND {RUN_VARIANT} = ?
-        ORDER BY name, x.run_id
+        WHERE x.setup = ?
+        ) WHERE {VARIANT_RUNS.get(variant, "false")}
+        ORDER BY name, run_id
     """
-    return run_query(sources, sql, ("runs", "models"), [_setup(setup), "default" if not balanced else variant])
+    rows = run_query(sources, sql, ("runs", "models"), [_setup(setup)])
+    return _named(rows).rename(columns={"variant": "protocol"})
 
 
 def group_counts(sources: Sources, setup: str) -> pd.DataFrame:
@@ -74,12 +115,11 @@ def run_per_class(sources: Sources, run_id: str, setup: str) -> pd.DataFrame:
                common - counter AS drop,
                count(*) FILTER (split = 'common') AS n_common, count(*) FILTER (split = 'counter') AS n_counter,
                '' AS flag
-        FROM predictions p JOIN classes c ON CAST(c.class_id AS SMALLINT) = p.class_id
-        WHERE p.run_id = ?
+        FROM read_parquet(?) p JOIN classes c ON CAST(c.class_id AS SMALLINT) = p.class_id
         GROUP BY p.class_id, c.name, c.common_background, c.counter_background
         ORDER BY drop DESC NULLS LAST, p.class_id
     """
-    return run_query(sources, sql, ("runs", "classes"), [run_id])
+    return run_query(sources, sql, ("classes",), [_predictions_file(sources, run_id)])
 
 
 def run_classes(sources: Sources, run_id: str) -> pd.DataFrame:
@@ -88,11 +128,10 @@ def run_classes(sources: Sources, run_id: str) -> pd.DataFrame:
         SELECT p.class_id, {LABEL} AS label,
                any_value(p.background::VARCHAR) FILTER (split = 'common') AS common_background,
                any_value(p.background::VARCHAR) FILTER (split = 'counter') AS counter_background
-        FROM predictions p JOIN classes c ON CAST(c.class_id AS SMALLINT) = p.class_id
-        WHERE p.run_id = ?
+        FROM read_parquet(?) p JOIN classes c ON CAST(c.class_id AS SMALLINT) = p.class_id
         GROUP BY ALL ORDER BY p.class_id
     """
-    return run_query(sources, sql, ("runs", "classes"), [run_id])
+    return run_query(sources, sql, ("classes",), [_predictions_file(sources, run_id)])
 
 
 def gallery_rows(sources: Sources, run_id: str, class_id: int) -> pd.DataFrame:
@@ -101,10 +140,10 @@ def gallery_rows(sources: Sources, run_id: str, class_id: int) -> pd.DataFrame:
         SELECT image_id, split::VARCHAR AS split, background::VARCHAR AS background,
                pred_1vs1000, correct_1vs1000, top5_ids AS top5_1vs1000_ids, top5_probs AS top5_1vs1000_probs,
                pred_1vs20, correct_1vs20, top5_1vs20_ids, top5_1vs20_probs
-        FROM predictions WHERE run_id = ? AND class_id = ?
+        FROM read_parquet(?, union_by_name = true) WHERE class_id = ?
         ORDER BY image_id
     """
-    return run_query(sources, sql, ("runs",), [run_id, class_id])
+    return run_query(sources, sql, (), [_predictions_file(sources, run_id), class_id])
 
 
 def imagenet_labels(sources: Sources) -> dict[int, str]:
@@ -120,21 +159,22 @@ def confusions(sources: Sources, run_id: str, class_id: int, split: str, setup: 
     s = _setup(setup)
     sql = f"""
         SELECT p.pred_{s} AS predicted, i.label, count(*) AS photos, list(p.image_id ORDER BY p.image_id) AS image_ids
-        FROM predictions p JOIN imagenet_classes i ON CAST(i.class_id AS SMALLINT) = p.pred_{s}
-        WHERE p.run_id = ? AND p.class_id = ? AND p.split::VARCHAR = ? AND NOT p.correct_{s}
+        FROM read_parquet(?) p JOIN imagenet_classes i ON CAST(i.class_id AS SMALLINT) = p.pred_{s}
+        WHERE p.class_id = ? AND p.split::VARCHAR = ? AND p.correct_{s} = false
         GROUP BY ALL ORDER BY photos DESC, i.label
     """
-    return run_query(sources, sql, ("runs", "imagenet_classes"), [run_id, class_id, split])
+    file = _predictions_file(sources, run_id)
+    return run_query(sources, sql, ("imagenet_classes",), [file, class_id, split])
 
 
 def _pairs_sql(setup: str) -> str:
-    """Photos both runs predicted (joined by image id), with each run's correctness."""
+    """Photos both runs predicted in this setup (joined by image id), with each run's correctness."""
     s = _setup(setup)
     return f"""
         SELECT a.image_id, a.class_id, a.split::VARCHAR AS split, a.correct_{s} AS a_correct,
                b.correct_{s} AS b_correct
-        FROM predictions a JOIN predictions b USING (image_id)
-        WHERE a.run_id = ? AND b.run_id = ?
+        FROM read_parquet(?) a JOIN read_parquet(?) b USING (image_id)
+        WHERE a.correct_{s} IS NOT NULL AND b.correct_{s} IS NOT NULL
     """
 
 
@@ -150,7 +190,8 @@ def flips(sources: Sources, run_a: str, run_b: str, setup: str) -> pd.DataFrame:
         WHERE p.split = 'counter'
         GROUP BY ALL ORDER BY a_only DESC, b_only DESC, p.class_id
     """
-    return run_query(sources, sql, ("runs", "classes"), [run_a, run_b])
+    files = [_predictions_file(sources, run_a), _predictions_file(sources, run_b)]
+    return run_query(sources, sql, ("classes",), files)
 
 
 def paired_counts(sources: Sources, run_a: str, run_b: str, setup: str) -> pd.DataFrame:
@@ -163,4 +204,4 @@ def paired_counts(sources: Sources, run_a: str, run_b: str, setup: str) -> pd.Da
                count(*) FILTER (NOT a_correct AND NOT b_correct) AS neither
         FROM ({_pairs_sql(setup)}) p GROUP BY ALL ORDER BY ALL
     """
-    return run_query(sources, sql, ("runs",), [run_a, run_b])
+    return run_query(sources, sql, (), [_predictions_file(sources, run_a), _predictions_file(sources, run_b)])

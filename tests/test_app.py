@@ -212,9 +212,10 @@ def test_classes_page_offers_runs_with_counts(app, with_runs):
     open_page(app, "classes")
     run_options = [o for o in app.selectbox(key="classes_model_a").options if "(run " in o]
     assert len(run_options) == 4  # two runs, two setups
-    app.selectbox(key="classes_model_a").set_value(
-        ("run", *app.selectbox(key="classes_model_a").options[-1:])
-    ).run() if False else None
+    run_id = next((with_runs / "runs").iterdir()).name
+    app.selectbox(key="classes_model_a").set_value(("run", run_id, "1vs1000")).run()
+    left = figures(app)[0]
+    assert len(left.data[1].y) == 6 and list(left.data[1].customdata) == [4] * 6  # six classes, four photos each
 
 
 @pytest.mark.parametrize("page", ["gallery", "confusions", "flips"])

@@ -16,7 +16,8 @@ def manifest(run_id, model_id, family, labels=None, started="2026-11-01T00:00:00
         "run_id": run_id,
         "model": {"spec": model_id, "family": family},
         "labels": labels,
-        "dataset": {"root": "/data/LAION-final"},
+        "dataset": {"root": "/data/LAION-final", "fingerprint": "f1"},
+        "setups": ["1vs1000", "1vs20"],
         "started_at": started,
         "images": {"evaluated": 6},
     }
@@ -67,7 +68,7 @@ def test_runs_are_listed_with_the_variant_they_reproduce(sources):
     runs = run_queries.run_list(sources).set_index("run_id")
     assert runs.loc["run-a", "variant"] == "default" and runs.loc["run-b", "variant"] == "default"
     assert runs.loc["run-b", "name"] == "RN50"  # a zoo model is named as in the paper
-    assert runs.loc["run-a", "name"] == "open_clip:mine@/w.pt"
+    assert runs.loc["run-a", "name"] == "mine · w"  # outside the zoo: architecture and weight file, no path
 
 
 def test_run_scores_are_class_balanced_and_described_by_the_zoo(sources):
