@@ -44,7 +44,8 @@ def _axis_range(values: np.ndarray, scale: str) -> list[float]:
 
 
 def _accuracy_axis(title: str, scale: str, axis_range: list[float]) -> dict:
-    axis = {"title": title, "range": axis_range, "zeroline": False, "gridcolor": "#e5e5e5"}
+    # constrain="domain": keeping y = x at 45 degrees shrinks the plot area rather than stretching an axis past 100%.
+    axis = {"title": title, "range": axis_range, "zeroline": False, "gridcolor": "#e5e5e5", "constrain": "domain"}
     if scale != "linear":  # label transformed coordinates with the accuracies they stand for
         axis["tickvals"] = SCALES[scale].forward(np.array(ACCURACY_TICKS)).tolist()
         axis["ticktext"] = [str(t) for t in ACCURACY_TICKS]

@@ -46,8 +46,10 @@ def page_of(rows: pd.DataFrame, split: str, page: int, per_page: int = PER_PAGE)
 
 
 def top5(row: pd.Series, setup: str, labels: dict[int, str]) -> pd.DataFrame:
-    """A photo's top-5 in one setup: class, probability."""
+    """A photo's top-5 in one setup: class (the true one marked ✓), probability."""
     ids, probs = row[f"top5_{setup}_ids"], row[f"top5_{setup}_probs"]
     if ids is None or probs is None:
         return pd.DataFrame(columns=["class", "probability"])
-    return pd.DataFrame({"class": [labels.get(int(i), str(i)) for i in ids], "probability": list(probs)})
+    truth = int(row["class_id"]) if "class_id" in row else None
+    names = [("✓ " if int(i) == truth else "") + labels.get(int(i), str(i)) for i in ids]
+    return pd.DataFrame({"class": names, "probability": list(probs)})

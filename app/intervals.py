@@ -71,4 +71,12 @@ def paired_drop_difference(groups: pd.DataFrame, resamples: int = RESAMPLES, see
         counts[:, 0] + counts[:, 2], images, is_common
     )
     low, high = _interval(differences)
-    return {"difference": float(observed[0]), "low": low, "high": high}
+    drop_a = _drop(counts[:, 0] + counts[:, 1], images, is_common)[0]
+    drop_b = _drop(counts[:, 0] + counts[:, 2], images, is_common)[0]
+    return {
+        "difference": float(observed[0]),
+        "low": low,
+        "high": high,
+        "drop_a": float(drop_a),
+        "drop_b": float(drop_b),
+    }

@@ -137,7 +137,7 @@ def run_classes(sources: Sources, run_id: str) -> pd.DataFrame:
 def gallery_rows(sources: Sources, run_id: str, class_id: int) -> pd.DataFrame:
     """Every photo of one class in one run with both setups' predictions, top-5 and confidence."""
     sql = """
-        SELECT image_id, split::VARCHAR AS split, background::VARCHAR AS background,
+        SELECT image_id, class_id, split::VARCHAR AS split, background::VARCHAR AS background,
                pred_1vs1000, correct_1vs1000, top5_ids AS top5_1vs1000_ids, top5_probs AS top5_1vs1000_probs,
                pred_1vs20, correct_1vs20, top5_1vs20_ids, top5_1vs20_probs
         FROM read_parquet(?, union_by_name = true) WHERE class_id = ?

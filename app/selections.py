@@ -68,11 +68,17 @@ def in_order_of(rows: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
 FLAG_NOTES = {"drop_as_printed": "printed drop ≠ common − counter"}
 
 
-def overview_table(points: pd.DataFrame) -> pd.DataFrame:
-    """The Overview's table (and CSV): one row per model with its scores, effective robustness and trend group."""
-    table = points.assign(note=points["flag"].map(FLAG_NOTES).fillna(""))
+def overview_table(points: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The Overview's table (and CSV): one row per published model and per run evaluated here, with scores,
+    effective robustness and trend group."""
+    rows = [points.assign(source="paper", run_id="")]
+    if runs is not None and len(runs):
+        rows.append(runs.assign(source="evaluated here"))
+    table = pd.concat(rows, ignore_index=True)
+    table = table.assign(note=table["flag"].map(FLAG_NOTES).fillna(""))
     columns = {
         "name": "model",
+        "source": "source",
         "model_id": "model_id",
         "family": "family",
         "backbone": "backbone",
@@ -84,6 +90,7 @@ def overview_table(points: pd.DataFrame) -> pd.DataFrame:
         "effective_robustness": "eff. robustness",
         "trend_group": "trend",
         "note": "note",
+        "run_id": "run_id",
     }
     return table[list(columns)].rename(columns=columns).reset_index(drop=True)
 
@@ -100,7 +107,7 @@ def runs_table(runs: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
             for low, high in zip(table.get(f"{metric}_low", pd.Series(dtype=float)).reindex(table.index),
                                  table.get(f"{metric}_high", pd.Series(dtype=float)).reindex(table.index), strict=True)
         ]  # fmt: skip
-    columns = ["name", "run_id", "model_id", "family", "images", "common", "common 95% CI", "counter"]
-    columns += ["counter 95% CI", "drop", "drop 95% CI", "effective_robustness", "paper common", "paper counter"]
-    columns += ["paper drop", "gap common", "gap counter", "gap drop"]
+    columns = ["name", "family", "images", "common", "common 95% CI", "counter", "counter 95% CI", "drop"]
+    columns += ["drop 95% CI", "effective_robustness", "paper common", "paper counter", "paper drop", "gap common"]
+    columns += ["gap counter", "gap drop", "protocol", "run_id", "model_id"]
     return table[columns].rename(columns={"name": "model", "effective_robustness": "eff. robustness"})

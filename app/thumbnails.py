@@ -4,7 +4,7 @@ does not show. Keyed by the photo's path, size and modification time: a changed 
 from __future__ import annotations
 
 import hashlib
-import os
+import uuid
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -32,10 +32,19 @@ def thumbnail(photo: Path, size: int, cache: Path) -> Path | None:
     except Exception:  # an unreadable photo gets the placeholder, never an error page
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.partial")
-    image.save(partial, "JPEG", quality=85)
+    # Every viewer is a thread of one server process: a unique name per write, and the last rename wins (all
+    # writers of one key write the same picture).
+    partial = path.with_name(f"{path.stem}.{uuid.uuid4().hex}.partial")
+    _square(image, size).save(partial, "JPEG", quality=85)
     partial.replace(path)
     return path
+
+
+def _square(image: Image.Image, size: int) -> Image.Image:
+    """The picture centred on a square white tile, so a grid of thumbnails lines up whatever the photos' shapes."""
+    tile = Image.new("RGB", (size, size), (255, 255, 255))
+    tile.paste(image, ((size - image.width) // 2, (size - image.height) // 2))
+    return tile
 
 
 def placeholder(size: int, cache: Path) -> Path:

@@ -22,9 +22,9 @@ VARIANT_LABELS = {
 
 def keep_choices() -> None:
     """Keep widget values across pages: Streamlit forgets a widget's value when its page is not shown, unless the
-    value is re-assigned. Buttons and table selections (keys "zoom_*", "*_table") cannot be assigned, nor need to."""
+    value is re-assigned. Buttons and table selections (keys "zoom_*", "*_table*") cannot be assigned, nor need to."""
     for key in list(st.session_state):
-        if isinstance(key, str) and not key.startswith("zoom_") and not key.endswith("_table"):
+        if isinstance(key, str) and not key.startswith("zoom_") and "_table" not in key:
             st.session_state[key] = st.session_state[key]
 
 
@@ -49,12 +49,29 @@ def setup_and_variant() -> tuple[str, str]:
 
 
 def run_picker(runs: pd.DataFrame, key: str, label: str = "Run", index: int = 0) -> pd.Series:
-    """A run chosen by its model name, variant and id; returns its row of `run_queries.run_list`."""
-    names = {row.run_id: f"{row.name} · {row.variant} · {row.run_id}" for row in runs.itertuples()}
+    """A run chosen by its model name, protocol, date and id; returns its row of `run_queries.run_list`."""
+    names = {
+        row.run_id: f"{row.name} · {row.variant} · {str(row.started_at)[:10]} · {row.run_id}"
+        for row in runs.itertuples()
+    }
     # A default index only before the first choice: afterwards the choice lives in session state.
     default = {} if key in st.session_state else {"index": min(index, len(names) - 1)}
     chosen = st.selectbox(label, list(names), format_func=names.get, key=key, **default)
     return runs.set_index("run_id", drop=False).loc[chosen]
+
+
+def run_setup_picker(run: pd.Series, key: str, where=st) -> str:
+    """The setups this run evaluated (a run made with `--setups 1vs1000` has no 1 vs 20 answers)."""
+    setups = [s for s in ("1vs1000", "1vs20") if s in set(run.setups)]
+    return where.radio("Candidate labels", setups, format_func=SETUP_LABELS.get, key=key, horizontal=True)
+
+
+def picked_row(table: pd.DataFrame, key: str) -> int:
+    """A table the user picks a row of; the picked row's position (the first row until one is picked). The key
+    carries what the table shows, so a pick never outlives its table."""
+    event = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key=key)
+    rows = event.selection.rows if event else []
+    return min(rows[0], len(table) - 1) if rows else 0
 
 
 @st.dialog("Photo", width="large")
@@ -65,6 +82,7 @@ def photo_dialog(photo: Path, row: pd.Series, labels: dict[int, str]) -> None:
         st.warning(f"{photo} is missing or unreadable.")
     else:
         st.image(str(path), caption=row.name)
+    st.markdown(f"True class: **{labels.get(int(row['class_id']), row['class_id'])}**")
     for column, setup in zip(st.columns(2), ("1vs1000", "1vs20"), strict=True):
         with column:
             st.markdown(f"**{SETUP_LABELS[setup]}**")

@@ -1,6 +1,6 @@
-"""`counteranimal demo`: a small synthetic dataset in the real layout plus two runs of tiny random-weight models, so
-every dashboard page can be tried without the real archive or any download. The numbers demonstrate the pages;
-they say nothing about any real model."""
+"""`counteranimal demo`: a small synthetic dataset in the real layout plus two runs of tiny models (a random CLIP, and
+a ResNet whose read-out is fitted on the common-background photos), so every dashboard page can be tried without
+the real archive or any download. The numbers demonstrate the pages; they say nothing about any real model."""
 
 from __future__ import annotations
 
@@ -37,16 +37,29 @@ def _clip_folder(folder: Path) -> str:
     return f"open_clip:local-dir:{folder.resolve()}"
 
 
-def _timm_file(path: Path) -> str:
-    """timm's tiny test ResNet, random, with its classifier leaning towards the demo classes, so that some photos
-    are classified right and the galleries show both outcomes."""
+def _timm_file(path: Path, data: Path, steps: int = 300) -> str:
+    """timm's tiny test ResNet with random features and a linear read-out fitted on the common-background photos
+    only: like a real model, it leans on the background it saw, so counter photos are harder and the pages have
+    both right and wrong answers to show."""
     import timm
+    from PIL import Image
     from safetensors.torch import save_file
+    from timm.data import create_transform, resolve_data_config
 
     torch.manual_seed(0)
-    model = timm.create_model("test_resnet", pretrained=False)
+    model = timm.create_model("test_resnet", pretrained=False).eval()
+    transform = create_transform(**resolve_data_config({}, model=model))
+    photos = sorted(data.glob("*/common-*/*.jpg"))
+    labels = torch.tensor([int(p.parent.parent.name.split()[0]) for p in photos])
     with torch.no_grad():
-        model.get_classifier().bias[DEMO_CLASSES] += 1.5
+        x = torch.stack([transform(Image.open(p).convert("RGB")) for p in photos])
+        features = model.forward_head(model.forward_features(x), pre_logits=True)  # (N, D)
+    head = model.get_classifier()
+    optimizer = torch.optim.Adam(head.parameters(), lr=0.05)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(head(features), labels).backward()
+        optimizer.step()
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(model.state_dict(), str(path))
     return f"timm:test_resnet@{path.resolve()}"
@@ -59,7 +72,7 @@ def write_demo(
     to = Path(to)
     per_group = per_group or PHOTOS_PER_GROUP
     data = write_dataset(to / "data", DEMO_CLASSES, per_group, sizes=(160, 320), workers=workers)
-    specs = [_clip_folder(to / "models" / "demo-clip"), _timm_file(to / "models" / "demo-resnet.safetensors")]
+    specs = [_timm_file(to / "models" / "demo-resnet.safetensors", data), _clip_folder(to / "models" / "demo-clip")]
     results = to / "results"
     options = EvalOptions(results, cache, torch.device("cpu"), workers=workers, progress=progress, batch_size=64)
     evaluator = Evaluator(load_dataset(data), options)

@@ -118,7 +118,7 @@ def _manifest(
         "packages": _packages(),
         "python": platform.python_version(),
         "started_at": started,
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "seconds": seconds,
         "images": {"listed": len(dataset.images) + len(dataset.empty_files), "evaluated": len(cache.image_ids)},
         "skipped_files": skipped,
@@ -194,7 +194,7 @@ class Evaluator:
     def evaluate_model(self, model: LoadedModel, load_seconds: float = 0.0) -> Outcome:
         """Evaluate a loaded model into a run, unless an identical run exists (and `force` is off)."""
         spec = model.spec.text
-        started, clock = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
+        started, clock = datetime.now(UTC).isoformat(timespec="milliseconds"), time.perf_counter()
         identity = _identity(model, self.dataset, self.options, self.candidates_digest)
         rid = store.run_id(identity)
         if store.is_complete(self.options.results, rid) and not self.options.force:

@@ -63,8 +63,9 @@ def test_gallery_loads_thumbnails_pages_forward_and_filters_errors(demo_server_u
     page.get_by_text("errors only", exact=True).click()
     page.wait_for_function(
         """() => {
-            const captions = [...document.querySelectorAll('[data-testid=stImageCaption]')];
-            return captions.length > 0 && captions.every(c => c.innerText.startsWith('✗'));
+            const marks = [...document.querySelectorAll('[data-testid=stMarkdownContainer]')]
+                .map(m => m.innerText.trim()).filter(t => t.startsWith('✓') || t.startsWith('✗'));
+            return marks.length > 0 && marks.every(t => t.startsWith('✗'));
         }""",
         timeout=30_000,
     )

@@ -147,3 +147,18 @@ def test_per_class_dumbbell_keeps_row_order_and_labels():
     assert list(common.y) == rows["label"].tolist()
     assert fig.layout.yaxis.autorange == "reversed"  # first row (worst drop) on top
     assert list(next(t for t in fig.data if t.name == "drop").text) == ["−40.0", "−10.0"]
+
+
+def test_runs_are_stars_with_asymmetric_intervals_and_a_line_from_the_paper():
+    runs = POINTS.head(1).assign(
+        run_id="r1", common=66.0, counter=41.0, drop=25.0,
+        common_low=64.0, common_high=67.0, counter_low=38.0, counter_high=45.0,
+    )  # fmt: skip
+    points = POINTS.assign(trend_group=trend_groups(POINTS, False))
+    fig = charts.overview_scatter(points, "probit", {}, "t", runs)
+    stars = next(t for t in fig.data if t.name == "evaluated here")
+    forward = SCALES["probit"].forward
+    assert stars.error_x.array[0] == pytest.approx(forward(np.array([67.0]))[0] - forward(np.array([66.0]))[0])
+    assert stars.error_y.arrayminus[0] == pytest.approx(forward(np.array([41.0]))[0] - forward(np.array([38.0]))[0])
+    gap = next(t for t in fig.data if t.name == "paper → here")
+    assert list(gap.x)[:2] == pytest.approx(list(forward(np.array([64.0, 66.0]))))  # paper model 0, then the run

@@ -6,6 +6,7 @@ LABELS = {296: "ice bear", 279: "Arctic fox"}
 ROWS = pd.DataFrame(
     {
         "image_id": ["a.jpg", "b.jpg", "c.jpg", "d.jpg"],
+        "class_id": [296] * 4,
         "split": ["common", "common", "counter", "counter"],
         "pred_1vs1000": [296, 296, 279, 296],
         "correct_1vs1000": [True, True, False, True],
@@ -47,4 +48,4 @@ def test_pages_follow_the_longer_column():
 
 def test_top5_names_classes_with_probabilities():
     table = gallery.top5(ROWS.iloc[0], "1vs1000", LABELS)
-    assert table["class"].tolist()[:2] == ["ice bear", "1"] and table["probability"].iloc[0] == 0.9
+    assert table["class"].tolist()[:2] == ["✓ ice bear", "1"] and table["probability"].iloc[0] == 0.9

@@ -49,7 +49,7 @@ def paired(rows):
 
 def test_identical_runs_differ_by_exactly_nothing():
     out = paired_drop_difference(paired([(1, "common", 6, 0, 0, 4), (1, "counter", 3, 0, 0, 7)]))
-    assert out == {"difference": 0.0, "low": 0.0, "high": 0.0}
+    assert out == {"difference": 0.0, "low": 0.0, "high": 0.0, "drop_a": 30.0, "drop_b": 30.0}
 
 
 def test_paired_difference_is_the_difference_of_drops():
@@ -57,3 +57,21 @@ def test_paired_difference_is_the_difference_of_drops():
     out = paired_drop_difference(paired([(1, "common", 8, 0, 0, 2), (1, "counter", 2, 0, 5, 3)]))
     assert out["difference"] == pytest.approx(50.0)
     assert out["low"] > 0  # A's larger drop is not chance: B is right on every counter photo A gets right
+
+
+def test_paired_draws_equal_resampling_photos_in_pairs():
+    # Brute force: resample (A right, B right) pairs within each group, recompute both class-balanced drops.
+    rng = np.random.default_rng(2)
+    pairs = {("a", "common"): [(1, 1)] * 5 + [(1, 0)] * 3 + [(0, 0)] * 2, ("a", "counter"): [(0, 1)] * 4 + [(0, 0)] * 4}
+    pairs[("b", "common")] = [(1, 1)] * 6 + [(0, 1)] * 2
+    pairs[("b", "counter")] = [(1, 0)] * 3 + [(1, 1)] * 2 + [(0, 0)] * 5
+    differences = []
+    for _ in range(4000):
+        acc = {k: np.mean(np.array(v)[rng.integers(0, len(v), len(v))], axis=0) for k, v in pairs.items()}
+        drop = [(acc["a", "common"][i] + acc["b", "common"][i] - acc["a", "counter"][i] - acc["b", "counter"][i]) / 2
+                for i in (0, 1)]  # fmt: skip
+        differences.append(100 * (drop[0] - drop[1]))
+    brute = np.percentile(differences, [2.5, 97.5])
+    rows = [(c, s, v.count((1, 1)), v.count((1, 0)), v.count((0, 1)), v.count((0, 0))) for (c, s), v in pairs.items()]
+    out = paired_drop_difference(paired(rows), resamples=4000)
+    assert out["low"] == pytest.approx(brute[0], abs=3) and out["high"] == pytest.approx(brute[1], abs=3)

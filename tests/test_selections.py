@@ -92,7 +92,28 @@ def test_overview_table_describes_each_model_and_notes_flags():
     )
     table = selections.overview_table(points)
     assert list(table.columns) == [
-        "model", "model_id", "family", "backbone", "params (M)", "data", "common", "counter", "drop",
-        "eff. robustness", "trend", "note",
+        "model", "source", "model_id", "family", "backbone", "params (M)", "data", "common", "counter", "drop",
+        "eff. robustness", "trend", "note", "run_id",
     ]  # fmt: skip
     assert table["note"].tolist()[:2] == ["", "printed drop ≠ common − counter"]
+
+
+def test_overview_table_lists_runs_after_the_paper():
+    paper = POINTS.assign(model_id=list("abcde"), common=60.0, counter=40.0, drop=20.0, effective_robustness=1.0,
+                          trend_group=POINTS["family"], flag="")  # fmt: skip
+    runs = paper.head(1).assign(run_id="r1", flag="")
+    table = selections.overview_table(paper, runs)
+    assert table["source"].tolist() == ["paper"] * 5 + ["evaluated here"] and table["run_id"].iloc[-1] == "r1"
+
+
+def test_runs_table_gives_the_reproduction_gap_and_intervals():
+    paper = pd.DataFrame({"model_id": ["m"], "common": [80.0], "counter": [60.0], "drop": [20.0]})
+    runs = pd.DataFrame(
+        {"name": ["M"], "family": ["CLIP"], "images": [13100], "common": [81.0], "counter": [58.5], "drop": [22.5],
+         "effective_robustness": [0.3], "protocol": ["default"], "run_id": ["r1"], "model_id": ["m"],
+         "common_low": [79.0], "common_high": [83.0], "counter_low": [56.0], "counter_high": [61.0],
+         "drop_low": [19.0], "drop_high": [26.0]}
+    )  # fmt: skip
+    (row,) = selections.runs_table(runs, paper).to_dict("records")
+    assert (row["gap common"], row["gap counter"], row["gap drop"]) == (1.0, -1.5, 2.5)
+    assert row["drop 95% CI"] == "19.0 to 26.0" and row["paper drop"] == 20.0

@@ -17,31 +17,17 @@ classes = data.query(run_queries.run_classes, run_id=run.run_id).set_index("clas
 left, middle, right = st.columns([2, 1, 1])
 class_id = left.selectbox("Class", classes.index, format_func=classes["label"].get, key="confusions_class")
 split = middle.radio("Photos", ("common", "counter"), key="confusions_split", horizontal=True)
-setup = right.radio(
-    "Candidate labels",
-    run_queries.SETUPS,
-    format_func=widgets.SETUP_LABELS.get,
-    key="confusions_setup",
-    horizontal=True,
-)
+setup = widgets.run_setup_picker(run, "confusions_setup", right)
 
-wrong = data.query(
-    run_queries.confusions, run_id=run.run_id, class_id=int(class_id), split=split, setup=setup
-)  # fmt: skip
+wrong = data.query(run_queries.confusions, run_id=run.run_id, class_id=int(class_id), split=split, setup=setup)
 background = classes.loc[class_id, f"{split}_background"]
 if wrong.empty:
     st.success(f"Every {split} ({background}) photo of this class is classified correctly.")
     st.stop()
 summary = ", ".join(f"{row.label} {row.photos}" for row in wrong.head(8).itertuples())
 st.subheader(f"{split} ({background}): {summary}")
-picked = st.dataframe(
-    wrong[["label", "photos", "predicted"]],
-    hide_index=True,
-    on_select="rerun",
-    selection_mode="single-row",
-    key="confusions_table",
+choice = widgets.picked_row(
+    wrong[["label", "photos", "predicted"]], key=f"confusions_table_{run.run_id}_{class_id}_{split}_{setup}"
 )
-rows = picked.selection.rows if picked else []
-choice = wrong.iloc[rows[0] if rows else 0]
-st.caption(f"Photos predicted as **{choice.label}** (select another row above to see its photos).")
-widgets.thumbnail_grid(Path(run.dataset_root), list(choice.image_ids)[:12], columns=6)
+st.caption(f"Photos predicted as **{wrong.iloc[choice].label}** (select another row above to see its photos).")
+widgets.thumbnail_grid(Path(run.dataset_root), list(wrong.iloc[choice].image_ids)[:12], columns=6)

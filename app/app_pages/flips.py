@@ -18,32 +18,47 @@ with left:
     run_a = widgets.run_picker(runs, "flips_run_a", "Run A", index=0)
 with right:
     run_b = widgets.run_picker(runs, "flips_run_b", "Run B", index=1)
+shared_setups = [s for s in run_queries.SETUPS if s in set(run_a.setups) & set(run_b.setups)]
+if not shared_setups:
+    st.warning("These runs have no setup in common.")
+    st.stop()
 setup = st.radio(
-    "Candidate labels", run_queries.SETUPS, format_func=widgets.SETUP_LABELS.get, key="flips_setup", horizontal=True
+    "Candidate labels", shared_setups, format_func=widgets.SETUP_LABELS.get, key="flips_setup", horizontal=True
 )
+if run_a.dataset_fingerprint != run_b.dataset_fingerprint:
+    st.warning("The two runs used different copies or versions of the dataset; only photos with the same path count.")
 
 counts = data.query(run_queries.paired_counts, run_a=run_a.run_id, run_b=run_b.run_id, setup=setup)
-if counts.empty:
-    st.warning("These runs share no photos (different datasets?), so they cannot be compared photo by photo.")
+try:
+    paired = intervals.paired_drop_difference(counts)
+except ValueError:
+    st.warning("These runs share no photos on both backgrounds, so they cannot be compared photo by photo.")
     st.stop()
-paired = intervals.paired_drop_difference(counts)
-st.metric(
-    "Drop of A minus drop of B (points)",
+shared = int(counts[["both", "only_a", "only_b", "neither"]].to_numpy().sum())
+metric_a, metric_b, metric_diff = st.columns(3)
+metric_a.metric("Drop of A (points)", f"{paired['drop_a']:.2f}")
+metric_b.metric("Drop of B (points)", f"{paired['drop_b']:.2f}")
+metric_diff.metric(
+    "Drop of A minus drop of B",
     f"{paired['difference']:+.2f}",
     help="Paired bootstrap over the same photos, resampled within each class and background; 95% interval.",
 )
-st.caption(f"95% interval {paired['low']:+.2f} to {paired['high']:+.2f} ({intervals.RESAMPLES:,} resamples).")
+st.caption(
+    f"95% interval of the difference: {paired['low']:+.2f} to {paired['high']:+.2f} ({intervals.RESAMPLES:,} "
+    f"resamples over the {shared:,} photos both runs classified). Groups a model gets all right or all wrong add no "
+    "spread."
+)
 
 table = data.query(run_queries.flips, run_a=run_a.run_id, run_b=run_b.run_id, setup=setup)
 st.subheader("Counter-background photos: right in one run, wrong in the other")
-picked = st.dataframe(
-    table[["label", "a_only", "b_only"]].rename(columns={"a_only": "A right, B wrong", "b_only": "B right, A wrong"}),
-    hide_index=True,
-    on_select="rerun",
-    selection_mode="single-row",
-    key="flips_table",
+shown = table[["label", "a_only", "b_only"]].rename(
+    columns={"a_only": "A right, B wrong", "b_only": "B right, A wrong"}
 )
-rows = picked.selection.rows if picked else []
-chosen = table.iloc[rows[0] if rows else 0]
-st.caption(f"**{chosen.label}**: photos A gets right and B gets wrong.")
-widgets.thumbnail_grid(Path(run_a.dataset_root), list(chosen.a_only_images)[:12], columns=6)
+chosen = table.iloc[widgets.picked_row(shown, key=f"flips_table_{run_a.run_id}_{run_b.run_id}_{setup}")]
+root = Path(run_a.dataset_root)
+for column, images, title in zip(
+    st.columns(2), (chosen.a_only_images, chosen.b_only_images), ("A right, B wrong", "B right, A wrong"), strict=True
+):
+    with column:
+        st.markdown(f"**{chosen.label}: {title}**")
+        widgets.thumbnail_grid(root, list(images)[:12], columns=4)

@@ -15,41 +15,42 @@ if runs.empty:
     st.stop()
 
 run = widgets.run_picker(runs, "gallery_run")
-classes = data.query(run_queries.run_classes, run_id=run.run_id)
+classes = data.query(run_queries.run_classes, run_id=run.run_id).set_index("class_id")
 left, middle, right = st.columns([2, 1, 1])
-class_id = left.selectbox(
-    "Class", classes["class_id"], format_func=dict(zip(classes["class_id"], classes["label"], strict=True)).get,
-    key="gallery_class",
-)  # fmt: skip
-setup = middle.radio(
-    "Candidate labels", run_queries.SETUPS, format_func=widgets.SETUP_LABELS.get, key="gallery_setup", horizontal=True
-)
+class_id = left.selectbox("Class", classes.index, format_func=classes["label"].get, key="gallery_class")
+setup = widgets.run_setup_picker(run, "gallery_setup", middle)
 shown = right.radio("Show", gallery.FILTERS, key="gallery_filter")
-order = st.selectbox("Order", gallery.SORTS, key="gallery_order")
 
 labels = data.query(run_queries.imagenet_labels)
 rows = gallery.with_setup(
     data.query(run_queries.gallery_rows, run_id=run.run_id, class_id=int(class_id)), setup, labels
 )
+order_column, page_column = st.columns([2, 1])
+order = order_column.selectbox("Order", gallery.SORTS, key="gallery_order")
 rows = gallery.select(rows, shown, order)
-page = st.number_input("Page", min_value=1, max_value=gallery.pages(rows), key="gallery_page")
-st.caption(f"{len(rows)} photos. Thumbnails are made once and kept in the cache folder.")
+pages = gallery.pages(rows)
+page = page_column.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="gallery_page")
+st.caption(
+    f"{len(rows)} photos. True class: **{classes.loc[class_id, 'label'].split(' (')[0]}**. The mark says whether the "
+    "model's top prediction is right; the percentage is its confidence. Thumbnails are made once and cached."
+)
+if rows.empty:
+    st.info(f"No photo of this class is {'classified correctly' if shown == 'correct only' else 'misclassified'}.")
+    st.stop()
 
-root, cache = Path(run.dataset_root), cache_root()
-missing = 0
-background = classes.set_index("class_id").loc[class_id]
+root, cache, missing = Path(run.dataset_root), cache_root(), 0
 for column, split in zip(st.columns(2), ("common", "counter"), strict=True):
     with column:
-        st.subheader(f"{split}: {background[f'{split}_background']}")
+        st.subheader(f"{split}: {classes.loc[class_id, f'{split}_background']}")
         for i, row in enumerate(gallery.page_of(rows, split, page).itertuples()):
             if i % 3 == 0:
                 grid = st.columns(3)
             with grid[i % 3]:
                 path = thumbnail(root / row.image_id, GALLERY_PX, cache)
                 missing += path is None
-                mark = "✓" if row.correct else "✗"
-                caption = f"{mark} {row.predicted_label} · {row.confidence:.0%}"
-                st.image(str(path or placeholder(GALLERY_PX, cache)), caption=caption, width="stretch")
+                st.image(str(path or placeholder(GALLERY_PX, cache)), width="stretch")
+                mark = ":green[**✓**]" if row.correct else ":red[**✗**]"
+                st.markdown(f"{mark} {row.predicted_label} · {row.confidence:.0%}")
                 if st.button("Enlarge", key=f"zoom_{row.image_id}", width="stretch"):
                     widgets.photo_dialog(root / row.image_id, rows.set_index("image_id").loc[row.image_id], labels)
 if missing:

@@ -60,10 +60,10 @@ st.caption(
     f"model's trend line ({scale} fit over all {len(points)} models of its family) at its common accuracy."
 )
 
-table = selections.overview_table(shown)
+table = selections.overview_table(shown, shown_runs)
 number = st.column_config.NumberColumn(format="%.2f")
 st.dataframe(
-    table.drop(columns=["model_id"]),
+    table.drop(columns=["model_id", "run_id"]),
     hide_index=True,
     column_config={c: number for c in ["params (M)", "common", "counter", "drop", "eff. robustness"]},
 )
