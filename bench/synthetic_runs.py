@@ -78,7 +78,8 @@ def write_runs(results: Path, paper: Path, photos: Path, count: int, seed: int =
             "run_id": run_id,
             "model": {"spec": spec, "family": "CLIP" if spec.startswith("open_clip") else "ImageNet"},
             "labels": {"classnames": "wordnet", "templates": ["A photo of {}."]},
-            "dataset": {"root": str(dataset)},
+            "dataset": {"root": str(dataset), "fingerprint": "synthetic"},
+            "setups": ["1vs1000", "1vs20"],
             "started_at": f"2026-01-01T00:{number // 60:02d}:{number % 60:02d}",
             "images": {"evaluated": len(ids)},
         }

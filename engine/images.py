@@ -144,6 +144,16 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return context
 
 
+def warm_up_workers() -> None:
+    """Start the worker server now (it imports torchvision: seconds) in the background, so the first cache build
+    does not wait for it; call while something else, such as loading a model, takes time anyway."""
+    context = _pool_context()
+    if context.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        threading.Thread(target=forkserver.ensure_running, name="forkserver-start", daemon=True).start()
+
+
 def _parallel(fn: Callable, tasks: list, workers: int, init: Callable, initargs: tuple, desc: str, progress: bool,
               stop: threading.Event) -> Iterator:  # fmt: skip
     """Yield fn(task) for every task from `workers` processes, with a progress bar. A worker that dies (killed, out

@@ -20,7 +20,7 @@ from engine import store
 from engine.data import Dataset, DatasetError
 from engine.devices import precision
 from engine.evaluate import Scorer, predict
-from engine.images import ImageCache, Recipe, load_or_build_cache
+from engine.images import ImageCache, Recipe, load_or_build_cache, warm_up_workers
 from engine.labels import default_candidates_path, digest, imagenet_classnames, load_candidates, templates
 from engine.models import LoadedModel, load_model
 from engine.zeroshot import text_head
@@ -138,6 +138,8 @@ class Evaluator:
         self.caches: dict[tuple, Future[ImageCache]] = {}
         self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-cache")
         self._stop = threading.Event()
+        if options.workers > 1:
+            warm_up_workers()
         wants_20 = "1vs20" in options.setups
         self.candidates = load_candidates(options.candidates) if wants_20 else None
         self.candidates_digest = digest(sorted(self.candidates.items())) if self.candidates else None
