@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app import data, gallery, queries
+from app import data, gallery, queries, run_queries
 from app.thumbnails import DETAIL_PX, GALLERY_PX, placeholder, thumbnail
 from engine.config import cache_root
 
@@ -46,6 +46,25 @@ def setup_and_variant() -> tuple[str, str]:
         key="variant",
     )
     return setup, variant
+
+
+NO_RUNS = "No evaluated runs yet. Evaluate a model with `counteranimal eval`, or try `counteranimal demo`."
+
+
+def require_runs(minimum: int = 1) -> pd.DataFrame:
+    """The runs (`run_queries.run_list`), or a note saying how to make them and the end of the page."""
+    runs = data.query(run_queries.run_list)
+    if len(runs) < minimum:
+        st.info(NO_RUNS if runs.empty else f"This page compares {minimum} runs; there is only {len(runs)}. {NO_RUNS}")
+        st.stop()
+    return runs
+
+
+def class_picker(run_id: str, key: str, where=st) -> tuple[int, pd.DataFrame]:
+    """A class of the run's photos; returns its id and the run's classes (label, backgrounds) by id."""
+    classes = data.query(run_queries.run_classes, run_id=run_id).set_index("class_id")
+    class_id = where.selectbox("Class", classes.index, format_func=classes["label"].get, key=key)
+    return int(class_id), classes
 
 
 def run_picker(runs: pd.DataFrame, key: str, label: str = "Run", index: int = 0) -> pd.Series:

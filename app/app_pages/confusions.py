@@ -7,19 +7,13 @@ import streamlit as st
 from app import data, run_queries, widgets
 
 st.title("Confusions")
-runs = data.query(run_queries.run_list)
-if runs.empty:
-    st.info("No evaluated runs yet. Evaluate a model with `counteranimal eval`, or try `counteranimal demo`.")
-    st.stop()
-
-run = widgets.run_picker(runs, "confusions_run")
-classes = data.query(run_queries.run_classes, run_id=run.run_id).set_index("class_id")
+run = widgets.run_picker(widgets.require_runs(), "confusions_run")
 left, middle, right = st.columns([2, 1, 1])
-class_id = left.selectbox("Class", classes.index, format_func=classes["label"].get, key="confusions_class")
+class_id, classes = widgets.class_picker(run.run_id, "confusions_class", left)
 split = middle.radio("Photos", ("common", "counter"), key="confusions_split", horizontal=True)
 setup = widgets.run_setup_picker(run, "confusions_setup", right)
 
-wrong = data.query(run_queries.confusions, run_id=run.run_id, class_id=int(class_id), split=split, setup=setup)
+wrong = data.query(run_queries.confusions, run_id=run.run_id, class_id=class_id, split=split, setup=setup)
 background = classes.loc[class_id, f"{split}_background"]
 if wrong.empty:
     st.success(f"Every {split} ({background}) photo of this class is classified correctly.")

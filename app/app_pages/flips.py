@@ -8,10 +8,7 @@ import streamlit as st
 from app import data, intervals, run_queries, widgets
 
 st.title("Flips between two runs")
-runs = data.query(run_queries.run_list)
-if len(runs) < 2:
-    st.info("Flips compare two runs; evaluate at least two models with `counteranimal eval` (or `counteranimal demo`).")
-    st.stop()
+runs = widgets.require_runs(2)
 
 left, right = st.columns(2)
 with left:

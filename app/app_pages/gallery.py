@@ -9,22 +9,14 @@ from app.thumbnails import GALLERY_PX, placeholder, thumbnail
 from engine.config import cache_root
 
 st.title("Gallery")
-runs = data.query(run_queries.run_list)
-if runs.empty:
-    st.info("No evaluated runs yet. Evaluate a model with `counteranimal eval`, or try `counteranimal demo`.")
-    st.stop()
-
-run = widgets.run_picker(runs, "gallery_run")
-classes = data.query(run_queries.run_classes, run_id=run.run_id).set_index("class_id")
+run = widgets.run_picker(widgets.require_runs(), "gallery_run")
 left, middle, right = st.columns([2, 1, 1])
-class_id = left.selectbox("Class", classes.index, format_func=classes["label"].get, key="gallery_class")
+class_id, classes = widgets.class_picker(run.run_id, "gallery_class", left)
 setup = widgets.run_setup_picker(run, "gallery_setup", middle)
 shown = right.radio("Show", gallery.FILTERS, key="gallery_filter")
 
 labels = data.query(run_queries.imagenet_labels)
-rows = gallery.with_setup(
-    data.query(run_queries.gallery_rows, run_id=run.run_id, class_id=int(class_id)), setup, labels
-)
+rows = gallery.with_setup(data.query(run_queries.gallery_rows, run_id=run.run_id, class_id=class_id), setup, labels)
 order_column, page_column = st.columns([2, 1])
 order = order_column.selectbox("Order", gallery.SORTS, key="gallery_order")
 rows = gallery.select(rows, shown, order)
