@@ -38,14 +38,13 @@ def _axis_range(values: np.ndarray, scale: str) -> list[float]:
     lo, hi = float(np.nanmin(t)), float(np.nanmax(t))
     pad = 0.06 * (hi - lo) or 1.0
     lo, hi = lo - pad, hi + pad
-    if scale == "linear":
-        lo, hi = max(lo, 0.0), min(hi, 100.0)
+    if scale == "linear":  # a little past 0 and 100, so markers at the edges show whole
+        lo, hi = max(lo, -2.0), min(hi, 102.0)
     return [lo, hi]
 
 
 def _accuracy_axis(title: str, scale: str, axis_range: list[float]) -> dict:
-    # constrain="domain": keeping y = x at 45 degrees shrinks the plot area rather than stretching an axis past 100%.
-    axis = {"title": title, "range": axis_range, "zeroline": False, "gridcolor": "#e5e5e5", "constrain": "domain"}
+    axis = {"title": title, "range": axis_range, "zeroline": False, "gridcolor": "#e5e5e5"}
     if scale != "linear":  # label transformed coordinates with the accuracies they stand for
         axis["tickvals"] = SCALES[scale].forward(np.array(ACCURACY_TICKS)).tolist()
         axis["ticktext"] = [str(t) for t in ACCURACY_TICKS]
@@ -224,7 +223,7 @@ def overview_scatter(
         height=640,
         margin={"l": 70, "r": 20, "t": 60, "b": 60},
         xaxis=_accuracy_axis("Common-background accuracy (%)", scale, axis_range),
-        yaxis={**_accuracy_axis("Counter-background accuracy (%)", scale, axis_range), "scaleanchor": "x"},
+        yaxis=_accuracy_axis("Counter-background accuracy (%)", scale, axis_range),
         legend={"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.85)"},
         coloraxis={
             "colorscale": "Viridis",
