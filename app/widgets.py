@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from app import data, gallery, queries, run_queries
+from app import data, export, gallery, queries, run_queries
 from app.thumbnails import DETAIL_PX, GALLERY_PX, placeholder, thumbnail
 from engine.config import cache_root
 
@@ -124,3 +126,28 @@ def thumbnail_grid(root: Path, image_ids: list[str], columns: int) -> None:
         grid[i % columns].image(str(path or placeholder(GALLERY_PX, cache)), caption=Path(image_id).name)
     if missing:
         st.warning(f"{missing} photos are not under {root} (moved or deleted?); placeholders are shown.")
+
+
+def export_menu(name: str, figures: dict[str, go.Figure], table: pd.DataFrame | None, caption: str) -> None:
+    """An "Export" popover: each chart as PNG (3x), SVG, PDF or standalone HTML, and the whole page as a zip (every
+    chart in every format and the table as CSV). Files are rendered only when their button is clicked."""
+    with st.popover("Export", icon=":material/download:"):
+        text = caption if st.checkbox("Provenance caption", value=True, key="export_caption") else None
+        for chart, fig in figures.items():
+            st.markdown(f"**{fig.layout.title.text or chart}**")
+            for column, fmt in zip(st.columns(len(export.FORMATS)), export.FORMATS, strict=True):
+                column.download_button(
+                    fmt.upper(),
+                    data=partial(export.render, fig, fmt, text),
+                    file_name=f"{chart}.{fmt}",
+                    mime=export.FORMATS[fmt],
+                    on_click="ignore",
+                )
+        st.download_button(
+            "Export this page (zip)",
+            data=partial(export.page_zip, figures, table, text),
+            file_name=f"counteranimal-{name}.zip",
+            mime="application/zip",
+            on_click="ignore",
+            icon=":material/folder_zip:",
+        )

@@ -232,3 +232,10 @@ def test_classes_page_offers_runs_with_counts(app, with_runs):
 def test_run_pages_without_runs_say_how_to_make_one(app, page):
     open_page(app, page)
     assert "counteranimal demo" in app.info[0].value
+
+
+@pytest.mark.parametrize(("page", "charts"), [(None, 1), ("scaling", 3), ("classes", 2)])
+def test_every_chart_page_offers_its_exports(app, page, charts):
+    open_page(app, page)
+    labels = [b.proto.label for b in app.get("download_button")]
+    assert labels.count("PNG") == charts and labels.count("PDF") == charts and "Export this page (zip)" in labels

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import charts, data, queries, run_queries, selections, widgets
+from app import charts, data, export, queries, run_queries, selections, widgets
 
 st.title("Classes and backgrounds")
 
@@ -39,6 +39,7 @@ def per_class(option: tuple[str, str, str]):
     return data.query(run_queries.run_per_class, run_id=key, setup=setup)
 
 
+figures = {}
 shared_order = st.toggle("Same class order in both charts (the left model's)", key="classes_shared_order")
 left_rows, flagged = None, False
 for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_model_b"), (0, 1), strict=True):
@@ -55,6 +56,8 @@ for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_mode
             rows = selections.in_order_of(rows, left_rows)
         left_rows = rows if left_rows is None else left_rows
         flagged = flagged or rows["flag"].ne("").any()
-        st.plotly_chart(charts.per_class_dumbbell(rows, names[chosen]), theme=None)
+        figures[f"per-class-{key[-1]}"] = charts.per_class_dumbbell(rows, names[chosen])
+        st.plotly_chart(figures[f"per-class-{key[-1]}"], theme=None)
 if flagged:
     st.caption("† the paper's printed drop differs from common − counter here; kept as printed (see About).")
+widgets.export_menu("classes", figures, classes, export.provenance("per-class accuracy", "per model", len(figures)))

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import charts, data, queries, run_queries, selections, widgets
+from app import charts, data, export, queries, run_queries, selections, widgets
 from app.trends import effective_robustness, fit_trends, trend_groups
 
 st.title("Common vs counter backgrounds")
@@ -52,7 +52,8 @@ if shown.empty and shown_runs.empty:
 
 title = f"CounterAnimal, {widgets.SETUP_LABELS.get(setup, setup)} · {widgets.VARIANT_LABELS.get(variant, variant)}"
 shown_trends = {group: trend for group, trend in trends.items() if group in set(shown["trend_group"])}
-st.plotly_chart(charts.overview_scatter(shown, scale, shown_trends, title, shown_runs), theme=None)
+figure = charts.overview_scatter(shown, scale, shown_trends, title, shown_runs)
+st.plotly_chart(figure, theme=None)
 st.caption(
     f"{len(shown)} of {len(points)} published models, {len(shown_runs)} evaluated here (stars, with 95% bootstrap "
     "intervals; dotted: from the paper's number for the same model). Marker size: backbone parameters; CLIP colour: "
@@ -67,9 +68,12 @@ st.dataframe(
     hide_index=True,
     column_config={c: number for c in ["params (M)", "common", "counter", "drop", "eff. robustness"]},
 )
+csv_table = table.assign(setup=setup, variant=variant, scale=scale)
+caption = export.provenance("published numbers and runs evaluated here", widgets.SETUP_LABELS[setup], len(shown))
+widgets.export_menu("overview", {"overview": figure}, csv_table, caption)
 st.download_button(
     "Download table (CSV)",
-    table.assign(setup=setup, variant=variant, scale=scale).to_csv(index=False),
+    csv_table.to_csv(index=False),
     file_name=f"counteranimal_{setup}_{variant}_{scale}.csv",
     mime="text/csv",
 )

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import charts, data, queries, selections, widgets
+from app import charts, data, export, queries, selections, widgets
 
 st.title("Scaling backbones and data")
 st.caption(
@@ -13,6 +13,7 @@ st.caption(
 setup, variant = widgets.setup_and_variant()
 points = data.query(queries.model_scores, setup=setup, variant=variant)
 clip = points[points["family"] == "CLIP"]
+figures = {}  # for the export menu, filled as the tabs draw
 by_data, by_backbone, versus = st.tabs(["Same data, larger backbones", "Same backbone, other data", "CLIP vs ImageNet"])
 
 with by_data:
@@ -20,7 +21,8 @@ with by_data:
     if options:
         chosen = st.selectbox("Pre-training data", options, key="scaling_data")
         rows = selections.same_data(points, chosen)
-        st.plotly_chart(charts.score_bars(rows, "label", f"CLIP trained on {chosen}"), theme=None)
+        figures["same-data"] = charts.score_bars(rows, "label", f"CLIP trained on {chosen}")
+        st.plotly_chart(figures["same-data"], theme=None)
     else:
         st.info("No pre-training dataset has two or more CLIP models in this setup and variant.")
 
@@ -29,7 +31,8 @@ with by_backbone:
     if options:
         chosen = st.selectbox("Backbone", options, key="scaling_backbone")
         rows = selections.same_backbone(points, chosen)
-        st.plotly_chart(charts.score_bars(rows, "label", f"CLIP {chosen} by pre-training data"), theme=None)
+        figures["same-backbone"] = charts.score_bars(rows, "label", f"CLIP {chosen} by pre-training data")
+        st.plotly_chart(figures["same-backbone"], theme=None)
     else:
         st.info("No backbone has two or more CLIP models in this setup and variant.")
 
@@ -38,5 +41,8 @@ with versus:
     if rows.empty:
         st.info("No backbone has both CLIP and ImageNet models in this setup and variant.")
     else:
-        title = "CLIP vs ImageNet models with the same backbone"
-        st.plotly_chart(charts.score_bars(rows, "label", title), theme=None)
+        figures["clip-vs-imagenet"] = charts.score_bars(rows, "label", "CLIP vs ImageNet models with the same backbone")
+        st.plotly_chart(figures["clip-vs-imagenet"], theme=None)
+
+caption = export.provenance("published numbers", widgets.SETUP_LABELS[setup], len(points))
+widgets.export_menu("scaling", figures, points, caption)

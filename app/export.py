@@ -1,0 +1,98 @@
+"""Slide-ready exports of the dashboard's charts: PNG (3x), SVG and PDF rendered by kaleido through the system
+Chromium, a standalone interactive HTML file, and a zip of a whole page. Pure functions; no Streamlit."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import threading
+import warnings
+import zipfile
+from collections.abc import Iterator
+from datetime import date
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from engine import __version__
+
+SLIDE_WIDTH, SLIDE_HEIGHT = 1600, 1000  # px at scale 1: a 16:10 slide
+PNG_SCALE = 3  # PNG pixels per layout pixel: sharp on a projector and in print
+SLIDE_FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 24}
+FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "html": "text/html"}
+
+
+class ExportError(Exception):
+    """A static image cannot be rendered (usually: no Chromium for kaleido); the message says what to do."""
+
+
+def provenance(what: str, setup: str, models: int) -> str:
+    """The caption that says where a figure comes from."""
+    return (
+        f"CounterAnimal Explorer {__version__} · {what} · {setup} · {models} models · {date.today().isoformat()} · "
+        "data: Wang et al., NeurIPS 2024"
+    )
+
+
+def for_slides(fig: go.Figure, caption: str | None = None) -> go.Figure:
+    """A copy with slide-sized fonts and, if given, the provenance caption under the plot."""
+    slide = go.Figure(fig)
+    slide.update_layout(font=SLIDE_FONT, title_font_size=30, width=SLIDE_WIDTH, height=SLIDE_HEIGHT)
+    if caption:
+        margin_bottom = max(slide.layout.margin.b or 0, 130)
+        slide.update_layout(margin={"b": margin_bottom})
+        slide.add_annotation(
+            text=caption, xref="paper", yref="paper", x=0, y=0, yshift=-margin_bottom + 10, showarrow=False,
+            xanchor="left", yanchor="bottom", font={"size": 16, "color": "#555555"},
+        )  # fmt: skip
+    return slide
+
+
+# A page's zip renders many images with one Chromium; one zip at a time per server process (viewers are threads).
+_BROWSER = threading.Lock()
+
+
+@contextlib.contextmanager
+def _browser() -> Iterator[None]:
+    import kaleido
+
+    with _BROWSER, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The kopts argument is ignored")  # plotly's, harmless here
+        kaleido.start_sync_server(silence_warnings=True)
+        try:
+            yield
+        finally:
+            kaleido.stop_sync_server(silence_warnings=True)
+
+
+def _render(slide: go.Figure, fmt: str) -> bytes:
+    if fmt == "html":
+        return pio.to_html(slide, include_plotlyjs=True, full_html=True).encode()
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    try:
+        return pio.to_image(slide, format=fmt, scale=PNG_SCALE if fmt == "png" else 1)
+    except Exception as error:  # kaleido reports a missing browser in several ways
+        raise ExportError(
+            f"Cannot render {fmt.upper()} ({type(error).__name__}: {str(error).splitlines()[0][:160]}). Static "
+            "exports need Chromium: `sudo apt-get install -y chromium`. The HTML export works without it."
+        ) from error
+
+
+def render(fig: go.Figure, fmt: str, caption: str | None = None) -> bytes:
+    """The figure as slide-ready bytes: png (3x), svg, pdf, or html (interactive, Plotly and data embedded)."""
+    return _render(for_slides(fig, caption), fmt)  # one image: a browser of its own starts faster than the server
+
+
+def page_zip(figures: dict[str, go.Figure], table: pd.DataFrame | None, caption: str | None) -> bytes:
+    """Every figure of a page in every format, and its table as CSV, in one zip."""
+    buffer = io.BytesIO()
+    with _browser(), zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, fig in figures.items():
+            slide = for_slides(fig, caption)
+            for fmt in FORMATS:
+                archive.writestr(f"{name}.{fmt}", _render(slide, fmt))
+        if table is not None:
+            archive.writestr("table.csv", table.to_csv(index=False))
+    return buffer.getvalue()
