@@ -70,3 +70,23 @@ def test_gallery_loads_thumbnails_pages_forward_and_filters_errors(demo_server_u
         timeout=30_000,
     )
     page.screenshot(path=ARTIFACTS / "gallery_errors.png", full_page=True)
+
+
+def test_overview_exports_a_png_and_the_page_zip(server_url, browser):
+    import zipfile
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(server_url)
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    page.get_by_text("Export", exact=True).click()
+    menu = page.get_by_test_id("stPopoverBody")
+    with page.expect_download(timeout=90_000) as png:
+        menu.get_by_role("button", name="PNG").click()
+    assert png.value.suggested_filename == "overview.png"
+    assert png.value.path().read_bytes().startswith(b"\x89PNG")
+    with page.expect_download(timeout=90_000) as bundle:
+        menu.get_by_role("button", name="Export this page (zip)").click()
+    names = zipfile.ZipFile(bundle.value.path()).namelist()
+    assert {"overview.png", "overview.svg", "overview.pdf", "overview.html", "table.csv"} == set(names)
+    context.close()
