@@ -75,7 +75,7 @@ def _render(slide: go.Figure, fmt: str) -> bytes:
         return pio.to_image(slide, format=fmt, scale=PNG_SCALE if fmt == "png" else 1)
     except Exception as error:  # kaleido reports a missing browser in several ways
         raise ExportError(
-            f"Cannot render {fmt.upper()} ({type(error).__name__}: {str(error).splitlines()[0][:160]}). Static "
+            f"Cannot render {fmt.upper()} ({type(error).__name__}: {str(error).strip()[:200]}). Static "
             "exports need Chromium: `sudo apt-get install -y chromium`. The HTML export works without it."
         ) from error
 
