@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import widgets
+from app import url_state, widgets
 from app.queries import DataError
 
 st.set_page_config(page_title="CounterAnimal Explorer", page_icon=":material/pets:", layout="wide")
@@ -19,7 +19,10 @@ pages = [
     st.Page("app_pages/about.py", title="About", icon=":material/info:"),
 ]
 page = st.navigation(pages)
+asked, notices = url_state.restore(page.url_path)  # a shared link's view
 try:
     page.run()
 except DataError as error:  # a missing or malformed results file: say what and how to fix it, no traceback
     st.error(f"**The dashboard cannot read its data.** {error}")
+finally:  # also after st.stop(): the link always shows the view
+    url_state.publish(page.url_path, asked, notices)

@@ -90,3 +90,13 @@ def test_overview_exports_a_png_and_the_page_zip(server_url, browser):
     names = zipfile.ZipFile(bundle.value.path()).namelist()
     assert {"overview.png", "overview.svg", "overview.pdf", "overview.html", "table.csv"} == set(names)
     context.close()
+
+
+def test_a_shared_link_restores_the_view(server_url, page):
+    page.goto(f"{server_url}/?setup=1vs20&overview_scale=logit")
+    wait_for_points(page, published_models("1vs20"))  # the two LVLMs only exist in 1 vs 20
+    checked = page.eval_on_selector_all(
+        "label:has(input[type=radio]:checked)", "labels => labels.map(l => l.innerText.trim())"
+    )
+    assert "1 vs 20" in checked and "logit" in checked
+    assert "overview_scale=logit" in page.url

@@ -1,0 +1,78 @@
+"""Shareable links: every page's state round-trips through the URL; bad parameters are ignored with a notice."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import APP_MAIN
+
+
+def app_at(page: str | None, params: dict | None = None) -> AppTest:
+    """A fresh session (a new browser) opening a link."""
+    at = AppTest.from_file(APP_MAIN, default_timeout=60)
+    if page:
+        at.run()
+        at.switch_page(f"app_pages/{page}.py")
+    for name, value in (params or {}).items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def link(at: AppTest) -> dict:
+    return {name: at.query_params[name] for name in at.query_params}
+
+
+def test_overview_state_round_trips(paper_copy, results_dir):
+    at = app_at(None)
+    at.radio(key="setup").set_value("1vs20").run()
+    at.radio(key="overview_scale").set_value("logit").run()
+    at.multiselect(key="overview_family").set_value(["CLIP", "LVLM"]).run()
+    shared = link(at)
+    assert shared["overview_scale"] == "logit" and shared["overview_family"] == "CLIP,LVLM"
+    opened = app_at(None, shared)
+    assert opened.radio(key="setup").value == "1vs20" and opened.radio(key="overview_scale").value == "logit"
+    assert opened.multiselect(key="overview_family").value == ["CLIP", "LVLM"]
+
+
+def test_scaling_state_round_trips(paper_copy, results_dir):
+    at = app_at("scaling")
+    at.selectbox(key="scaling_backbone").set_value("ViT/L/14").run()
+    opened = app_at("scaling", link(at))
+    assert opened.selectbox(key="scaling_backbone").value == "ViT/L/14"
+
+
+def test_classes_state_round_trips(paper_copy, results_dir):
+    at = app_at("classes")
+    options = at.selectbox(key="classes_model_a").options
+    at.toggle(key="classes_shared_order").set_value(True).run()
+    opened = app_at("classes", link(at))
+    assert opened.toggle(key="classes_shared_order").value is True
+    assert opened.selectbox(key="classes_model_b").value == at.selectbox(key="classes_model_b").value
+    assert len(options) == 5
+
+
+@pytest.mark.parametrize(
+    ("page", "key", "value"),
+    [("gallery", "gallery_filter", "errors only"), ("confusions", "confusions_split", "counter")],
+)
+def test_run_pages_state_round_trips(with_runs, page, key, value):
+    at = app_at(page)
+    at.radio(key=key).set_value(value).run()
+    opened = app_at(page, link(at))
+    assert opened.radio(key=key).value == value
+    assert opened.selectbox(key=f"{page}_run").value == at.selectbox(key=f"{page}_run").value
+
+
+def test_flips_state_round_trips(with_runs):
+    at = app_at("flips")
+    at.radio(key="flips_setup").set_value("1vs20").run()
+    opened = app_at("flips", link(at))
+    assert opened.radio(key="flips_setup").value == "1vs20"
+
+
+def test_invalid_and_unknown_parameters_fall_back_with_a_notice(paper_copy, results_dir):
+    opened = app_at(None, {"overview_scale": "cubic", "overview_split_hq": "maybe", "colour": "red"})
+    assert opened.radio(key="overview_scale").value == "linear"  # the default
+    notices = " ".join(t.proto.body for t in opened.toast)
+    assert "overview_scale=cubic" in notices and "overview_split_hq=maybe" in notices and "`colour`" in notices
