@@ -19,7 +19,11 @@ pages = [
     st.Page("app_pages/about.py", title="About", icon=":material/info:"),
 ]
 page = st.navigation(pages)
+if target := st.session_state.pop("story_goto", None):  # a story's Next / Previous chose another view
+    page_path, params = target
+    st.switch_page(widgets.PAGE_FILES[page_path], query_params=params)
 asked, notices = url_state.restore(page.url_path)  # a shared link's view
+widgets.meeting_controls()
 try:
     page.run()
 except DataError as error:  # a missing or malformed results file: say what and how to fix it, no traceback

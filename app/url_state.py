@@ -28,6 +28,7 @@ KEYS: dict[str, tuple[Callable, Callable]] = {
     "overview_data": _LIST,
     "scaling_data": _TEXT,
     "scaling_backbone": _TEXT,
+    "scaling_tab": _TEXT,
     "classes_model_a": _PICK,
     "classes_model_b": _PICK,
     "classes_shared_order": _FLAG,

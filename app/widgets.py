@@ -26,7 +26,11 @@ def keep_choices() -> None:
     """Keep widget values across pages: Streamlit forgets a widget's value when its page is not shown, unless the
     value is re-assigned. Buttons and table selections (keys "zoom_*", "*_table*") cannot be assigned, nor need to."""
     for key in list(st.session_state):
-        if isinstance(key, str) and not key.startswith("zoom_") and "_table" not in key:
+        if (
+            isinstance(key, str)
+            and not key.startswith(("zoom_", "story_back", "story_next", "present_exit"))
+            and ("_table" not in key)
+        ):
             st.session_state[key] = st.session_state[key]
 
 
@@ -151,3 +155,92 @@ def export_menu(name: str, figures: dict[str, go.Figure], table: pd.DataFrame | 
             on_click="ignore",
             icon=":material/folder_zip:",
         )
+
+
+# ---- meetings: stories and the presenter view --------------------------------------------------------------------
+
+PAGE_FILES = {
+    "": "app_pages/overview.py",
+    "scaling": "app_pages/scaling.py",
+    "classes": "app_pages/classes.py",
+    "gallery": "app_pages/gallery.py",
+    "confusions": "app_pages/confusions.py",
+    "flips": "app_pages/flips.py",
+    "about": "app_pages/about.py",
+}
+# Presenter view: large type, high contrast, no sidebar and no controls (the presenter bar stays).
+PRESENTER_CSS = """
+<style>
+html, .stMarkdown, .stCaption { font-size: 22px !important; color: #000000 !important; }
+section[data-testid="stSidebar"], div[data-testid="stSidebarCollapsedControl"], header { display: none !important; }
+div[data-testid="stRadio"], div[data-testid="stSelectbox"], div[data-testid="stMultiSelect"],
+div[data-testid="stCheckbox"], div[data-testid="stNumberInput"], div[data-testid="stPopover"],
+div[data-testid="stDownloadButton"], div[data-testid="stToggle"] { display: none !important; }
+</style>
+"""
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get("present"))
+
+
+def chart(fig: go.Figure) -> None:
+    """A chart on the page; in the presenter view with projector-sized, high-contrast type."""
+    if presenting():
+        fig = go.Figure(fig)
+        fig.update_layout(font={"size": 24, "color": "#000000"}, title_font_size=30)
+    st.plotly_chart(fig, theme=None)
+
+
+def _go_to_step(steps: list, index: int) -> None:
+    """Button callback: put the step's choices in session state; the page switch happens in main.py."""
+    from app import url_state
+
+    step = steps[index]
+    st.session_state["story_step"] = index
+    for key, text in step.params.items():
+        st.session_state[key] = url_state.KEYS[key][1](text)
+    st.session_state["story_goto"] = (step.page, step.params)
+
+
+def story_steps() -> list:
+    """The chosen story's steps (empty when none is chosen)."""
+    from app import stories
+
+    chosen = st.session_state.get("story", "(none)")
+    story = next(
+        (s for s in stories.load_stories(queries.Sources.from_environment().results) if s.name == chosen), None
+    )
+    if story is None:
+        return []
+    runs = data.query(run_queries.run_list)
+    return stories.playable(story, runs["run_id"].iloc[-1] if len(runs) else None)
+
+
+def meeting_controls() -> None:
+    """Sidebar: the presenter-view switch and the story picker. In the presenter view, a bar on the page instead."""
+    from app import stories
+
+    names = ["(none)"] + [s.name for s in stories.load_stories(queries.Sources.from_environment().results)]
+    with st.sidebar:
+        st.toggle("Presenter view", key="present", help="Large type, high contrast, no controls; Exit on the page.")
+        st.selectbox("Story", names, key="story", help="Step through saved views in order.")
+    steps = story_steps()
+    if presenting():
+        st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
+    if steps or presenting():
+        _step_bar(steps)
+
+
+def _step_bar(steps: list) -> None:
+    index = st.session_state.get("story_step", -1)
+    back, title, forward, leave = st.columns([1, 6, 1, 1])
+    if steps:
+        back.button("◀ Previous", on_click=_go_to_step, args=(steps, index - 1), disabled=index <= 0, key="story_back")
+        forward.button(
+            "Next ▶", on_click=_go_to_step, args=(steps, index + 1), disabled=index >= len(steps) - 1, key="story_next"
+        )
+        label = f"Step {index + 1} of {len(steps)}: {steps[index].title}" if index >= 0 else "Press Next to start."
+        title.markdown(f"**{label}**")
+    if presenting():
+        leave.button("Exit", on_click=lambda: st.session_state.update(present=False), key="present_exit")

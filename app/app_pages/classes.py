@@ -57,7 +57,7 @@ for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_mode
         left_rows = rows if left_rows is None else left_rows
         flagged = flagged or rows["flag"].ne("").any()
         figures[f"per-class-{key[-1]}"] = charts.per_class_dumbbell(rows, names[chosen])
-        st.plotly_chart(figures[f"per-class-{key[-1]}"], theme=None)
+        widgets.chart(figures[f"per-class-{key[-1]}"])
 if flagged:
     st.caption("† the paper's printed drop differs from common − counter here; kept as printed (see About).")
 widgets.export_menu("classes", figures, classes, export.provenance("per-class accuracy", "per model", len(figures)))

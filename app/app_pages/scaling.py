@@ -14,7 +14,11 @@ setup, variant = widgets.setup_and_variant()
 points = data.query(queries.model_scores, setup=setup, variant=variant)
 clip = points[points["family"] == "CLIP"]
 figures = {}  # for the export menu, filled as the tabs draw
-by_data, by_backbone, versus = st.tabs(["Same data, larger backbones", "Same backbone, other data", "CLIP vs ImageNet"])
+by_data, by_backbone, versus = st.tabs(
+    ["Same data, larger backbones", "Same backbone, other data", "CLIP vs ImageNet"],
+    key="scaling_tab",
+    on_change="rerun",
+)
 
 with by_data:
     options = selections.values_shared_by(clip, "pretrain_data")
@@ -22,7 +26,7 @@ with by_data:
         chosen = st.selectbox("Pre-training data", options, key="scaling_data")
         rows = selections.same_data(points, chosen)
         figures["same-data"] = charts.score_bars(rows, "label", f"CLIP trained on {chosen}")
-        st.plotly_chart(figures["same-data"], theme=None)
+        widgets.chart(figures["same-data"])
     else:
         st.info("No pre-training dataset has two or more CLIP models in this setup and variant.")
 
@@ -32,7 +36,7 @@ with by_backbone:
         chosen = st.selectbox("Backbone", options, key="scaling_backbone")
         rows = selections.same_backbone(points, chosen)
         figures["same-backbone"] = charts.score_bars(rows, "label", f"CLIP {chosen} by pre-training data")
-        st.plotly_chart(figures["same-backbone"], theme=None)
+        widgets.chart(figures["same-backbone"])
     else:
         st.info("No backbone has two or more CLIP models in this setup and variant.")
 
@@ -42,7 +46,7 @@ with versus:
         st.info("No backbone has both CLIP and ImageNet models in this setup and variant.")
     else:
         figures["clip-vs-imagenet"] = charts.score_bars(rows, "label", "CLIP vs ImageNet models with the same backbone")
-        st.plotly_chart(figures["clip-vs-imagenet"], theme=None)
+        widgets.chart(figures["clip-vs-imagenet"])
 
 caption = export.provenance("published numbers", widgets.SETUP_LABELS[setup], len(points))
 widgets.export_menu("scaling", figures, points, caption)

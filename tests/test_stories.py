@@ -1,0 +1,58 @@
+"""Story presets and the presenter view."""
+
+from streamlit.testing.v1 import AppTest
+
+from app import stories, url_state
+from tests.conftest import APP_MAIN
+
+
+def test_built_in_story_steps_use_known_link_parameters():
+    (story,) = stories.load_stories(__import__("pathlib").Path("/nonexistent"))
+    for step in story.steps:
+        assert step.page in url_state.PAGE_KEYS
+        for key, text in step.params.items():
+            assert key in url_state.page_keys(step.page), (step.title, key)
+            url_state.KEYS[key][1](text.replace(stories.LATEST_RUN, "r1"))  # parses
+
+
+def test_steps_that_need_a_run_are_left_out_without_one_and_filled_in_with_one():
+    (story,) = stories.load_stories(__import__("pathlib").Path("/nonexistent"))
+    without = stories.playable(story, None)
+    with_run = stories.playable(story, "abc123")
+    assert len(without) == 4 and len(with_run) == 7
+    assert with_run[-1].params["gallery_run"] == "abc123"
+
+
+def test_a_groups_own_stories_come_from_the_results_folder(tmp_path):
+    (tmp_path / "stories.toml").write_text(
+        '[[story]]\nname = "Lab meeting"\n[[story.step]]\ntitle = "Ours"\npage = "scaling"\n'
+        'params = { scaling_backbone = "ViT/B/16" }\n'
+    )
+    names = [s.name for s in stories.load_stories(tmp_path)]
+    assert names[-1] == "Lab meeting" and len(names) == 2
+
+
+def test_next_steps_through_the_story_views(paper_copy, results_dir):
+    at = AppTest.from_file(APP_MAIN, default_timeout=60)
+    at.run()
+    at.selectbox(key="story").set_value("The paper in four views, then your model").run()
+    at.button(key="story_next").click().run()
+    assert at.radio(key="overview_scale").value == "linear"
+    at.button(key="story_next").click().run()
+    assert not at.exception
+    assert at.radio(key="overview_scale").value == "logit" and at.toggle(key="overview_split_hq").value is True
+    assert "Step 2 of 4" in " ".join(m.value for m in at.markdown)
+    at.button(key="story_next").click().run()
+    assert at.selectbox(key="scaling_backbone").value == "ViT/L/14"  # step 3 is on the Scaling page
+    at.button(key="story_back").click().run()
+    assert at.radio(key="overview_scale").value == "logit"
+
+
+def test_presenter_view_hides_controls_and_can_be_left(paper_copy, results_dir):
+    at = AppTest.from_file(APP_MAIN, default_timeout=60)
+    at.run()
+    at.toggle(key="present").set_value(True).run()
+    assert any("stSidebar" in m.value for m in at.markdown)  # the presenter style sheet
+    at.button(key="present_exit").click().run()
+    assert at.toggle(key="present").value is False
+    assert not any("stSidebar" in m.value for m in at.markdown)
