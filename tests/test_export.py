@@ -28,9 +28,13 @@ def test_svg_carries_the_title_and_the_caption_only_when_asked():
     assert "CounterAnimal Explorer" not in without
 
 
-def test_pdf_is_a_pdf():
-    pdf = export.render(FIGURE, "pdf")
-    assert pdf.startswith(b"%PDF") and len(pdf) > 1000
+def test_pdf_is_a_slide_page_with_the_title_and_caption():
+    from pypdf import PdfReader
+
+    (page,) = PdfReader(io.BytesIO(export.render(FIGURE, "pdf", CAPTION))).pages
+    assert [float(v) for v in page.mediabox[2:]] == [export.SLIDE_WIDTH * 0.75, export.SLIDE_HEIGHT * 0.75]  # pt
+    text = page.extract_text()
+    assert "Snow to grass" in text and "CounterAnimal Explorer" in text
 
 
 def test_html_works_without_a_server():
