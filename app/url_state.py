@@ -19,6 +19,7 @@ _LIST = (lambda v: ",".join(v), lambda t: [s for s in t.split(",") if s])
 _PICK = (lambda v: "|".join(v), lambda t: tuple(t.split("|")))
 
 KEYS: dict[str, tuple[Callable, Callable]] = {
+    "present": _FLAG,  # the presenter view, on every page: a meeting's link opens ready to present
     "setup": _TEXT,
     "variant": _TEXT,
     "overview_scale": _TEXT,
@@ -48,12 +49,13 @@ KEYS: dict[str, tuple[Callable, Callable]] = {
 }
 # Which keys a page's link carries (by the page's URL path).
 PAGE_KEYS = {
-    "": ("setup", "variant", "overview_"),
-    "scaling": ("setup", "variant", "scaling_"),
-    "classes": ("classes_",),
-    "gallery": ("gallery_",),
-    "confusions": ("confusions_",),
-    "flips": ("flips_",),
+    "": ("present", "setup", "variant", "overview_"),
+    "scaling": ("present", "setup", "variant", "scaling_"),
+    "classes": ("present", "classes_"),
+    "gallery": ("present", "gallery_"),
+    "confusions": ("present", "confusions_"),
+    "flips": ("present", "flips_"),
+    "about": ("present",),
 }
 
 

@@ -76,3 +76,9 @@ def test_invalid_and_unknown_parameters_fall_back_with_a_notice(paper_copy, resu
     assert opened.radio(key="overview_scale").value == "linear"  # the default
     notices = " ".join(t.proto.body for t in opened.toast)
     assert "overview_scale=cubic" in notices and "overview_split_hq=maybe" in notices and "`colour`" in notices
+
+
+def test_a_link_can_open_in_the_presenter_view(paper_copy, results_dir):
+    opened = app_at(None, {"present": "1"})
+    assert opened.toggle(key="present").value is True
+    assert any("stSidebar" in m.value for m in opened.markdown)
