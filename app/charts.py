@@ -278,23 +278,17 @@ def per_class_dumbbell(rows: pd.DataFrame, title: str) -> go.Figure:
             go.Scatter(
                 x=segments_x, y=segments_y, mode="lines", line={"color": "#bbbbbb", "width": 3}, showlegend=False
             ),
-            go.Scatter(
-                name="common",
-                x=rows["common"],
-                y=labels,
-                mode="markers",
-                marker={"color": COMMON_COLOR, "size": 10},
-                customdata=rows["n_common"],
-                hovertemplate="%{y}<br>common: %{x:.1f}% of %{customdata} photos<extra></extra>",
-            ),
-            go.Scatter(
-                name="counter",
-                x=rows["counter"],
-                y=labels,
-                mode="markers",
-                marker={"color": COUNTER_COLOR, "size": 10},
-                customdata=rows["n_counter"],
-                hovertemplate="%{y}<br>counter: %{x:.1f}% of %{customdata} photos<extra></extra>",
+            *(
+                go.Scatter(
+                    name=split,
+                    x=rows[split],
+                    y=labels,
+                    mode="markers",
+                    marker={"color": colour, "size": 10},
+                    customdata=rows[f"n_{split}"],
+                    hovertemplate=f"%{{y}}<br>{split}: %{{x:.1f}}% of %{{customdata}} photos<extra></extra>",
+                )
+                for split, colour in (("common", COMMON_COLOR), ("counter", COUNTER_COLOR))
             ),
             go.Scatter(
                 name="drop",
