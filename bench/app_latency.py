@@ -25,12 +25,10 @@ Figures go to bench/results/app_latency.json and a table to stdout.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import os
 import platform
-import shutil
 import statistics
 import sys
 import tempfile
@@ -41,24 +39,20 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 from streamlit.testing.v1 import AppTest
-from synthetic_runs import write_runs  # bench/ is on sys.path when this file runs as a script
+from synthetic_data import add_synthetic_models, copy_paper, write_runs  # bench/ is on sys.path as a script
 
 from engine.config import CACHE_ENV, PAPER_ENV, RESULTS_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 APP_MAIN = REPO / "app" / "main.py"
-PAPER = REPO / "results" / "paper"
 OUTPUT = REPO / "bench" / "results" / "app_latency.json"
 GOAL_S = 1.0  # the issue's target: every page under 1 s once the cache is warm
 RUN_TIMEOUT_S = 60  # AppTest's default of 3 s is too short for a cold render on a slow machine
 
 SYNTHETIC_MODELS = 500
 SYNTHETIC_SEED = 20240611  # fixed, so "paper+500" is the same table on every run and machine
-SYNTHETIC_SETUPS = ("1vs1000", "1vs20")
-CLIP_SHARE = 2 / 3  # about the CLIP : ImageNet ratio of the paper's main tables (28 : 15)
 
 
 @dataclass(frozen=True)
@@ -103,111 +97,6 @@ class PageTiming:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Datasets
-
-
-def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        return list(reader.fieldnames or []), list(reader)
-
-
-def _append_csv(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
-    """Append rows under the file's own header; the original rows stay byte for byte as shipped."""
-    text = path.read_text(encoding="utf-8")
-    with path.open("a", newline="", encoding="utf-8") as handle:
-        if text and not text.endswith("\n"):
-            handle.write("\n")
-        csv.DictWriter(handle, fieldnames=columns, lineterminator="\n").writerows(rows)
-
-
-def _pick(rows: list[dict[str, str]], rng: np.random.Generator) -> dict[str, str]:
-    return rows[int(rng.integers(len(rows)))]
-
-
-def synthetic_models(models: list[dict[str, str]], count: int, rng: np.random.Generator) -> list[dict[str, str]]:
-    """`count` plausible extra models: real backbones and sizes, pre-training data of a real model of the family."""
-    main = [m for m in models if m["role"] == "main" and m["backbone"]]
-    by_family = {family: [m for m in main if m["family"] == family] for family in ("CLIP", "ImageNet")}
-    data_columns = ("pretrain_data", "pretrain_size", "pretrain_pairs_m", "high_quality_data")
-    rows = []
-    for number in range(1, count + 1):
-        family = "CLIP" if rng.random() < CLIP_SHARE else "ImageNet"
-        # Backbone and size come from one real model, so a backbone keeps its parameter count; the data comes from
-        # an independent draw, so new (backbone, data) pairs appear, as the Scaling page's groupings would see them.
-        architecture, data = _pick(by_family[family], rng), _pick(by_family[family], rng)
-        row = dict.fromkeys(models[0], "")
-        row.update(
-            model_id=f"synthetic:model-{number:04d}",
-            name=f"Synthetic-{family}-{number:04d}",
-            family=family,
-            role="main",
-            backbone=architecture["backbone"],
-            params_m=architecture["params_m"],
-            params_total_m=architecture["params_total_m"],
-            **{column: data[column] for column in data_columns},
-        )
-        rows.append(row)
-    return rows
-
-
-def synthetic_scores(model_ids: list[str], rng: np.random.Generator) -> list[dict[str, str]]:
-    """Paper-protocol scores in both setups: common uniform in 55-95, a drop of 3-30 points."""
-    rows = []
-    for model_id in model_ids:
-        for setup in SYNTHETIC_SETUPS:
-            common = round(float(rng.uniform(55, 95)), 2)
-            counter = round(common - float(rng.uniform(3, 30)), 2)
-            drop = round(common - counter, 2)  # recomputed from the rounded values, as the shipped rows are
-            rows.append(
-                {
-                    "model_id": model_id,
-                    "setup": setup,
-                    "variant": "default",
-                    "common": f"{common:.2f}",
-                    "counter": f"{counter:.2f}",
-                    "drop": f"{drop:.2f}",
-                    "source": "synthetic",
-                    "flag": "",
-                }
-            )
-    return rows
-
-
-def synthetic_per_class(model_ids: list[str], class_ids: list[str], rng: np.random.Generator) -> list[dict[str, str]]:
-    """Per-class 1 vs 1000 numbers for every synthetic model, so the Classes page has 500 more models to offer."""
-    rows = []
-    for model_id in model_ids:
-        for class_id in class_ids:
-            common = round(float(rng.uniform(40, 100)), 2)
-            counter = round(max(common - float(rng.uniform(-5, 50)), 0.0), 2)
-            row = {"model_id": model_id, "setup": "1vs1000", "class_id": class_id, "source": "synthetic"}
-            rows.append(
-                row | {"common": f"{common:.2f}", "counter": f"{counter:.2f}", "drop": f"{common - counter:.2f}"}
-            )
-    return rows
-
-
-def copy_paper(folder: Path) -> Path:
-    """A private copy of the shipped tables, so the benchmark reads exactly them and nothing else."""
-    shutil.copytree(PAPER, folder)
-    return folder
-
-
-def add_synthetic_models(paper: Path, count: int, seed: int) -> None:
-    """Append `count` synthetic models to models.csv, their scores to scores.csv and per-class numbers to
-    per_class.csv, columns unchanged."""
-    rng = np.random.default_rng(seed)
-    model_columns, models = _read_csv(paper / "models.csv")
-    extra = synthetic_models(models, count, rng)
-    _append_csv(paper / "models.csv", model_columns, extra)
-    score_columns, _ = _read_csv(paper / "scores.csv")
-    _append_csv(paper / "scores.csv", score_columns, synthetic_scores([m["model_id"] for m in extra], rng))
-    per_class_columns, _ = _read_csv(paper / "per_class.csv")
-    class_ids = [row["class_id"] for row in _read_csv(paper / "classes.csv")[1]]
-    per_class = synthetic_per_class([m["model_id"] for m in extra], class_ids, rng)
-    _append_csv(
-        paper / "per_class.csv", per_class_columns, [dict.fromkeys(per_class_columns, "") | r for r in per_class]
-    )
 
 
 @dataclass(frozen=True)

@@ -146,13 +146,6 @@ FROM ({GROUP_COUNTS_SQL}) AS groups
 GROUP BY run_id, setup
 """
 
-PER_CLASS_SQL = """
-SELECT class_id, split::VARCHAR AS split, any_value(background::VARCHAR) AS background,
-       count(*) AS images, 100 * avg(correct_{setup}::INTEGER) AS accuracy
-FROM read_parquet(?)
-GROUP BY ALL ORDER BY class_id, split
-"""
-
 
 def run_metrics(results: Path) -> pd.DataFrame:
     """Common, counter and drop (class-balanced and unbalanced, %) per run and setup; empty without runs."""
@@ -160,12 +153,3 @@ def run_metrics(results: Path) -> pd.DataFrame:
         if not create_predictions_view(con, results):
             return pd.DataFrame()
         return con.execute(METRICS_SQL + " ORDER BY run_id, setup").df()
-
-
-def per_class_accuracy(results: Path, rid: str, setup: str = "1vs1000") -> pd.DataFrame:
-    """Accuracy (%) and image count per class and split of one run."""
-    if setup not in ("1vs1000", "1vs20"):
-        raise ValueError(f"unknown setup {setup!r}")
-    with duckdb.connect() as con:
-        sql = PER_CLASS_SQL.format(setup=setup)
-        return con.execute(sql, [str(run_path(results, rid) / "predictions.parquet")]).df()

@@ -64,12 +64,6 @@ def test_runs_without_1_vs_20_report_only_1_vs_1000(tmp_path):
     assert store.run_metrics(tmp_path)["setup"].tolist() == ["1vs1000"]
 
 
-def test_per_class_accuracy_of_one_run(results):
-    table = store.per_class_accuracy(results, "run-a").set_index(["class_id", "split"])
-    assert table.loc[(1, "common"), "accuracy"] == pytest.approx(75.0)
-    assert table.loc[(2, "counter"), "images"] == 3
-
-
 def test_no_runs_no_metrics(tmp_path):
     assert store.run_metrics(tmp_path).empty
 
