@@ -11,7 +11,6 @@ from pathlib import Path
 
 import torch
 
-WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
 _WRAPPER_KEYS = ("state_dict", "model", "module")  # how training scripts (open_clip, timm, Lightning) nest weights
 
 
@@ -27,13 +26,19 @@ def sha256_file(path: Path, chunk_bytes: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+def read_state_dict(path: Path, shapes_only: bool = False) -> dict[str, torch.Tensor]:
     """Tensors of a weight file: a bare state dict, or one wrapped under `state_dict` (open_clip's and timm's
-    training checkpoints), with DistributedDataParallel's `module.` prefixes removed."""
+    training checkpoints), with DistributedDataParallel's `module.` prefixes removed.
+
+    Args:
+        shapes_only: read names and shapes, not values (meta tensors, or memory-mapped ones): checking that a
+            1.7 GB checkpoint fits an architecture then takes a moment, not the time and memory to load it.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"Weight file {path} does not exist.")
-    raw = _read_safetensors(path) if path.suffix == ".safetensors" else _read_torch(path)
+    safetensors = path.suffix == ".safetensors"
+    raw = _read_safetensors(path, shapes_only) if safetensors else _read_torch(path, mmap=shapes_only)
     for key in _WRAPPER_KEYS:
         if isinstance(raw, dict) and isinstance(raw.get(key), dict):
             raw = raw[key]
@@ -48,25 +53,41 @@ def _strip_prefix(key: str) -> str:
     return key.removeprefix("module.")
 
 
-def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
+def _read_safetensors(path: Path, shapes_only: bool) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     try:
-        return load_file(str(path), device="cpu")
+        if not shapes_only:
+            return load_file(str(path), device="cpu")
+        with safe_open(str(path), framework="pt") as f:
+            return {k: torch.empty(f.get_slice(k).get_shape(), device="meta") for k in f.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"{path.name} is not a readable safetensors file ({error}); is it truncated?") from error
 
 
-def _read_torch(path: Path) -> object:
+_SAVE_WEIGHTS = "Save only the weights (`torch.save(model.state_dict(), ...)` or safetensors) and try again."
+
+
+def _read_torch(path: Path, mmap: bool = False) -> object:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        except RuntimeError as error:
+            if not (mmap and "mmap can only be used" in str(error)):
+                raise
+            return torch.load(path, map_location="cpu", weights_only=True)  # the legacy format cannot be mapped
     except Exception as error:
         text = str(error)
-        if "Weights only load failed" in text or "Unsupported global" in text:
+        if "Weights only load failed" in text and "global" in text.lower():
             raise CheckpointError(
                 f"{path.name} was refused: besides tensors it contains Python objects that would run code when "
-                "loaded. Save only the weights (`torch.save(model.state_dict(), ...)` or safetensors) and try again."
+                f"loaded. {_SAVE_WEIGHTS}"
+            ) from error
+        if "Weights only load failed" in text:
+            raise CheckpointError(
+                f"{path.name} was refused: it is not a PyTorch weight file that can be read without running code "
+                f"(random bytes, a damaged file, or a pickle of Python objects). {_SAVE_WEIGHTS}"
             ) from error
         raise CheckpointError(
             f"{path.name} is not a readable PyTorch weight file ({type(error).__name__}: {text.splitlines()[0]}); "
@@ -84,7 +105,10 @@ def fit_report(model: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> s
         for k in sorted(set(expected) & set(state_dict))
         if state_dict[k].shape != expected[k].shape
     ]
-    problems = [
+    if not (missing or unexpected or mismatched):
+        return ""
+    problems = [_in_plain_words(len(expected), len(state_dict), len(missing), len(unexpected), len(mismatched))]
+    problems += [
         f"{len(keys)} {what}: {_preview(keys)}"
         for what, keys in (
             ("missing keys", missing),
@@ -94,6 +118,16 @@ def fit_report(model: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> s
         if keys
     ]
     return "; ".join(problems)
+
+
+def _in_plain_words(expected: int, given: int, missing: int, unexpected: int, mismatched: int) -> str:
+    if missing == expected:
+        return "none of its tensor names is one the architecture uses: these are another architecture's weights"
+    if mismatched and not (missing or unexpected):
+        return "the names match but some shapes differ: another size or variant of this architecture"
+    if missing and not (unexpected or mismatched):
+        return f"{missing} of the architecture's {expected} tensors are not in the file: it is incomplete"
+    return f"it does not match the architecture ({given} tensors in the file, {expected} expected)"
 
 
 def _preview(keys: list[str], limit: int = 6) -> str:

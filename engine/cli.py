@@ -27,15 +27,22 @@ def serve(args: argparse.Namespace) -> int:
     os.execve(sys.executable, command, env)
 
 
+def _setups(text: str) -> tuple[str, ...]:
+    from engine.runner import SETUPS
+
+    setups = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not setups or any(s not in SETUPS for s in setups):
+        raise ValueError(f"unknown setup(s) {text!r}; --setups takes {','.join(SETUPS)}")
+    return setups
+
+
 def _evaluator(args: argparse.Namespace):
     from engine.config import cache_root
     from engine.data import load_dataset
     from engine.devices import resolve_device
-    from engine.runner import SETUPS, EvalOptions, Evaluator
+    from engine.runner import EvalOptions, Evaluator
 
-    setups = tuple(s.strip() for s in args.setups.split(","))
-    if unknown := [s for s in setups if s not in SETUPS]:
-        raise ValueError(f"unknown setup(s) {', '.join(unknown)}; --setups takes {','.join(SETUPS)}")
+    setups = _setups(args.setups)
     device = resolve_device(args.device)
     options = EvalOptions(
         results=results_dir(args.results),
@@ -81,6 +88,98 @@ def list_runs(args: argparse.Namespace) -> int:
     metrics.insert(1, "model", metrics["run_id"].map(models))
     columns = ["run_id", "model", "setup", "common", "counter", "drop", "images"]
     print(metrics[columns].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    return 0
+
+
+def job_submit(args: argparse.Namespace) -> int:
+    """Check a model's weights against its architecture and the dataset, then queue the job (nothing is queued if a
+    check fails) and start a worker unless one runs."""
+    import json
+
+    from engine import jobs
+    from engine.data import load_dataset
+    from engine.models import check_weights
+
+    results, setups = results_dir(args.results), _setups(args.setups)
+    checked = check_weights(args.model)
+    dataset = load_dataset(Path(args.data))
+    request = {"model": args.model, "name": args.name, "data": str(Path(args.data).resolve()), "setups": setups}
+    job = jobs.submit(results, {**request, "device": args.device, "checked": checked})
+    started = False if args.no_start else jobs.ensure_worker(results)
+    if args.json:
+        print(json.dumps({"job_id": job.id, "checked": checked, "images": len(dataset.images)}))
+    else:
+        print(
+            f"queued job {job.id}: {args.model} ({checked['tensors']} tensors fit the architecture) on "
+            f"{len(dataset.images)} photos"
+            + ("; worker started" if started else "")
+            + ". Follow it: counteranimal jobs"
+        )
+    return 0
+
+
+def job_list(args: argparse.Namespace) -> int:
+    from engine import jobs
+
+    found = jobs.list_jobs(results_dir(args.results))
+    if not found:
+        print("no jobs; queue one with `counteranimal job submit` or the dashboard's Evaluate page")
+    for job in found:
+        progress = job.progress()
+        detail = {
+            jobs.RUNNING: f"{progress.get('stage', 'starting')} {progress.get('done', '')}/{progress.get('total', '')}",
+            jobs.DONE: f"run {job.state.get('run_id')}",
+        }.get(job.status, job.state.get("error") or "")
+        print(f"{job.id}  {job.status:11} {job.request.get('name') or job.request['model']:30} {detail}")
+    return 0
+
+
+def job_cancel(args: argparse.Namespace) -> int:
+    from engine import jobs
+
+    print(f"job {args.job_id}: {jobs.cancel(results_dir(args.results), args.job_id)}")
+    return 0
+
+
+def job_retry(args: argparse.Namespace) -> int:
+    from engine import jobs
+
+    results = results_dir(args.results)
+    jobs.retry(results, args.job_id)
+    started = jobs.ensure_worker(results)
+    print(f"job {args.job_id}: queued again" + ("; worker started" if started else ""))
+    return 0
+
+
+def job_run(args: argparse.Namespace) -> int:
+    from engine.worker import run_job
+
+    return run_job(results_dir(args.results), args.job_id)
+
+
+def worker(args: argparse.Namespace) -> int:
+    from engine.worker import work
+
+    count = work(results_dir(args.results))
+    print(f"worker done: {count} job(s) run")
+    return 0
+
+
+def architectures(args: argparse.Namespace) -> int:
+    """The architectures each library offers, for the Evaluate page's pickers (the dashboard never imports torch)."""
+    import json
+
+    import open_clip
+    import timm
+    import torchvision
+    from torchvision.models import list_models
+
+    found = {
+        "open_clip": sorted(open_clip.list_models()),
+        "timm": timm.list_models(),
+        "torchvision": sorted(list_models(module=torchvision.models)),
+    }
+    print(json.dumps(found) if args.json else "\n".join(f"{k}: {len(v)} architectures" for k, v in found.items()))
     return 0
 
 
@@ -192,6 +291,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("zoo", help="the models of engine/zoo.toml and their specs").set_defaults(run=zoo)
 
+    p = commands.add_parser("architectures", help="the architectures open_clip, timm and torchvision offer")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=architectures)
+
+    job = commands.add_parser("job", help="evaluation jobs run by a background worker").add_subparsers(
+        dest="job_command", required=True
+    )
+    p = job.add_parser("submit", help="check a model's weights and the dataset, then queue the evaluation")
+    p.add_argument("--model", required=True, help="model spec with local weights, e.g. timm:resnet50@/w/r50.pt")
+    p.add_argument("--name", help="how the dashboard shows the model (default: from the spec)")
+    p.add_argument("--data", required=True, help="the dataset folder")
+    p.add_argument("--setups", default="1vs1000,1vs20", help="comma-separated: 1vs1000, 1vs20")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--no-start", action="store_true", help="only queue; do not start a worker")
+    p.add_argument("--json", action="store_true", help="print the job id and the check as JSON")
+    _add_results(p)
+    p.set_defaults(run=job_submit)
+    for name, run, text in (
+        ("cancel", job_cancel, "cancel a queued or running job"),
+        ("retry", job_retry, "queue a failed, cancelled or interrupted job again"),
+        ("run", job_run, "run one job in this process (what the worker does)"),
+    ):
+        p = job.add_parser(name, help=text)
+        p.add_argument("job_id")
+        _add_results(p)
+        p.set_defaults(run=run)
+
+    p = commands.add_parser("jobs", help="list evaluation jobs and their progress")
+    _add_results(p)
+    p.set_defaults(run=job_list)
+
+    p = commands.add_parser("worker", help="run queued jobs one at a time until none is left")
+    _add_results(p)
+    p.set_defaults(run=worker)
+
     data = commands.add_parser("data", help="dataset tools").add_subparsers(dest="data_command", required=True)
     p = data.add_parser("check", help="per class: backgrounds, counts vs the paper's, skipped files")
     p.add_argument("dir")
@@ -229,6 +363,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
         ("engine.models", "ModelError"),
         ("engine.checkpoints", "CheckpointError"),
         ("engine.download", "DownloadError"),
+        ("engine.jobs", "JobError"),
     ):
         if module in sys.modules:  # only modules a command imported can have raised
             errors.append(getattr(sys.modules[module], name))

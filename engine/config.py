@@ -30,3 +30,21 @@ def paper_dir() -> Path:
 def cache_root(explicit: str | os.PathLike | None = None) -> Path:
     """The cache folder: an explicit `--cache DIR`, else `$COUNTERANIMAL_CACHE`, else `~/.cache/counteranimal`."""
     return Path(explicit or os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "counteranimal")
+
+
+DATA_ENV = "COUNTERANIMAL_DATA"  # the dataset the dashboard evaluates on by default; default ./data
+ROOTS_ENV = "COUNTERANIMAL_ALLOWED_ROOTS"  # folders the dashboard may read weights and datasets from (os.pathsep)
+WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
+
+
+def data_dir() -> Path:
+    """The default dataset folder: `$COUNTERANIMAL_DATA`, else `./data` (where `counteranimal download` puts it)."""
+    return Path(os.environ.get(DATA_ENV) or "data")
+
+
+def allowed_roots(results: Path) -> list[Path]:
+    """Folders whose files a browser may name as weights or dataset: `$COUNTERANIMAL_ALLOWED_ROOTS`, else `./weights`
+    and the default dataset folder; the results folder (where uploads are stored) always."""
+    configured = os.environ.get(ROOTS_ENV)
+    roots = [Path(p) for p in configured.split(os.pathsep) if p] if configured else [Path("weights"), data_dir()]
+    return [root.expanduser().resolve() for root in [*roots, Path(results)]]

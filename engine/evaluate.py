@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from engine.data import Dataset
 from engine.devices import autocast
-from engine.images import ImageCache
+from engine.images import ImageCache, Report
 from engine.models import LoadedModel
 
 TOP_K = 5
@@ -68,14 +68,22 @@ def batches(cache: ImageCache, batch_size: int, pin: bool) -> Iterator[tuple[sli
 
 
 def score_all(
-    scorer: Scorer, cache: ImageCache, batch_size: int, progress: bool = True, desc: str = "inference"
+    scorer: Scorer,
+    cache: ImageCache,
+    batch_size: int,
+    progress: bool = True,
+    desc: str = "inference",
+    report: Report | None = None,
 ) -> Iterator[tuple[slice, torch.Tensor]]:
     """(slice, (B, 1000) scores on the device) for every cached image, batch by batch."""
     pin = scorer.device.type == "cuda"
-    with tqdm(total=len(cache.image_ids), desc=desc, unit="img", disable=not progress) as bar:
+    total = len(cache.image_ids)
+    with tqdm(total=total, desc=desc, unit="img", disable=not progress) as bar:
         for window, pixels in batches(cache, batch_size, pin):
             yield window, scorer(pixels)
             bar.update(window.stop - window.start)
+            if report:
+                report(bar.n, total)
 
 
 def candidate_matrix(class_ids: np.ndarray, candidates: dict[int, tuple[int, ...]]) -> torch.Tensor:
@@ -115,6 +123,7 @@ def predict(
     candidates: dict[int, tuple[int, ...]] | None,
     batch_size: int,
     progress: bool = True,
+    report: Report | None = None,
 ) -> pa.Table:
     """One row per readable image: truth, and each setup's prediction with its top-5 classes, scores and
     probabilities (1 vs 20: among the class's candidates). `candidates=None` leaves the 1 vs 20 columns empty."""
@@ -126,7 +135,7 @@ def predict(
     all_classes = torch.arange(1000, device=device).expand(batch_size, -1)
     top1000, top20 = _TopK.empty(len(rows)), _TopK.empty(len(rows)) if options is not None else None
     desc = f"{scorer.model.spec.text} inference"
-    for window, scores in score_all(scorer, cache, batch_size, progress, desc):
+    for window, scores in score_all(scorer, cache, batch_size, progress, desc, report):
         top1000.fill(window, all_classes[: len(scores)], scores, scorer.scale)
         if top20 is not None:
             allowed = options[window]  # (B, 20)

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from engine.data import Dataset
 
 # What an unreadable photo raises while decoding; anything else is a bug or a broken machine and stops the build.
+Report = Callable[[int, int], None]  # (done, total): progress for whoever watches a long step, such as a job
 DECODE_ERRORS = (OSError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError)
 
 
@@ -90,6 +91,7 @@ def load_or_build_cache(
     workers: int,
     progress: bool = True,
     stop: threading.Event | None = None,
+    report: Report | None = None,
 ) -> ImageCache:
     """The cache for (dataset, recipe): read it if complete, else build it in a temporary folder that is renamed
     when done (or removed if the build fails or `stop` is set), so a half-built cache is never used or left behind."""
@@ -100,7 +102,7 @@ def load_or_build_cache(
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        _build(dataset, recipe, partial, workers, progress, stop or threading.Event())
+        _build(dataset, recipe, partial, workers, progress, stop or threading.Event(), report)
         partial.rename(final)
     except OSError as error:
         if not (final / "index.json").is_file():  # not "another process finished the same cache first"
@@ -155,9 +157,10 @@ def warm_up_workers() -> None:
 
 
 def _parallel(fn: Callable, tasks: list, workers: int, init: Callable, initargs: tuple, desc: str, progress: bool,
-              stop: threading.Event) -> Iterator:  # fmt: skip
-    """Yield fn(task) for every task from `workers` processes, with a progress bar. A worker that dies (killed, out
-    of memory) fails the build instead of hanging it; `stop` cancels it between results."""
+              stop: threading.Event, report: Report | None = None) -> Iterator:  # fmt: skip
+    """Yield fn(task) for every task from `workers` processes, with a progress bar (and `report(done, total)`). A
+    worker that dies (killed, out of memory) fails the build instead of hanging it; `stop` cancels it between
+    results."""
     with tqdm(total=len(tasks), desc=desc, unit="img", disable=not progress) as bar:
         if workers <= 1:
             init(*initargs)
@@ -170,6 +173,8 @@ def _parallel(fn: Callable, tasks: list, workers: int, init: Callable, initargs:
                 if stop.is_set():
                     raise CancelledError("image cache build cancelled")
                 bar.update()
+                if report:
+                    report(bar.n, len(tasks))
                 yield result
         finally:
             _WORKER.clear()  # release this process's memory map of the pixel file
@@ -186,14 +191,15 @@ def _allocate(path: Path, shape: tuple[int, ...]) -> None:
             os.posix_fallocate(f.fileno(), 0, path.stat().st_size)
 
 
-def _build(dataset: Dataset, recipe: Recipe, folder: Path, workers: int, progress: bool, stop: threading.Event):
+def _build(dataset: Dataset, recipe: Recipe, folder: Path, workers: int, progress: bool, stop: threading.Event,
+           report: Report | None):  # fmt: skip
     height, width = recipe.output_size()
     ids = [image.image_id for image in dataset.images]
     pixels_path = folder / "pixels.npy"
     _allocate(pixels_path, (len(ids), height, width, 3))
     initargs = (recipe, str(pixels_path), str(dataset.root))
     tasks = list(enumerate(ids))
-    results = _parallel(_decode_into_cache, tasks, workers, _init_worker, initargs, "decode", progress, stop)
+    results = _parallel(_decode_into_cache, tasks, workers, _init_worker, initargs, "decode", progress, stop, report)
     failed = {slot: reason for slot, reason in results if reason}
     _compact(folder, ids, failed, (height, width))
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 from torchvision import transforms as T
 
-from engine.checkpoints import WEIGHT_SUFFIXES, CheckpointError, load_weights, sha256_file
+from engine.checkpoints import CheckpointError, fit_report, load_weights, read_state_dict, sha256_file
+from engine.config import WEIGHT_SUFFIXES
 from engine.images import Recipe
 from engine.zoo import load_zoo
 
@@ -97,6 +98,35 @@ def model_recipe(text: str) -> Recipe:
     milliseconds), so image caches can be prepared before models are loaded."""
     with torch.device("meta"):
         return load_model(text, torch.device("meta"), random_weights=True).recipe
+
+
+def check_weights(text: str) -> dict:
+    """Check, before anything runs, that a spec's local weight file fits its architecture: the architecture is built
+    on the meta device and only the file's names and shapes are read, so this takes seconds even for gigabytes.
+
+    Returns:
+        {"spec", "family", "file", "tensors", "parameters"} of the checked weights.
+    Raises:
+        ModelError: a spec without a local weight file, or an unknown architecture.
+        CheckpointError: an unreadable or unsafe file, or weights that do not fit, in plain words.
+    """
+    spec = parse_spec(text)
+    if spec.file is None and not spec.name.startswith("local-dir:"):
+        raise ModelError(f"{text} names no weight file; give one as ARCH@FILE or open_clip:local-dir:FOLDER.")
+    with torch.device("meta"):
+        model = load_model(text, torch.device("meta"), random_weights=True)
+    path = spec.file or _open_clip_weights(Path(spec.name.removeprefix("local-dir:")).expanduser())
+    state_dict = read_state_dict(path, shapes_only=True)
+    if problems := fit_report(model.network, state_dict):
+        raise CheckpointError(f"{path.name} does not fit the {spec.name} architecture: {problems}.")
+    parameters = sum(t.numel() for t in state_dict.values())
+    return {
+        "spec": text,
+        "family": model.family,
+        "file": str(path),
+        "tensors": len(state_dict),
+        "parameters": parameters,
+    }
 
 
 def _fetch_error(spec: Spec, error: Exception) -> ModelError:

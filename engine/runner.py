@@ -6,7 +6,7 @@ from __future__ import annotations
 import platform
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,7 +44,8 @@ class EvalOptions:
     batch_size: int = 256
     workers: int = 4  # decode processes for the image cache
     force: bool = False
-    progress: bool = True
+    progress: bool = True  # progress bars on the terminal
+    on_progress: Callable[[str, int, int], None] | None = None  # (stage, done, total), e.g. for a job's page
 
 
 @dataclass
@@ -161,11 +162,17 @@ class Evaluator:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _stage(self, stage: str, done: int = 0, total: int = 0) -> None:
+        if self.options.on_progress:
+            self.options.on_progress(stage, done, total)
+
     def _cache_future(self, recipe: Recipe) -> Future[ImageCache]:
         key = (recipe.key, recipe.convert_first)
         if key not in self.caches:
             o = self.options
+            report = partial(self._stage, "decoding photos")
             build = partial(load_or_build_cache, self.dataset, recipe, o.cache, o.workers, o.progress, self._stop)
+            build = partial(build, report=report)
             self.caches[key] = self._builder.submit(build)
         return self.caches[key]
 
@@ -187,14 +194,16 @@ class Evaluator:
             head = text_head(model, names, prompts, self.options.cache, self.options.progress)
         return Scorer(model, head, self.options.device)
 
-    def evaluate(self, spec: str) -> Outcome:
+    def evaluate(self, spec: str, name: str | None = None) -> Outcome:
         """Load a model spec and evaluate it (see `evaluate_model`)."""
         clock = time.perf_counter()
+        self._stage("loading the model")
         model = load_model(spec, self.options.device)
-        return self.evaluate_model(model, load_seconds=time.perf_counter() - clock)
+        return self.evaluate_model(model, load_seconds=time.perf_counter() - clock, name=name)
 
-    def evaluate_model(self, model: LoadedModel, load_seconds: float = 0.0) -> Outcome:
-        """Evaluate a loaded model into a run, unless an identical run exists (and `force` is off)."""
+    def evaluate_model(self, model: LoadedModel, load_seconds: float = 0.0, name: str | None = None) -> Outcome:
+        """Evaluate a loaded model into a run, unless an identical run exists (and `force` is off). `name` is how
+        the dashboard shows the run (default: from the spec)."""
         spec = model.spec.text
         started, clock = datetime.now(UTC).isoformat(timespec="milliseconds"), time.perf_counter()
         identity = _identity(model, self.dataset, self.options, self.candidates_digest)
@@ -202,14 +211,22 @@ class Evaluator:
         if store.is_complete(self.options.results, rid) and not self.options.force:
             return Outcome(spec, rid, store.run_path(self.options.results, rid), skipped=True)
         seconds = {"load": load_seconds}
+        self._stage("decoding photos", 0, len(self.dataset.images))
         cache = self.image_cache(model)
         seconds["cache_wait"] = time.perf_counter() - clock
         tick = time.perf_counter()
+        if model.family == "CLIP":
+            self._stage("encoding the class prompts")
         scorer = self.scorer(model)
         seconds["text_head"], tick = time.perf_counter() - tick, time.perf_counter()
-        table = predict(scorer, self.dataset, cache, self.candidates, self.options.batch_size, self.options.progress)
+        o = self.options
+        report = partial(self._stage, "scoring photos")
+        table = predict(scorer, self.dataset, cache, self.candidates, o.batch_size, o.progress, report)
         seconds["inference"] = time.perf_counter() - tick
         seconds = {k: round(v, 3) for k, v in seconds.items()}
+        self._stage("writing the run")
         manifest = _manifest(rid, identity, model, self.dataset, cache, self.options, started, seconds)
+        if name:
+            manifest["model"]["name"] = name
         path = store.write_run(self.options.results, rid, manifest, table)
         return Outcome(spec, rid, path, skipped=False, seconds=seconds)

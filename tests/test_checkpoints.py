@@ -81,7 +81,7 @@ def test_a_pickle_that_would_run_code_is_refused_and_does_not_run(tmp_path, writ
     else:
         with path.open("wb") as f:
             pickle.dump({"weight": CreatesFile(target)}, f)
-    with pytest.raises(CheckpointError, match="refused: besides tensors it contains Python objects"):
+    with pytest.raises(CheckpointError, match="was refused"):
         read_state_dict(path)
     assert not target.exists()
 
