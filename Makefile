@@ -11,7 +11,7 @@ PORT   ?= 8501
 # The torch pair that installs cleanly (from a local cache) on the build machines; see README.
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: serve test lint format bench chromium clean
+.PHONY: serve engine test lint format bench chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,18 @@ $(VENV)/.app-installed: pyproject.toml | $(BIN)/python
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e '.[engine,test]' $(TORCH)
-	touch $(VENV)/.app-installed $@
+	touch $(VENV)/.app-installed $(VENV)/.engine-installed $@
 
 serve: $(VENV)/.app-installed
 	$(BIN)/counteranimal serve --host $(HOST) --port $(PORT)
+
+# The engine (torch, open_clip, timm) next to the dashboard: evaluation from the command line or the Evaluate page.
+engine: $(VENV)/.engine-installed
+
+$(VENV)/.engine-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[engine]' $(TORCH)
+	touch $(VENV)/.app-installed $@
 
 chromium:
 	@bash scripts/ensure_chromium.sh

@@ -131,6 +131,7 @@ def _trend_trace(trend: Trend, axis_range: list[float]) -> go.Scatter:
 
 
 RUN_COLOR = "#000000"
+HIGHLIGHT_COLOR = "#d62728"  # the run someone just evaluated
 
 
 def _interval_arms(centre: pd.Series, low: pd.Series, high: pd.Series, scale: str) -> dict:
@@ -182,11 +183,33 @@ def _gap_trace(runs: pd.DataFrame, paper: pd.DataFrame, scale: str) -> go.Scatte
     return go.Scatter(name="paper → here", x=x, y=y, mode="lines", line=line, hoverinfo="skip")
 
 
+def _highlight_trace(run: pd.Series, scale: str) -> go.Scatter:
+    """A ring and the name around one run: the model someone just evaluated."""
+    forward = SCALES[scale].forward
+    return go.Scatter(
+        name=f"highlighted: {run['name']}",
+        x=forward(np.array([run["common"]])),
+        y=forward(np.array([run["counter"]])),
+        mode="markers+text",
+        marker={"symbol": "circle-open", "size": 34, "color": HIGHLIGHT_COLOR, "line": {"width": 3}},
+        text=[f"<b>{run['name']}</b>"],
+        textposition="top center",
+        textfont={"color": HIGHLIGHT_COLOR, "size": 15},
+        hoverinfo="skip",
+    )
+
+
 def overview_scatter(
-    points: pd.DataFrame, scale: str, trends: dict[str, Trend], title: str, runs: pd.DataFrame | None = None
+    points: pd.DataFrame,
+    scale: str,
+    trends: dict[str, Trend],
+    title: str,
+    runs: pd.DataFrame | None = None,
+    highlight: str | None = None,
 ) -> go.Figure:
     """Common (x) vs counter (y) accuracy: y = x, one trend per group, published models by family, and the runs
-    evaluated here (stars with 95% intervals, joined to the paper's point for the same model).
+    evaluated here (stars with 95% intervals, joined to the paper's point for the same model). The run whose id is
+    `highlight` is ringed and named.
 
     Marker size grows with backbone parameters, CLIP colour with pre-training data size, curated-data CLIPs are
     outlined. Coordinates are in the scale's space (probit/logit), ticks labelled in accuracy.
@@ -215,6 +238,8 @@ def overview_scatter(
         if (gaps := _gap_trace(runs, points, scale)) is not None:
             fig.add_trace(gaps)
         fig.add_trace(_runs_trace(runs, scale))
+        for _, run in runs[runs["run_id"] == highlight].iterrows():
+            fig.add_trace(_highlight_trace(run, scale))
     log_ticks = np.log10(list(DATA_SIZE_TICKS.values()))
     fig.update_layout(
         title=title,

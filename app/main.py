@@ -2,12 +2,13 @@
 
 import streamlit as st
 
-from app import url_state, widgets
+from app import evaluation, url_state, widgets
 from app.queries import DataError
 
 st.set_page_config(page_title="CounterAnimal Explorer", page_icon=":material/pets:", layout="wide")
 
 widgets.keep_choices()
+evaluation.resume_jobs()
 
 pages = [
     st.Page("app_pages/overview.py", title="Overview", icon=":material/scatter_plot:", default=True),
@@ -16,10 +17,11 @@ pages = [
     st.Page("app_pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
     st.Page("app_pages/confusions.py", title="Confusions", icon=":material/swap_horiz:"),
     st.Page("app_pages/flips.py", title="Flips", icon=":material/compare:"),
+    st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/play_circle:"),
     st.Page("app_pages/about.py", title="About", icon=":material/info:"),
 ]
 page = st.navigation(pages)
-if target := st.session_state.pop("story_goto", None):  # a story's Next / Previous chose another view
+if target := st.session_state.pop("goto", None):  # a story step or a button chose another view
     page_path, params = target
     st.switch_page(widgets.PAGE_FILES[page_path], query_params=params)
 asked, notices = url_state.restore(page.url_path)  # a shared link's view

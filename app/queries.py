@@ -101,7 +101,7 @@ def _create_view(con: duckdb.DuckDBPyConnection, sources: Sources, view: str) ->
 _EMPTY_RUNS = """CREATE VIEW runs AS SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS model_id, NULL::VARCHAR AS family,
     NULL::VARCHAR AS classnames, NULL::VARCHAR[] AS templates, NULL::VARCHAR AS dataset_root,
     NULL::VARCHAR AS started_at, NULL::INTEGER AS images, NULL::VARCHAR[] AS setups,
-    NULL::VARCHAR AS dataset_fingerprint WHERE false"""
+    NULL::VARCHAR AS dataset_fingerprint, NULL::VARCHAR AS run_name WHERE false"""
 _EMPTY_PREDICTIONS = """CREATE VIEW predictions AS SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS image_id,
     NULL::SMALLINT AS class_id, NULL::VARCHAR AS split, NULL::VARCHAR AS background,
     NULL::SMALLINT AS pred_1vs1000, NULL::BOOLEAN AS correct_1vs1000, NULL::SMALLINT AS pred_1vs20,
@@ -120,7 +120,8 @@ def _create_run_views(con: duckdb.DuckDBPyConnection, sources: Sources) -> None:
         f"""CREATE VIEW runs AS SELECT run_id, model.spec AS model_id, model.family AS family,
             labels.classnames AS classnames, labels.templates::VARCHAR[] AS templates,
             dataset.root AS dataset_root, started_at, images.evaluated::INTEGER AS images,
-            coalesce(setups::VARCHAR[], ['1vs1000', '1vs20']) AS setups, dataset.fingerprint AS dataset_fingerprint
+            coalesce(setups::VARCHAR[], ['1vs1000', '1vs20']) AS setups, dataset.fingerprint AS dataset_fingerprint,
+            json_extract_string(to_json(model), '$.name') AS run_name
         FROM read_json({manifests}, format = 'auto', union_by_name = true)"""
     )
 

@@ -55,8 +55,8 @@ def _setup(setup: str) -> str:
 def run_list(sources: Sources) -> pd.DataFrame:
     """Every complete run: id, model, display name, family, the variant it reproduces, photos, when, where."""
     sql = f"""
-        SELECT r.run_id, r.model_id, coalesce(m.name, r.model_id) AS name, r.family, {RUN_VARIANT} AS variant,
-               r.images, r.started_at, r.dataset_root, r.setups, r.dataset_fingerprint
+        SELECT r.run_id, r.model_id, coalesce(r.run_name, m.name, r.model_id) AS name, r.family,
+               {RUN_VARIANT} AS variant, r.images, r.started_at, r.dataset_root, r.setups, r.dataset_fingerprint
         FROM runs r LEFT JOIN models m USING (model_id)
         ORDER BY r.started_at, r.run_id
     """
@@ -82,7 +82,7 @@ def run_scores(sources: Sources, setup: str, variant: str) -> pd.DataFrame:
     )
     sql = f"""
         SELECT * FROM (
-        SELECT r.model_id, coalesce(m.name, r.model_id) AS name, coalesce(m.family, r.family) AS family,
+        SELECT r.model_id, coalesce(r.run_name, m.name, r.model_id) AS name, coalesce(m.family, r.family) AS family,
                coalesce(m.role, 'run') AS role, coalesce(m.backbone, '') AS backbone,
                CAST(m.params_m AS DOUBLE) AS params_m, m.pretrain_data, m.pretrain_size,
                CAST(m.pretrain_pairs_m AS DOUBLE) AS pretrain_pairs_m,

@@ -27,6 +27,7 @@ KEYS: dict[str, tuple[Callable, Callable]] = {
     "overview_family": _LIST,
     "overview_backbone": _LIST,
     "overview_data": _LIST,
+    "overview_run": _TEXT,  # the run to highlight (a finished job links here)
     "scaling_data": _TEXT,
     "scaling_backbone": _TEXT,
     "scaling_tab": _TEXT,
@@ -56,6 +57,7 @@ PAGE_KEYS = {
     "confusions": ("present", "confusions_"),
     "flips": ("present", "flips_"),
     "about": ("present",),
+    "evaluate": ("present",),
 }
 
 

@@ -28,7 +28,9 @@ def keep_choices() -> None:
     for key in list(st.session_state):
         if (
             isinstance(key, str)
-            and not key.startswith(("zoom_", "story_back", "story_next", "present_exit"))
+            and not key.startswith(
+                ("zoom_", "story_back", "story_next", "present_exit", "job_", "upload_", "highlight_")
+            )
             and ("_table" not in key)
         ):
             st.session_state[key] = st.session_state[key]
@@ -167,6 +169,7 @@ PAGE_FILES = {
     "confusions": "app_pages/confusions.py",
     "flips": "app_pages/flips.py",
     "about": "app_pages/about.py",
+    "evaluate": "app_pages/evaluate.py",
 }
 # Presenter view: large type, high contrast, no sidebar and no controls (the presenter bar stays).
 PRESENTER_CSS = """
@@ -178,6 +181,33 @@ div[data-testid="stCheckbox"], div[data-testid="stNumberInput"], div[data-testid
 div[data-testid="stDownloadButton"], div[data-testid="stToggle"] { display: none !important; }
 </style>
 """
+
+
+def highlighted_run(runs: pd.DataFrame, setup: str) -> str | None:
+    """The Overview's highlighted run (`overview_run`, set by a finished job's link), told in words above the chart:
+    its scores, its effective robustness against its family's trend, and a way to its photos."""
+    run_id = st.session_state.get("overview_run")
+    if not run_id:
+        return None
+    rows = runs[runs["run_id"] == run_id] if len(runs) else runs
+    if rows.empty:
+        st.toast(f"Run {run_id} has no scores in this setup and variant.", icon=":material/link_off:")
+        return None
+    run = rows.iloc[0]
+    er = run["effective_robustness"]
+    with st.container(border=True):
+        text, gallery_link, clear = st.columns([7, 2, 1])
+        text.markdown(
+            f"**{run['name']}** ({SETUP_LABELS[setup]}): common {run['common']:.1f}%, counter {run['counter']:.1f}%, "
+            f"a drop of {run['drop']:.1f} points. Effective robustness **{er:+.1f} points** against the "
+            f"{run['trend_group']} trend: its counter accuracy minus the trend's at the same common accuracy."
+        )
+        gallery_link.button(
+            "Open its gallery", icon=":material/photo_library:", key="highlight_gallery",
+            on_click=go_to, args=("gallery", {"gallery_run": run_id}),
+        )  # fmt: skip
+        clear.button("Clear", key="highlight_clear", on_click=lambda: st.session_state.pop("overview_run", None))
+    return run_id
 
 
 def presenting() -> bool:
@@ -192,15 +222,19 @@ def chart(fig: go.Figure) -> None:
     st.plotly_chart(fig, theme=None)
 
 
-def _go_to_step(steps: list, index: int) -> None:
-    """Button callback: put the step's choices in session state; the page switch happens in main.py."""
+def go_to(page: str, params: dict[str, str]) -> None:
+    """Button callback: open a page (by URL path) with these link parameters as its choices; main.py switches."""
     from app import url_state
 
+    for key, text in params.items():
+        st.session_state[key] = url_state.KEYS[key][1](text)
+    st.session_state["goto"] = (page, params)
+
+
+def _go_to_step(steps: list, index: int) -> None:
     step = steps[index]
     st.session_state["story_step"] = index
-    for key, text in step.params.items():
-        st.session_state[key] = url_state.KEYS[key][1](text)
-    st.session_state["story_goto"] = (step.page, step.params)
+    go_to(step.page, step.params)
 
 
 def story_steps() -> list:

@@ -52,7 +52,8 @@ if shown.empty and shown_runs.empty:
 
 title = f"CounterAnimal, {widgets.SETUP_LABELS.get(setup, setup)} · {widgets.VARIANT_LABELS.get(variant, variant)}"
 shown_trends = {group: trend for group, trend in trends.items() if group in set(shown["trend_group"])}
-figure = charts.overview_scatter(shown, scale, shown_trends, title, shown_runs)
+highlight = widgets.highlighted_run(runs, setup)
+figure = charts.overview_scatter(shown, scale, shown_trends, title, shown_runs, highlight)
 widgets.chart(figure)
 st.caption(
     f"{len(shown)} of {len(points)} published models, {len(shown_runs)} evaluated here (stars, with 95% bootstrap "

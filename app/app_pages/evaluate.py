@@ -1,0 +1,169 @@
+"""Evaluate: a researcher's own checkpoint, checked against its architecture, then evaluated by a background worker
+while the page shows live progress. The result appears on the Overview like every run."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from app import evaluation, widgets
+from engine import jobs
+from engine.config import WEIGHT_SUFFIXES, allowed_roots, data_dir, results_dir
+from engine.inputs import InputError, resolve_allowed, save_upload
+
+results = results_dir()
+roots = allowed_roots(results)
+limit_mb = st.get_option("server.maxUploadSize")
+
+st.title("Evaluate your own model")
+st.caption(
+    "Give an architecture and its weights. They are checked against the architecture before anything runs; the "
+    "evaluation then runs in the background (one at a time, on the GPU when there is one), so you can leave this "
+    "page, or close the tab, and come back. When it is done, the model appears on the Overview."
+)
+if notice := st.session_state.pop("evaluate_notice", None):
+    st.success(notice, icon=":material/schedule:")
+
+
+def _form() -> None:
+    kind = evaluation.KINDS[st.radio("Kind", list(evaluation.KINDS), horizontal=True, key="evaluate_kind")]
+    architecture = ""
+    if kind != "local-dir":
+        names = evaluation.architectures()[kind]
+        architecture = st.selectbox("Architecture", names, index=None, key=f"evaluate_arch_{kind}",
+                                    placeholder="Type to search the installed architectures")  # fmt: skip
+    sources = ["Path on the server"] if kind == "local-dir" else ["Upload", "Path on the server"]
+    source = st.radio("Weights", sources, horizontal=True, key="evaluate_source")
+    upload, server_path = None, ""
+    if source == "Upload":
+        round_ = st.session_state.setdefault("evaluate_upload_round", 0)
+        upload = st.file_uploader(
+            f"Weight file ({', '.join(WEIGHT_SUFFIXES)}; safetensors preferred; up to {limit_mb:,} MB)",
+            type=[s.lstrip(".") for s in WEIGHT_SUFFIXES],
+            key=f"upload_weights_{round_}",
+        )
+    else:
+        what = "open_clip folder (with open_clip_config.json)" if kind == "local-dir" else "weight file"
+        server_path = st.text_input(
+            f"Path of the {what} on the server",
+            key="evaluate_path",
+            help="Allowed under: " + ", ".join(str(r) for r in roots),
+        )
+    name = st.text_input("Display name", key="evaluate_name", placeholder="e.g. My ViT-B/16, epoch 30")
+    st.session_state.setdefault("evaluate_data", str(data_dir()))
+    data = st.text_input("Dataset folder", key="evaluate_data")
+    st.session_state.setdefault("evaluate_setups", ["1vs1000", "1vs20"])
+    setups = st.multiselect("Setups", ["1vs1000", "1vs20"], key="evaluate_setups", format_func=widgets.SETUP_LABELS.get)
+    if st.button("Check and evaluate", type="primary", key="job_submit"):
+        with st.spinner("Checking the weights against the architecture, and the dataset..."):
+            error = _submit(kind, architecture, upload, server_path, name.strip(), data, setups)
+        if error:
+            st.error(error, icon=":material/block:")
+
+
+def _submit(kind: str, architecture: str | None, upload, server_path: str, name: str, data: str, setups: list) -> str:
+    """Check and queue; an error in plain words, or "" (then the page reruns with the job in the list)."""
+    if kind != "local-dir" and not architecture:
+        return "Choose the architecture the weights belong to."
+    if not setups:
+        return "Choose at least one setup."
+    if upload is None and not server_path.strip():
+        return "Upload a weight file, or give its path on the server."
+    stored = None
+    try:
+        dataset = resolve_allowed(data, roots, "dataset")
+        if upload is not None:
+            weights, new = save_upload(results, upload.name, upload, upload.size, limit_mb * 2**20)
+            stored = weights if new else None
+        else:
+            weights = resolve_allowed(server_path, roots, "folder" if kind == "local-dir" else "weight file")
+    except InputError as error:
+        return str(error)
+    submitted = evaluation.submit(results, evaluation.spec_for(kind, architecture, weights), name, str(dataset), setups)
+    if submitted.error:
+        if stored:  # a file that fails the check is not kept
+            stored.unlink(missing_ok=True)
+        return submitted.error
+    st.session_state["evaluate_notice"] = (
+        f"Queued: {submitted.checked['tensors']} tensors ({submitted.checked['parameters'] / 1e6:,.1f} M parameters) "
+        "fit the architecture. Follow it below."
+    )
+    st.session_state["evaluate_upload_round"] = st.session_state.get("evaluate_upload_round", 0) + 1  # frees it
+    st.rerun()
+    return ""
+
+
+def _job_card(job: jobs.Job, all_jobs: list[jobs.Job]) -> None:
+    request = job.request
+    with st.container(border=True):
+        title, status, actions = st.columns([5, 2, 2])
+        title.markdown(f"**{request.get('name') or Path(request['model']).name}**")
+        title.caption(f"`{request['model']}` · {', '.join(request['setups'])} · queued {request['submitted_at']}")
+        status.markdown(evaluation.STATUS_LABELS.get(job.status, job.status))
+        if job.status in (jobs.QUEUED, jobs.RUNNING):
+            if job.cancel_requested:
+                actions.caption("Cancelling...")
+            elif actions.button("Cancel", key=f"job_cancel_{job.id}", icon=":material/stop:"):
+                jobs.cancel(results, job.id)
+                st.rerun(scope="fragment")
+        if job.status in jobs.RETRYABLE and actions.button(
+            "Retry", key=f"job_retry_{job.id}", icon=":material/replay:"
+        ):
+            jobs.retry(results, job.id)
+            jobs.ensure_worker(results)
+            st.rerun(scope="fragment")
+        if job.status == jobs.RUNNING:
+            fraction, text = evaluation.progress_line(job.progress())
+            st.progress(fraction or 0.0, text=text)
+        elif job.status == jobs.QUEUED:
+            st.caption(f"Number {evaluation.queue_position(job, all_jobs)} in the queue.")
+        elif job.status == jobs.DONE:
+            _done_links(job)
+        else:
+            st.error(job.state.get("error") or job.status)
+        if job.status != jobs.QUEUED:
+            with st.expander("Log"):
+                st.code(job.log_tail() or "(empty)", language=None)
+
+
+def _done_links(job: jobs.Job) -> None:
+    run_id = job.state["run_id"]
+    again = " (an identical run already existed)" if job.state.get("skipped") else ""
+    st.caption(f"Run `{run_id}`{again}, finished {job.state.get('finished_at', '')}.")
+    overview, gallery, _ = st.columns([2, 2, 5])
+    if overview.button("Show on the Overview", key=f"job_overview_{job.id}", icon=":material/scatter_plot:"):
+        widgets.go_to("", {"overview_run": run_id})
+        st.rerun()
+    if gallery.button("Open its gallery", key=f"job_gallery_{job.id}", icon=":material/photo_library:"):
+        widgets.go_to("gallery", {"gallery_run": run_id})
+        st.rerun()
+
+
+def _announce(all_jobs: list[jobs.Job]) -> None:
+    """A toast when a job this session watched finishes."""
+    seen = st.session_state.setdefault("evaluate_seen", {})
+    for job in all_jobs:
+        if seen.get(job.id) in (jobs.QUEUED, jobs.RUNNING) and job.status not in (jobs.QUEUED, jobs.RUNNING):
+            st.toast(f"{job.request.get('name') or job.request['model']}: {job.status}")
+        seen[job.id] = job.status
+
+
+def _jobs() -> None:
+    all_jobs = jobs.list_jobs(results)
+    _announce(all_jobs)
+    if not all_jobs:
+        st.caption("No evaluations yet.")
+    for job in reversed(all_jobs):  # newest first
+        _job_card(job, all_jobs)
+
+
+if evaluation.engine_installed():
+    _form()
+else:
+    st.warning(
+        "This installation has the dashboard only. To evaluate models, install the engine "
+        "(`make engine`, or `pip install -e '.[engine]'`) and restart the dashboard.",
+        icon=":material/build:",
+    )
+st.subheader("Evaluations")
+active = any(job.status in (jobs.QUEUED, jobs.RUNNING) for job in jobs.list_jobs(results))
+st.fragment(_jobs, run_every=1.0 if active else None)()

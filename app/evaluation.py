@@ -1,0 +1,122 @@
+"""The Evaluate page's plumbing: the dashboard never imports torch, so it asks the engine's command line (in a
+subprocess) for architectures and checks, and reads and changes the job queue on disk (`engine.jobs`)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from engine import jobs
+
+# What the page offers -> the spec's kind. An open_clip folder holds its own architecture (open_clip_config.json).
+KINDS = {
+    "open_clip architecture": "open_clip",
+    "timm model": "timm",
+    "torchvision model": "torchvision",
+    "open_clip folder (hub format)": "local-dir",
+}
+CHECK_TIMEOUT_S = 600  # reading names and shapes is quick; importing torch and listing a big dataset take seconds
+
+
+def engine_installed() -> bool:
+    """Whether this environment can evaluate (torch, open_clip, timm), found without importing them."""
+    return all(importlib.util.find_spec(name) for name in ("torch", "open_clip", "timm"))
+
+
+def _engine(*args: str, timeout: float = CHECK_TIMEOUT_S) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "engine.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@st.cache_data(show_spinner="Listing the installed architectures...")
+def architectures() -> dict[str, list[str]]:
+    """{"open_clip": [...], "timm": [...], "torchvision": [...]}: what the installed libraries can build."""
+    done = _engine("architectures", "--json")
+    if done.returncode != 0:
+        raise RuntimeError(f"`counteranimal architectures` failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout)
+
+
+def spec_for(kind: str, architecture: str, weights: Path) -> str:
+    """The engine's model spec for a kind, an architecture and a weight file (or an open_clip folder)."""
+    if kind == "local-dir":
+        return f"open_clip:local-dir:{weights}"
+    return f"{kind}:{architecture}@{weights}"
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job_id: str | None = None
+    error: str | None = None  # in plain words, for the page
+    checked: dict | None = None
+
+
+def submit(results: Path, spec: str, name: str, data: str, setups: list[str]) -> Submitted:
+    """Check the weights against the architecture and the dataset, then queue the job and start a worker (all in
+    `counteranimal job submit`); nothing is queued if a check fails."""
+    args = ["job", "submit", "--json", "--results", str(results), "--model", spec, "--data", data]
+    args += ["--setups", ",".join(setups)] + (["--name", name] if name else [])
+    try:
+        done = _engine(*args)
+    except subprocess.TimeoutExpired:
+        return Submitted(
+            error=f"Checking took over {CHECK_TIMEOUT_S} s and was stopped; is the dataset on a slow disk?"
+        )
+    if done.returncode == 0:
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+        return Submitted(job_id=answer["job_id"], checked=answer["checked"])
+    lines = [line.removeprefix("error: ") for line in done.stderr.strip().splitlines()]
+    message = lines[-1] if done.returncode == 2 and lines else "\n".join(lines[-8:])
+    return Submitted(error=message or f"The check failed (status {done.returncode}).")
+
+
+@st.cache_resource
+def resume_jobs() -> None:
+    """Once per dashboard start: jobs whose worker died are marked interrupted, and queued ones start running."""
+    from engine.config import results_dir
+
+    results = results_dir()
+    jobs.recover(results)
+    if engine_installed():
+        jobs.ensure_worker(results)
+
+
+STATUS_LABELS = {
+    jobs.QUEUED: ":material/schedule: Queued",
+    jobs.RUNNING: ":material/progress_activity: Running",
+    jobs.DONE: ":material/check_circle: Done",
+    jobs.FAILED: ":material/error: Failed",
+    jobs.CANCELLED: ":material/cancel: Cancelled",
+    jobs.INTERRUPTED: ":material/pause_circle: Interrupted",
+}
+
+
+def progress_line(progress: dict, clock: float | None = None) -> tuple[float | None, str]:
+    """(fraction done or None, "stage: 1,200 of 13,100 photos, about 40 s left") of a running job's progress."""
+    if not progress:
+        return None, "starting (loading the engine)"
+    stage, done, total = progress["stage"], progress.get("done", 0), progress.get("total", 0)
+    if not total:
+        return None, stage
+    text = f"{stage}: {done:,} of {total:,} photos"
+    elapsed = (clock or time.time()) - progress["stage_started"]
+    if 0 < done < total and elapsed > 1:
+        text += f", about {_duration(elapsed / done * (total - done))} left"
+    return done / total, text
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def queue_position(job: jobs.Job, all_jobs: list[jobs.Job]) -> int:
+    """1 for the next job to run."""
+    queued = sorted((j for j in all_jobs if j.status == jobs.QUEUED), key=lambda j: (j.state.get("queued_at", 0), j.id))
+    return next(i for i, j in enumerate(queued, 1) if j.id == job.id)
