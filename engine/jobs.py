@@ -61,7 +61,8 @@ class Job:
         return (self.folder / "cancel").exists()
 
     def progress(self) -> dict:
-        """{"stage", "done", "total", "stage_started", "updated"} of a running job; {} before its first report."""
+        """{"stage", "done", "total", "stage_started", "updated", "pid"} of a running job; {} before its first
+        report."""
         return _read_json(self.folder / "progress.json") or {}
 
     def result(self) -> dict:
@@ -79,7 +80,7 @@ class Job:
 
 
 def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def jobs_dir(results: Path) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from engine import jobs
 
+POOL_MIN_IMAGES = 500  # below this, decoding in this process beats starting a pool of decoding processes
 GRACE_S = 10.0  # how long a cancelled evaluation gets to clean up (remove its half-built cache) before SIGKILL
 
 
@@ -109,7 +110,7 @@ class ProgressFile:
             return
         self.written = clock
         progress = {"stage": stage, "done": done, "total": total, "stage_started": self.stage_started}
-        jobs.write_json(self.path, {**progress, "updated": clock})
+        jobs.write_json(self.path, {**progress, "updated": clock, "pid": os.getpid()})
 
 
 def _end_with_parent() -> None:
@@ -122,6 +123,12 @@ def _end_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _failed(job: jobs.Job, error: Exception) -> int:
+    jobs.write_json(job.folder / "result.json", {"error": str(error)})
+    print(f"error: {error}", flush=True)
+    return 2
 
 
 def run_job(results: Path, job_id: str) -> int:
@@ -139,23 +146,25 @@ def run_job(results: Path, job_id: str) -> int:
     job = jobs.load(results, job_id)
     request = job.request
     device = resolve_device(request.get("device", "auto"))
+    try:
+        dataset = load_dataset(Path(request["data"]))
+    except DatasetError as error:
+        return _failed(job, error)
     options = EvalOptions(
         results=Path(results),
         cache=cache_root(),
         device=device,
         setups=tuple(request["setups"]),
         batch_size=1024 if device.type == "cuda" else 256,
-        workers=min(8, os.cpu_count() or 1),
+        workers=min(8, os.cpu_count() or 1) if len(dataset.images) >= POOL_MIN_IMAGES else 1,
         progress=False,
         on_progress=ProgressFile(job.folder),
     )
     try:
-        with Evaluator(load_dataset(Path(request["data"])), options) as evaluator:
+        with Evaluator(dataset, options) as evaluator:
             outcome = evaluator.evaluate(request["model"], name=request.get("name"))
     except (ModelError, CheckpointError, DatasetError, ValueError) as error:
-        jobs.write_json(job.folder / "result.json", {"error": str(error)})
-        print(f"error: {error}", flush=True)
-        return 2
+        return _failed(job, error)
     jobs.write_json(job.folder / "result.json", {"run_id": outcome.run_id, "skipped": outcome.skipped})
     print(f"{jobs.now()} run {outcome.run_id}" + (" (already evaluated)" if outcome.skipped else " written"))
     return 0

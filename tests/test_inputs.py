@@ -1,0 +1,90 @@
+"""What a browser may hand the engine: uploads stored under safe names, server paths confined to allowed roots."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from engine.config import allowed_roots
+from engine.inputs import InputError, resolve_allowed, safe_name, save_upload
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("ViT-B-16 epoch 30.pt", "ViT-B-16_epoch_30.pt"),
+        ("../../etc/cron.d/evil.PT", "evil.pt"),
+        ("..\\..\\windows\\evil.bin", "evil.bin"),
+        (".hidden.safetensors", "hidden.safetensors"),
+        ("模型.pth", "weights.pth"),
+        ("a;rm -rf ~.ckpt", "a_rm_-rf.ckpt"),
+    ],
+)
+def test_upload_names_are_sanitized(given, stored):
+    assert safe_name(given) == stored
+
+
+def test_an_upload_is_stored_under_the_results_folder_by_content(tmp_path):
+    data = b"\x00" * 1000
+    path, new = save_upload(tmp_path, "../../my model.safetensors", io.BytesIO(data), len(data), 10_000)
+    assert new and path.parent == tmp_path / "uploads" and path.read_bytes() == data
+    assert path.name.startswith("my_model-") and path.suffix == ".safetensors"
+    again, new_again = save_upload(tmp_path, "my model.safetensors", io.BytesIO(data), len(data), 10_000)
+    assert (again, new_again) == (path, False)  # the same file uploaded twice is stored once
+    assert [p.name for p in (tmp_path / "uploads").iterdir() if p.name.startswith(".")] == []
+
+
+def test_an_upload_over_the_limit_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(InputError, match=r"over the upload limit of 1 MB\. Copy it to the server"):
+        save_upload(tmp_path, "big.pt", io.BytesIO(b""), 3 * 2**20, 2**20)
+    assert not (tmp_path / "uploads").exists()
+
+
+def test_an_upload_that_is_not_a_weight_file_is_refused(tmp_path):
+    with pytest.raises(InputError, match=r"notes\.txt is not a weight file"):
+        save_upload(tmp_path, "notes.txt", io.BytesIO(b"hello"), 5, 2**20)
+
+
+@pytest.fixture
+def roots(tmp_path: Path) -> list[Path]:
+    (tmp_path / "allowed").mkdir()
+    (tmp_path / "allowed" / "w.pt").write_bytes(b"x")
+    (tmp_path / "secret.pt").write_bytes(b"x")
+    return [(tmp_path / "allowed").resolve()]
+
+
+def test_a_path_under_an_allowed_root_is_accepted(tmp_path, roots):
+    assert resolve_allowed(str(tmp_path / "allowed" / "w.pt"), roots) == roots[0] / "w.pt"
+
+
+def test_a_path_outside_the_allowed_roots_is_refused(tmp_path, roots):
+    with pytest.raises(InputError, match="is outside the folders this dashboard may read.*COUNTERANIMAL_ALLOWED_ROOTS"):
+        resolve_allowed(str(tmp_path / "secret.pt"), roots)
+
+
+def test_dot_dot_is_refused_even_when_it_would_land_inside(tmp_path, roots):
+    with pytest.raises(InputError, match="paths with `..` are not accepted"):
+        resolve_allowed(str(tmp_path / "allowed" / ".." / "allowed" / "w.pt"), roots)
+
+
+def test_a_symlink_that_escapes_the_allowed_roots_is_refused(tmp_path, roots):
+    (roots[0] / "link.pt").symlink_to(tmp_path / "secret.pt")
+    (roots[0] / "linked-folder").symlink_to(tmp_path, target_is_directory=True)
+    for escape in (roots[0] / "link.pt", roots[0] / "linked-folder" / "secret.pt"):
+        with pytest.raises(InputError, match="is outside the folders"):
+            resolve_allowed(str(escape), roots)
+
+
+def test_a_missing_file_is_named(roots):
+    with pytest.raises(InputError, match="does not exist on the server"):
+        resolve_allowed(str(roots[0] / "nothing.pt"), roots)
+
+
+def test_allowed_roots_come_from_the_environment_and_always_include_the_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("COUNTERANIMAL_ALLOWED_ROOTS", f"{tmp_path / 'a'}:{tmp_path / 'b'}")
+    assert allowed_roots(tmp_path / "results") == [tmp_path / "a", tmp_path / "b", tmp_path / "results"]
+    monkeypatch.delenv("COUNTERANIMAL_ALLOWED_ROOTS")
+    monkeypatch.setenv("COUNTERANIMAL_DATA", str(tmp_path / "data"))
+    assert allowed_roots(tmp_path / "r") == [Path("weights").resolve(), tmp_path / "data", tmp_path / "r"]
