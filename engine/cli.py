@@ -31,8 +31,8 @@ def _setups(text: str) -> tuple[str, ...]:
     from engine.runner import SETUPS
 
     setups = tuple(s.strip() for s in text.split(",") if s.strip())
-    if not setups or any(s not in SETUPS for s in setups):
-        raise ValueError(f"unknown setup(s) {text!r}; --setups takes {','.join(SETUPS)}")
+    if unknown := [s for s in setups if s not in SETUPS] or ([] if setups else [text]):
+        raise ValueError(f"unknown setup(s) {', '.join(unknown)}; --setups takes {','.join(SETUPS)}")
     return setups
 
 

@@ -43,8 +43,8 @@ def data_dir() -> Path:
 
 
 def allowed_roots(results: Path) -> list[Path]:
-    """Folders whose files a browser may name as weights or dataset: `$COUNTERANIMAL_ALLOWED_ROOTS`, else `./weights`
-    and the default dataset folder; the results folder (where uploads are stored) always."""
+    """Folders whose files a browser may name as weights or dataset: `$COUNTERANIMAL_ALLOWED_ROOTS`, else `./weights`;
+    and always the default dataset folder and the results folder (where uploads are stored)."""
     configured = os.environ.get(ROOTS_ENV)
-    roots = [Path(p) for p in configured.split(os.pathsep) if p] if configured else [Path("weights"), data_dir()]
-    return [root.expanduser().resolve() for root in [*roots, Path(results)]]
+    roots = [Path(p) for p in configured.split(os.pathsep) if p] if configured else [Path("weights")]
+    return [root.expanduser().resolve() for root in [*roots, data_dir(), Path(results)]]

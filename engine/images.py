@@ -192,7 +192,7 @@ def _allocate(path: Path, shape: tuple[int, ...]) -> None:
 
 
 def _build(dataset: Dataset, recipe: Recipe, folder: Path, workers: int, progress: bool, stop: threading.Event,
-           report: Report | None):  # fmt: skip
+           report: Report | None = None):  # fmt: skip
     height, width = recipe.output_size()
     ids = [image.image_id for image in dataset.images]
     pixels_path = folder / "pixels.npy"

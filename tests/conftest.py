@@ -61,10 +61,10 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 60) ->
     raise TimeoutError(f"the dashboard did not answer at {url} within {timeout_s} s")
 
 
-def _serve(results: Path, cache: Path) -> Iterator[str]:
+def _serve(results: Path, cache: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     port = _free_port()
     command = [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--results", str(results)]
-    env = {**os.environ, "COUNTERANIMAL_CACHE": str(cache)}
+    env = {**os.environ, "COUNTERANIMAL_CACHE": str(cache), **(env or {})}
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -196,3 +196,11 @@ def with_runs(demo_results: Path, paper_copy: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(demo_results))
     monkeypatch.setenv("COUNTERANIMAL_CACHE", str(tmp_path / "cache"))
     return demo_results
+
+
+@pytest.fixture(scope="session")
+def evaluate_server_url(tmp_path_factory: pytest.TempPathFactory, dataset_dir: Path) -> Iterator[str]:
+    """`counteranimal serve` with the engine: the generated dataset as default, an empty results folder."""
+    root = tmp_path_factory.mktemp("served-evaluate")
+    env = {"COUNTERANIMAL_DATA": str(dataset_dir), "COUNTERANIMAL_ALLOWED_ROOTS": str(root / "weights")}
+    yield from _serve(root / "results", root / "cache", env)

@@ -120,3 +120,32 @@ def test_a_story_steps_through_views(server_url, page):
     assert selected == "Same backbone, other data"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "story_step3.png", full_page=True)
+
+
+def test_upload_a_checkpoint_watch_it_run_and_find_it_on_the_overview(evaluate_server_url, page, tiny_timm, tmp_path):
+    upload = tmp_path / "my tiny resnet.safetensors"
+    upload.write_bytes(tiny_timm.read_bytes())
+    page.goto(f"{evaluate_server_url}/evaluate")
+    page.get_by_text("timm model", exact=True).click()
+    page.get_by_label("Architecture", exact=True).fill("test_resnet")
+    page.keyboard.press("Enter")
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(upload)
+    page.locator('[data-testid="stFileChipName"]').wait_for(timeout=30_000)
+    page.get_by_label("Display name").fill("My tiny ResNet")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Check and evaluate").click()
+    page.get_by_text("fit the architecture").wait_for(timeout=60_000)
+    done = page.get_by_role("button", name="Show on the Overview")
+    done.wait_for(timeout=120_000)  # the job list refreshes itself every second until the job is done
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "evaluate_done.png", full_page=True)
+
+    done.click()
+    page.get_by_text("My tiny ResNet (1 vs 1000):").wait_for(timeout=60_000)
+    names = page.wait_for_function(
+        """() => { const plot = document.querySelector('.js-plotly-plot');
+                   return plot && plot.data && plot.data.map(t => t.name); }""",
+        timeout=30_000,
+    ).json_value()
+    assert "highlighted: My tiny ResNet" in names
+    page.screenshot(path=ARTIFACTS / "overview_highlight.png", full_page=True)

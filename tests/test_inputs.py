@@ -82,9 +82,10 @@ def test_a_missing_file_is_named(roots):
         resolve_allowed(str(roots[0] / "nothing.pt"), roots)
 
 
-def test_allowed_roots_come_from_the_environment_and_always_include_the_results(tmp_path, monkeypatch):
-    monkeypatch.setenv("COUNTERANIMAL_ALLOWED_ROOTS", f"{tmp_path / 'a'}:{tmp_path / 'b'}")
-    assert allowed_roots(tmp_path / "results") == [tmp_path / "a", tmp_path / "b", tmp_path / "results"]
-    monkeypatch.delenv("COUNTERANIMAL_ALLOWED_ROOTS")
+def test_allowed_roots_come_from_the_environment_and_always_include_data_and_results(tmp_path, monkeypatch):
     monkeypatch.setenv("COUNTERANIMAL_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("COUNTERANIMAL_ALLOWED_ROOTS", f"{tmp_path / 'a'}:{tmp_path / 'b'}")
+    expected = [tmp_path / "a", tmp_path / "b", tmp_path / "data", tmp_path / "results"]
+    assert allowed_roots(tmp_path / "results") == expected
+    monkeypatch.delenv("COUNTERANIMAL_ALLOWED_ROOTS")
     assert allowed_roots(tmp_path / "r") == [Path("weights").resolve(), tmp_path / "data", tmp_path / "r"]

@@ -1,0 +1,126 @@
+"""The Evaluate page with AppTest: checks before queueing, the job list, and the Overview's highlighted run."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from app import evaluation
+from engine import jobs
+from tests.conftest import APP_MAIN
+from tests.test_app import figures, open_page
+from tests.test_jobs import CreatesFile
+
+
+@pytest.fixture
+def weights_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def app(paper_copy, results_dir, cache_dir, dataset_dir, weights_dir, monkeypatch) -> AppTest:
+    monkeypatch.setenv("COUNTERANIMAL_DATA", str(dataset_dir))
+    monkeypatch.setenv("COUNTERANIMAL_ALLOWED_ROOTS", str(weights_dir))
+    return AppTest.from_file(APP_MAIN, default_timeout=120)
+
+
+def fill(app: AppTest, path: Path, kind: str = "timm model", arch: str = "test_resnet", name: str = "") -> AppTest:
+    open_page(app, "evaluate")
+    app.radio(key="evaluate_kind").set_value(kind).run()
+    app.selectbox(key=f"evaluate_arch_{evaluation.KINDS[kind]}").set_value(arch)
+    app.radio(key="evaluate_source").set_value("Path on the server").run()
+    app.text_input(key="evaluate_path").set_value(str(path))
+    app.text_input(key="evaluate_name").set_value(name)
+    app.button(key="job_submit").click().run()
+    assert not app.exception, app.exception
+    return app
+
+
+def errors(app: AppTest) -> str:
+    return " ".join(e.value for e in app.error)
+
+
+def test_the_page_offers_the_installed_architectures(app):
+    open_page(app, "evaluate")
+    app.radio(key="evaluate_kind").set_value("timm model").run()
+    assert "test_resnet" in app.selectbox(key="evaluate_arch_timm").options
+    assert app.radio(key="evaluate_kind").value == "timm model"
+    app.radio(key="evaluate_kind").set_value("open_clip folder (hub format)").run()
+    assert app.radio(key="evaluate_source").options == ["Path on the server"]  # a folder cannot be uploaded
+
+
+def test_weights_for_another_architecture_are_explained_and_queue_nothing(app, weights_dir, results_dir):
+    import timm
+
+    torch.save(timm.create_model("test_vit").state_dict(), weights_dir / "vit.pt")
+    fill(app, weights_dir / "vit.pt")
+    assert "does not fit the test_resnet architecture: none of its tensor names" in errors(app)
+    assert jobs.list_jobs(results_dir) == []
+
+
+def test_a_malicious_pickle_is_refused_and_never_runs(app, weights_dir, results_dir, tmp_path):
+    torch.save({"conv1.weight": CreatesFile(tmp_path / "pwned.txt")}, weights_dir / "evil.pt")
+    fill(app, weights_dir / "evil.pt")
+    assert "refused: besides tensors it contains Python objects that would run code" in errors(app)
+    assert not (tmp_path / "pwned.txt").exists()
+    assert jobs.list_jobs(results_dir) == []
+
+
+def test_a_path_outside_the_allowed_roots_is_refused(app, tiny_timm, results_dir):
+    fill(app, tiny_timm)  # the session's fixture folder, not under the allowed weights folder
+    assert "is outside the folders this dashboard may read" in errors(app)
+    assert jobs.list_jobs(results_dir) == []
+
+
+def test_a_checked_checkpoint_is_queued_evaluated_and_linked_to_the_overview(app, weights_dir, tiny_timm, results_dir):
+    (weights_dir / "mine.safetensors").write_bytes(tiny_timm.read_bytes())
+    fill(app, weights_dir / "mine.safetensors", name="My tiny ResNet")
+    assert errors(app) == ""
+    assert "fit the architecture" in app.success[0].value
+    (job,) = jobs.list_jobs(results_dir)
+    deadline = time.monotonic() + 120
+    while jobs.load(results_dir, job.id).status in (jobs.QUEUED, jobs.RUNNING) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert jobs.load(results_dir, job.id).status == jobs.DONE
+    app.run()
+    assert any("Done" in m.value for m in app.markdown)
+    app.button(key=f"job_overview_{job.id}").click().run()
+    assert not app.exception, app.exception
+    (highlight,) = [c for c in app.markdown if "Effective robustness" in c.value]
+    assert "**My tiny ResNet**" in highlight.value and "against the ImageNet trend" in highlight.value
+    (figure,) = figures(app)
+    assert "highlighted: My tiny ResNet" in [trace.name for trace in figure.data]
+
+
+def test_failed_jobs_show_their_error_and_can_be_retried(app, results_dir, tiny_timm, dataset_dir):
+    request = {"model": f"timm:test_resnet@{tiny_timm}", "name": "flaky", "data": str(dataset_dir)}
+    job = jobs.submit(results_dir, {**request, "setups": ["1vs1000"]})
+    jobs.finish(results_dir, jobs.claim_next(results_dir, jobs.WorkerLock(results_dir)), jobs.FAILED, error="Boom.")
+    open_page(app, "evaluate")
+    assert "Boom." in errors(app)
+    app.button(key=f"job_retry_{job.id}").click().run()
+    assert jobs.load(results_dir, job.id).status in (jobs.QUEUED, jobs.RUNNING, jobs.DONE)
+    deadline = time.monotonic() + 120  # the retry started a worker: it runs the job again
+    while jobs.load(results_dir, job.id).status != jobs.DONE and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert jobs.load(results_dir, job.id).state["attempts"] == 2
+
+
+def test_without_the_engine_the_page_says_how_to_install_it(app, monkeypatch):
+    monkeypatch.setattr(evaluation, "engine_installed", lambda: False)
+    open_page(app, "evaluate")
+    assert "make engine" in app.warning[0].value
+    assert not app.get("file_uploader")
+
+
+def test_an_unknown_highlighted_run_is_ignored_with_a_notice(app, with_runs):
+    app.query_params["overview_run"] = "no-such-run"
+    open_page(app)
+    assert not [c for c in app.markdown if "Effective robustness" in c.value]
+    assert any("no-such-run" in toast.value for toast in app.toast)
