@@ -77,15 +77,18 @@ def submit(results: Path, spec: str, name: str, data: str, setups: list[str]) ->
     return Submitted(error=message or f"The check failed (status {done.returncode}).")
 
 
-@st.cache_resource
 def resume_jobs() -> None:
-    """Once per dashboard start: jobs whose worker died are marked interrupted, and queued ones start running."""
+    """When the dashboard starts: jobs whose worker died are marked interrupted, and queued ones start running."""
     from engine.config import results_dir
 
-    results = results_dir()
-    jobs.recover(results)
+    _resume(str(results_dir().resolve()))
+
+
+@st.cache_resource(show_spinner=False)
+def _resume(results: str) -> None:  # once per dashboard process and results folder
+    jobs.recover(Path(results))
     if engine_installed():
-        jobs.ensure_worker(results)
+        jobs.ensure_worker(Path(results))
 
 
 STATUS_LABELS = {

@@ -23,7 +23,7 @@ TINY_CLIP = {
 }
 
 
-def _clip_folder(folder: Path) -> str:
+def write_clip_folder(folder: Path) -> str:
     """A random tiny CLIP saved as open_clip saves for the hub: self-contained, loadable by any process."""
     import open_clip
 
@@ -72,7 +72,10 @@ def write_demo(
     to = Path(to)
     per_group = per_group or PHOTOS_PER_GROUP
     data = write_dataset(to / "data", DEMO_CLASSES, per_group, sizes=(160, 320), workers=workers)
-    specs = [_timm_file(to / "models" / "demo-resnet.safetensors", data), _clip_folder(to / "models" / "demo-clip")]
+    specs = [
+        _timm_file(to / "models" / "demo-resnet.safetensors", data),
+        write_clip_folder(to / "models" / "demo-clip"),
+    ]
     results = to / "results"
     options = EvalOptions(results, cache, torch.device("cpu"), workers=workers, progress=progress, batch_size=64)
     evaluator = Evaluator(load_dataset(data), options)

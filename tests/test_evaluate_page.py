@@ -33,7 +33,8 @@ def app(paper_copy, results_dir, cache_dir, dataset_dir, weights_dir, monkeypatc
 def fill(app: AppTest, path: Path, kind: str = "timm model", arch: str = "test_resnet", name: str = "") -> AppTest:
     open_page(app, "evaluate")
     app.radio(key="evaluate_kind").set_value(kind).run()
-    app.selectbox(key=f"evaluate_arch_{evaluation.KINDS[kind]}").set_value(arch)
+    if evaluation.KINDS[kind] != "local-dir":  # an open_clip folder names its own architecture
+        app.selectbox(key=f"evaluate_arch_{evaluation.KINDS[kind]}").set_value(arch)
     app.radio(key="evaluate_source").set_value("Path on the server").run()
     app.text_input(key="evaluate_path").set_value(str(path))
     app.text_input(key="evaluate_name").set_value(name)
@@ -124,3 +125,32 @@ def test_an_unknown_highlighted_run_is_ignored_with_a_notice(app, with_runs):
     open_page(app)
     assert not [c for c in app.markdown if "Effective robustness" in c.value]
     assert any("no-such-run" in toast.value for toast in app.toast)
+
+
+def _wait_done(results: Path, job_id: str, timeout_s: float = 120) -> jobs.Job:
+    deadline = time.monotonic() + timeout_s
+    while (job := jobs.load(results, job_id)).status in (jobs.QUEUED, jobs.RUNNING) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return job
+
+
+def test_an_open_clip_folder_is_checked_and_evaluated_zero_shot(app, weights_dir, results_dir):
+    from engine.demo import write_clip_folder
+
+    write_clip_folder(weights_dir / "my-clip")
+    fill(app, weights_dir / "my-clip", kind="open_clip folder (hub format)", name="My CLIP")
+    assert errors(app) == ""
+    (job,) = jobs.list_jobs(results_dir)
+    assert job.request["model"] == f"open_clip:local-dir:{(weights_dir / 'my-clip').resolve()}"
+    assert job.request["checked"]["family"] == "CLIP"
+    assert _wait_done(results_dir, job.id).status == jobs.DONE
+
+
+def test_a_dashboard_start_interrupts_orphaned_jobs_and_runs_the_queue(app, results_dir, tiny_timm, dataset_dir):
+    request = {"model": f"timm:test_resnet@{tiny_timm}", "data": str(dataset_dir), "setups": ["1vs1000"]}
+    orphan = jobs.submit(results_dir, {**request, "name": "was running"})
+    jobs.claim_next(results_dir, jobs.WorkerLock(results_dir))  # running, and its worker is gone
+    waiting = jobs.submit(results_dir, {**request, "name": "was queued"})
+    open_page(app)  # any page: the dashboard's start resumes the queue
+    assert jobs.load(results_dir, orphan.id).status == jobs.INTERRUPTED
+    assert _wait_done(results_dir, waiting.id).status == jobs.DONE

@@ -10,6 +10,7 @@ from engine import jobs
 from engine.config import WEIGHT_SUFFIXES, allowed_roots, data_dir, results_dir
 from engine.inputs import InputError, resolve_allowed, save_upload
 
+SHOWN_JOBS = 20
 results = results_dir()
 roots = allowed_roots(results)
 limit_mb = st.get_option("server.maxUploadSize")
@@ -40,6 +41,7 @@ def _form() -> None:
             f"Weight file ({', '.join(WEIGHT_SUFFIXES)}; safetensors preferred; up to {limit_mb:,} MB)",
             type=[s.lstrip(".") for s in WEIGHT_SUFFIXES],
             key=f"upload_weights_{round_}",
+            help="Bigger files: copy them to the server and choose Path on the server.",
         )
     else:
         what = "open_clip folder (with open_clip_config.json)" if kind == "local-dir" else "weight file"
@@ -152,8 +154,10 @@ def _jobs() -> None:
     _announce(all_jobs)
     if not all_jobs:
         st.caption("No evaluations yet.")
-    for job in reversed(all_jobs):  # newest first
+    for job in reversed(all_jobs[-SHOWN_JOBS:]):  # newest first
         _job_card(job, all_jobs)
+    if len(all_jobs) > SHOWN_JOBS:
+        st.caption(f"{len(all_jobs) - SHOWN_JOBS} older jobs: `counteranimal jobs` lists them all.")
 
 
 if evaluation.engine_installed():
