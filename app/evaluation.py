@@ -59,22 +59,26 @@ class Submitted:
 
 
 def submit(results: Path, spec: str, name: str, data: str, setups: list[str]) -> Submitted:
-    """Check the weights against the architecture and the dataset, then queue the job and start a worker (all in
-    `counteranimal job submit`); nothing is queued if a check fails."""
-    args = ["job", "submit", "--json", "--results", str(results), "--model", spec, "--data", data]
-    args += ["--setups", ",".join(setups)] + (["--name", name] if name else [])
+    """Check the weights against the architecture and the dataset, then queue the job (`counteranimal job submit`)
+    and start a worker from this process, which keeps it to reap it; nothing is queued if a check fails."""
+    # Values as `--option=value`: a display name such as "-v2" must not read as an option.
+    args = ["job", "submit", "--json", "--no-start", f"--results={results}", f"--model={spec}", f"--data={data}"]
+    args += [f"--setups={','.join(setups)}"] + ([f"--name={name}"] if name else [])
     try:
         done = _engine(*args)
     except subprocess.TimeoutExpired:
         return Submitted(
             error=f"Checking took over {CHECK_TIMEOUT_S} s and was stopped; is the dataset on a slow disk?"
         )
-    if done.returncode == 0:
+    try:
         answer = json.loads(done.stdout.strip().splitlines()[-1])
-        return Submitted(job_id=answer["job_id"], checked=answer["checked"])
-    lines = [line.removeprefix("error: ") for line in done.stderr.strip().splitlines()]
-    message = lines[-1] if done.returncode == 2 and lines else "\n".join(lines[-8:])
-    return Submitted(error=message or f"The check failed (status {done.returncode}).")
+    except (IndexError, ValueError):  # it crashed: say so, with the exception's own last line
+        last = (done.stderr.strip().splitlines() or [f"status {done.returncode}"])[-1]
+        return Submitted(error=f"The check stopped unexpectedly ({last}). The dashboard's terminal has the details.")
+    if "error" in answer:
+        return Submitted(error=answer["error"])
+    jobs.ensure_worker(results)
+    return Submitted(job_id=answer["job_id"], checked=answer["checked"])
 
 
 def resume_jobs() -> None:
@@ -86,9 +90,20 @@ def resume_jobs() -> None:
 
 @st.cache_resource(show_spinner=False)
 def _resume(results: str) -> None:  # once per dashboard process and results folder
-    jobs.recover(Path(results))
-    if engine_installed():
-        jobs.ensure_worker(Path(results))
+    keep_queue_moving(Path(results))
+
+
+def keep_queue_moving(results: Path) -> None:
+    """If jobs wait or run but no worker is alive (it died, or the dashboard restarted), mark the orphaned jobs
+    interrupted and start a worker for the queued ones. Cheap: a directory listing and a lock attempt."""
+    try:
+        if not any(job.status in (jobs.QUEUED, jobs.RUNNING) for job in jobs.list_jobs(results)):
+            return
+        jobs.recover(results)
+        if engine_installed():
+            jobs.ensure_worker(results)
+    except OSError:  # a read-only results folder: the pages still show everything
+        return
 
 
 STATUS_LABELS = {
@@ -121,5 +136,5 @@ def _duration(seconds: float) -> str:
 
 def queue_position(job: jobs.Job, all_jobs: list[jobs.Job]) -> int:
     """1 for the next job to run."""
-    queued = sorted((j for j in all_jobs if j.status == jobs.QUEUED), key=lambda j: (j.state.get("queued_at", 0), j.id))
+    queued = sorted((j for j in all_jobs if j.status == jobs.QUEUED), key=jobs.queue_order)
     return next(i for i, j in enumerate(queued, 1) if j.id == job.id)

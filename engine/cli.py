@@ -31,8 +31,9 @@ def _setups(text: str) -> tuple[str, ...]:
     from engine.runner import SETUPS
 
     setups = tuple(s.strip() for s in text.split(",") if s.strip())
-    if unknown := [s for s in setups if s not in SETUPS] or ([] if setups else [text]):
-        raise ValueError(f"unknown setup(s) {', '.join(unknown)}; --setups takes {','.join(SETUPS)}")
+    unknown = [s for s in setups if s not in SETUPS]
+    if unknown or not setups:
+        raise ValueError(f"unknown setup(s) {', '.join(unknown) or repr(text)}; --setups takes {','.join(SETUPS)}")
     return setups
 
 
@@ -100,9 +101,16 @@ def job_submit(args: argparse.Namespace) -> int:
     from engine.data import load_dataset
     from engine.models import check_weights
 
-    results, setups = results_dir(args.results), _setups(args.setups)
-    checked = check_weights(args.model)
-    dataset = load_dataset(Path(args.data))
+    results = results_dir(args.results)
+    try:
+        setups = _setups(args.setups)
+        checked = check_weights(args.model)
+        dataset = load_dataset(Path(args.data))
+    except _user_errors() as error:
+        if not args.json:
+            raise
+        print(json.dumps({"error": str(error)}))  # for the Evaluate page: the message, in plain words
+        return 2
     request = {"model": args.model, "name": args.name, "data": str(Path(args.data).resolve()), "setups": setups}
     job = jobs.submit(results, {**request, "device": args.device, "checked": checked})
     started = False if args.no_start else jobs.ensure_worker(results)
@@ -152,7 +160,7 @@ def job_retry(args: argparse.Namespace) -> int:
 
 
 def job_run(args: argparse.Namespace) -> int:
-    from engine.worker import run_job
+    from engine.job_run import run_job
 
     return run_job(results_dir(args.results), args.job_id)
 
@@ -219,9 +227,10 @@ def data_check(args: argparse.Namespace) -> int:
 
 
 def download(args: argparse.Namespace) -> int:
+    from engine.config import data_dir
     from engine.download import download_dataset
 
-    folder = download_dataset(Path(args.to), url=args.url, sha256=args.sha256)
+    folder = download_dataset(Path(args.to) if args.to else data_dir(), url=args.url, sha256=args.sha256)
     print(f"dataset ready at {folder}; check it with `counteranimal data check {folder}`")
     return 0
 
@@ -305,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--setups", default="1vs1000,1vs20", help="comma-separated: 1vs1000, 1vs20")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--no-start", action="store_true", help="only queue; do not start a worker")
-    p.add_argument("--json", action="store_true", help="print the job id and the check as JSON")
+    p.add_argument("--json", action="store_true", help="print the job id and the check, or the error, as JSON")
     _add_results(p)
     p.set_defaults(run=job_submit)
     for name, run, text in (
@@ -333,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=data_check)
 
     p = commands.add_parser("download", help="download, verify and extract the dataset archive")
-    p.add_argument("--to", default="data", help="folder to extract into (default ./data)")
+    p.add_argument("--to", help="folder to extract into (default $COUNTERANIMAL_DATA, else ./data)")
     p.add_argument("--url", help="archive or page URL (default $COUNTERANIMAL_DATA_URL, else the project page)")
     p.add_argument("--sha256", help="expected SHA-256 of the archive")
     p.set_defaults(run=download)

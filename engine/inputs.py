@@ -45,17 +45,18 @@ def save_upload(results: Path, filename: str, data: BinaryIO, size: int, limit_b
     if suffix not in WEIGHT_SUFFIXES:
         raise InputError(f"{filename} is not a weight file; upload one of {', '.join(WEIGHT_SUFFIXES)}.")
     if size > limit_bytes:
-        raise InputError(
-            f"{filename} is {size / 2**20:,.0f} MB, over the upload limit of {limit_bytes / 2**20:,.0f} MB. "
-            "Copy it to the server and give its path instead."
-        )
+        raise _too_big(filename, size, limit_bytes)
     folder = uploads_dir(results)
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f".upload-{uuid.uuid4().hex}.partial"
     digest = hashlib.sha256()
     try:
         with partial.open("wb") as out:
+            written = 0
             while chunk := data.read(CHUNK_BYTES):
+                written += len(chunk)
+                if written > limit_bytes:  # the declared size is the client's word; the bytes are what counts
+                    raise _too_big(filename, written, limit_bytes)
                 digest.update(chunk)
                 out.write(chunk)
         final = folder / f"{Path(name).stem}-{digest.hexdigest()[:12]}{suffix}"
@@ -65,6 +66,13 @@ def save_upload(results: Path, filename: str, data: BinaryIO, size: int, limit_b
         return final, True
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _too_big(filename: str, size: int, limit_bytes: int) -> InputError:
+    return InputError(
+        f"{filename} is {size / 2**20:,.0f} MB or more, over the upload limit of {limit_bytes / 2**20:,.0f} MB. "
+        "Copy it to the server and give its path instead."
+    )
 
 
 def resolve_allowed(text: str, roots: list[Path], what: str = "file") -> Path:
@@ -78,13 +86,17 @@ def resolve_allowed(text: str, roots: list[Path], what: str = "file") -> Path:
         raise InputError(f"Give the {what}'s path on the server.")
     if ".." in Path(text).parts:
         raise InputError(f"{text}: paths with `..` are not accepted; give the {what}'s full path.")
-    real = Path(text).expanduser().resolve()
+    try:
+        real = Path(text).expanduser().resolve()
+        exists = real.exists()
+    except (RuntimeError, ValueError, OSError) as error:  # an unknown ~user, a NUL byte, a link loop, a long name
+        raise InputError(f"{text} is not a usable path ({error}).") from error
     if not any(real.is_relative_to(root) for root in roots):
         allowed = ", ".join(str(r) for r in roots)
         raise InputError(
             f"{text} is outside the folders this dashboard may read ({allowed}). Move the {what} into one of them, "
             f"or start the dashboard with {ROOTS_ENV} set to the folders to allow."
         )
-    if not real.exists():
+    if not exists:
         raise InputError(f"{text} does not exist on the server.")
     return real

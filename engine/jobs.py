@@ -21,6 +21,7 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ def _read_json(path: Path) -> dict | None:
 
 def write_json(path: Path, data: dict) -> None:
     """Replace a JSON file atomically: a reader sees the old or the new content, never half of one."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.partial")
     partial.write_text(json.dumps(data, indent=1))
     partial.replace(path)
 
@@ -125,11 +126,24 @@ def submit(results: Path, request: dict) -> Job:
 
 
 def load(results: Path, job_id: str) -> Job:
+    missing = JobError(f"No job {job_id!r} in {jobs_dir(results)}; `counteranimal jobs` lists them.")
+    if "/" in job_id or job_id.startswith("."):
+        raise missing
     folder = jobs_dir(results) / job_id
     request, state = _read_json(folder / "request.json"), _read_json(folder / "state.json")
-    if "/" in job_id or job_id.startswith(".") or request is None or state is None:
-        raise JobError(f"No job {job_id!r} in {jobs_dir(results)}; `counteranimal jobs` lists them.")
+    if request is None or state is None:
+        raise missing
     return Job(job_id, folder, request, state)
+
+
+def queue_order(job: Job) -> tuple:
+    """Queued jobs run in this order: by when they were (re)queued."""
+    return job.state.get("queued_at", 0), job.id
+
+
+def _clear_scratch(job: Job) -> None:
+    for name in _SCRATCH:
+        (job.folder / name).unlink(missing_ok=True)
 
 
 def list_jobs(results: Path) -> list[Job]:
@@ -150,7 +164,8 @@ def _update(job: Job, **changes: object) -> Job:
 
 
 def cancel(results: Path, job_id: str) -> str:
-    """Cancel a job: a queued one at once; a running one is stopped by its worker within a second."""
+    """Cancel a job: a queued one at once; a running one is stopped by its worker within a second (one whose worker
+    died is marked interrupted, as a restart would)."""
     with _queue_lock(results):
         job = load(results, job_id)
         if job.status == QUEUED:
@@ -158,8 +173,9 @@ def cancel(results: Path, job_id: str) -> str:
             return CANCELLED
         if job.status == RUNNING:
             (job.folder / "cancel").touch()
-            return "cancelling"
-        return job.status
+    if job.status == RUNNING and recover(results):
+        return INTERRUPTED
+    return "cancelling" if job.status == RUNNING else job.status
 
 
 def retry(results: Path, job_id: str) -> Job:
@@ -168,8 +184,7 @@ def retry(results: Path, job_id: str) -> Job:
         job = load(results, job_id)
         if job.status not in RETRYABLE:
             raise JobError(f"Job {job_id} is {job.status}; only {', '.join(RETRYABLE)} jobs can be retried.")
-        for name in _SCRATCH:
-            (job.folder / name).unlink(missing_ok=True)
+        _clear_scratch(job)
         return _update(job, status=QUEUED, queued_at=time.time(), error=None, run_id=None)
 
 
@@ -198,6 +213,10 @@ class WorkerLock:
                     return False
                 time.sleep(0.1)
 
+    def fileno(self) -> int:
+        """The held lock's file descriptor: a process given it (`pass_fds`) keeps the lock held while it lives."""
+        return self._file.fileno()
+
     def release(self) -> None:
         if self._file is not None:
             self._file.close()
@@ -215,6 +234,8 @@ def worker_alive(results: Path) -> bool:
 def recover(results: Path) -> list[str]:
     """Mark the jobs that were running when their worker died (a crash, a reboot, a stopped dashboard) interrupted,
     so they can be retried. Does nothing while a worker is alive: its running job is really running."""
+    if not jobs_dir(results).is_dir():
+        return []  # no job was ever submitted here (and a read-only results folder stays untouched)
     lock = WorkerLock(results)
     if not lock.acquire():
         return []
@@ -225,13 +246,18 @@ def recover(results: Path) -> list[str]:
 
 
 def interrupt_orphans(results: Path) -> list[str]:
-    """Mark running jobs interrupted; only for the holder of the worker lock (no job can really be running)."""
+    """Mark running jobs interrupted (or done, if their run was written just before the end); only for the holder of
+    the worker lock, which the evaluation processes share: no job can really be running."""
+    interrupted = []
     with _queue_lock(results):
-        orphans = [job for job in list_jobs(results) if job.status == RUNNING]
-        for job in orphans:
+        for job in (job for job in list_jobs(results) if job.status == RUNNING):
+            if job.result().get("run_id"):
+                _update(job, status=DONE, finished_at=now(), **job.result())
+                continue
             error = "The evaluation stopped when its worker did (the dashboard was stopped or crashed); retry it."
             _update(job, status=INTERRUPTED, finished_at=now(), error=error)
-    return [job.id for job in orphans]
+            interrupted.append(job.id)
+    return interrupted
 
 
 def claim_next(results: Path, lock: WorkerLock) -> Job | None:
@@ -243,9 +269,8 @@ def claim_next(results: Path, lock: WorkerLock) -> Job | None:
         if not queued:
             lock.release()
             return None
-        job = min(queued, key=lambda j: (j.state.get("queued_at", 0), j.id))
-        for name in _SCRATCH:
-            (job.folder / name).unlink(missing_ok=True)
+        job = min(queued, key=queue_order)
+        _clear_scratch(job)
         attempts = job.state.get("attempts", 0) + 1
         return _update(job, status=RUNNING, started_at=now(), attempts=attempts, worker_pid=os.getpid())
 
@@ -261,6 +286,8 @@ _spawned: list[subprocess.Popen] = []  # kept so Python reaps exited workers
 def ensure_worker(results: Path) -> bool:
     """Start a worker process if jobs are queued and none is running; True if one was started. The worker runs the
     queue to its end and exits, whichever page, tab or command queued the jobs."""
+    if not jobs_dir(results).is_dir():
+        return False
     with _queue_lock(results):
         if not any(job.status == QUEUED for job in list_jobs(results)) or worker_alive(results):
             return False

@@ -93,11 +93,20 @@ def load_model(text: str, device: torch.device, random_weights: bool = False) ->
     return loaded
 
 
+def architecture(text: str) -> LoadedModel:
+    """A spec's architecture with random weights and its preprocessing, reading no weights: built on the meta device
+    (no memory, milliseconds), or on the CPU for the few architectures whose construction computes on its tensors
+    (torchvision's RegNets)."""
+    try:
+        with torch.device("meta"):
+            return load_model(text, torch.device("meta"), random_weights=True)
+    except NotImplementedError:  # "Cannot copy out of meta tensor"
+        return load_model(text, torch.device("cpu"), random_weights=True)
+
+
 def model_recipe(text: str) -> Recipe:
-    """A spec's preprocessing recipe without its weights: the architecture is built on the meta device (no memory,
-    milliseconds), so image caches can be prepared before models are loaded."""
-    with torch.device("meta"):
-        return load_model(text, torch.device("meta"), random_weights=True).recipe
+    """A spec's preprocessing recipe without its weights, so image caches can be prepared before models load."""
+    return architecture(text).recipe
 
 
 def check_weights(text: str) -> dict:
@@ -113,8 +122,7 @@ def check_weights(text: str) -> dict:
     spec = parse_spec(text)
     if spec.file is None and not spec.name.startswith("local-dir:"):
         raise ModelError(f"{text} names no weight file; give one as ARCH@FILE or open_clip:local-dir:FOLDER.")
-    with torch.device("meta"):
-        model = load_model(text, torch.device("meta"), random_weights=True)
+    model = architecture(text)
     path = spec.file or _open_clip_weights(Path(spec.name.removeprefix("local-dir:")).expanduser())
     state_dict = read_state_dict(path, shapes_only=True)
     if problems := fit_report(model.network, state_dict):

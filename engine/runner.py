@@ -170,9 +170,10 @@ class Evaluator:
         key = (recipe.key, recipe.convert_first)
         if key not in self.caches:
             o = self.options
-            report = partial(self._stage, "decoding photos")
-            build = partial(load_or_build_cache, self.dataset, recipe, o.cache, o.workers, o.progress, self._stop)
-            build = partial(build, report=report)
+            build = partial(
+                load_or_build_cache, self.dataset, recipe, o.cache, o.workers, progress=o.progress, stop=self._stop,
+                report=partial(self._stage, "decoding photos"),
+            )  # fmt: skip
             self.caches[key] = self._builder.submit(build)
         return self.caches[key]
 
@@ -221,6 +222,7 @@ class Evaluator:
         seconds["text_head"], tick = time.perf_counter() - tick, time.perf_counter()
         o = self.options
         report = partial(self._stage, "scoring photos")
+        report(0, len(cache.image_ids))  # the stage's clock starts before its first batch
         table = predict(scorer, self.dataset, cache, self.candidates, o.batch_size, o.progress, report)
         seconds["inference"] = time.perf_counter() - tick
         seconds = {k: round(v, 3) for k, v in seconds.items()}

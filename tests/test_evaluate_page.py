@@ -138,9 +138,10 @@ def test_an_open_clip_folder_is_checked_and_evaluated_zero_shot(app, weights_dir
     from engine.demo import write_clip_folder
 
     write_clip_folder(weights_dir / "my-clip")
-    fill(app, weights_dir / "my-clip", kind="open_clip folder (hub format)", name="My CLIP")
+    fill(app, weights_dir / "my-clip", kind="open_clip folder (hub format)", name="-v2 CLIP")  # not an option
     assert errors(app) == ""
     (job,) = jobs.list_jobs(results_dir)
+    assert job.request["name"] == "-v2 CLIP"
     assert job.request["model"] == f"open_clip:local-dir:{(weights_dir / 'my-clip').resolve()}"
     assert job.request["checked"]["family"] == "CLIP"
     assert _wait_done(results_dir, job.id).status == jobs.DONE

@@ -89,3 +89,15 @@ def test_allowed_roots_come_from_the_environment_and_always_include_data_and_res
     assert allowed_roots(tmp_path / "results") == expected
     monkeypatch.delenv("COUNTERANIMAL_ALLOWED_ROOTS")
     assert allowed_roots(tmp_path / "r") == [Path("weights").resolve(), tmp_path / "data", tmp_path / "r"]
+
+
+@pytest.mark.parametrize("text", ["~no-such-user-here/w.pt", "/tmp/a\x00b.pt", "/" + "x" * 5000])
+def test_unusable_paths_get_a_message(text, roots):
+    with pytest.raises(InputError):
+        resolve_allowed(text, roots)
+
+
+def test_the_upload_limit_counts_the_bytes_not_the_declared_size(tmp_path):
+    with pytest.raises(InputError, match="over the upload limit"):
+        save_upload(tmp_path, "liar.pt", io.BytesIO(b"x" * 5000), 10, 1000)
+    assert list((tmp_path / "uploads").iterdir()) == []  # the partial copy is gone

@@ -136,10 +136,12 @@ def test_a_restart_marks_the_running_job_interrupted_runs_the_queue_and_retries(
     running = jobs.submit(queue_env, _request(slow_weights, big_dataset, "running", arch="resnet18"))
     queued = jobs.submit(queue_env, _request(tiny_timm, dataset_dir, "queued"))
     worker = _worker(queue_env)
-    child = _wait_for(lambda: running.progress().get("pid"), what="the evaluation process to report")
-    worker.kill()  # the dashboard and its worker die (a crash, a reboot)
+    _wait_for(lambda: _status(queue_env, running) == jobs.RUNNING, what="the job to start")
+    worker.kill()  # the dashboard and its worker die (a crash, a reboot), here before the evaluation got going
     worker.wait()
-    _wait_for(lambda: not _alive(child), timeout_s=30, what="the orphaned evaluation to end itself")
+    assert jobs.recover(queue_env) == []  # its evaluation process still holds the worker lock: it may still run
+    _wait_for(lambda: not jobs.worker_alive(queue_env), timeout_s=30, what="the orphaned evaluation to end itself")
+    assert not (queue_env / "runs").exists()  # it ended itself instead of running on unwatched
     assert jobs.recover(queue_env) == [running.id]
     assert _status(queue_env, running) == jobs.INTERRUPTED
     assert _status(queue_env, queued) == jobs.QUEUED
@@ -162,6 +164,29 @@ def test_recover_leaves_a_live_workers_job_alone(queue_env, slow_weights, big_da
     finally:
         jobs.cancel(queue_env, job.id)
         worker.wait(timeout=120)
+
+
+def _claimed(results: Path, request: dict) -> jobs.Job:
+    """A job marked running by a worker that is gone (the lock taken and dropped here)."""
+    job = jobs.submit(results, request)
+    lock = jobs.WorkerLock(results)
+    assert lock.acquire()
+    jobs.claim_next(results, lock)
+    lock.release()
+    return job
+
+
+def test_cancelling_a_job_whose_worker_died_marks_it_interrupted(queue_env, tiny_timm, dataset_dir):
+    job = _claimed(queue_env, _request(tiny_timm, dataset_dir, "orphan"))
+    assert jobs.cancel(queue_env, job.id) == jobs.INTERRUPTED
+    assert _status(queue_env, job) == jobs.INTERRUPTED
+
+
+def test_a_job_whose_run_was_written_before_its_worker_died_is_done(queue_env, tiny_timm, dataset_dir):
+    job = _claimed(queue_env, _request(tiny_timm, dataset_dir, "almost"))
+    jobs.write_json(job.folder / "result.json", {"run_id": "abc123", "skipped": False})
+    assert jobs.recover(queue_env) == []
+    assert jobs.load(queue_env, job.id).state["run_id"] == "abc123" and _status(queue_env, job) == jobs.DONE
 
 
 def test_only_failed_cancelled_or_interrupted_jobs_can_be_retried(queue_env, tiny_timm, dataset_dir):
@@ -195,6 +220,22 @@ def test_submit_queues_a_checked_job(queue_env, tiny_timm, dataset_dir, capsys):
     assert "tensors fit the architecture" in capsys.readouterr().out
     (job,) = jobs.list_jobs(queue_env)
     assert job.status == jobs.QUEUED and job.request["checked"]["family"] == "ImageNet"
+
+
+def test_submit_with_json_reports_errors_as_json(queue_env, tiny_timm, tmp_path, capsys):
+    args = ["job", "submit", "--json", f"--results={queue_env}", f"--model=timm:test_resnet@{tmp_path / 'x.pt'}"]
+    assert main([*args, f"--data={tmp_path}", "--name=-v2"]) == 2
+    assert "x.pt does not exist" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_weights_of_an_architecture_that_cannot_be_built_on_meta_are_checked_on_the_cpu(tmp_path):
+    import torch
+    from torchvision.models import get_model
+
+    from engine.models import check_weights
+
+    torch.save(get_model("regnet_x_400mf").state_dict(), tmp_path / "regnet.pt")
+    assert check_weights(f"torchvision:regnet_x_400mf@{tmp_path / 'regnet.pt'}")["family"] == "ImageNet"
 
 
 def _bad_weights(kind: str, folder: Path, tiny_timm: Path) -> tuple[Path, str]:

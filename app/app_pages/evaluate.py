@@ -62,28 +62,45 @@ def _form() -> None:
             st.error(error, icon=":material/block:")
 
 
-def _submit(kind: str, architecture: str | None, upload, server_path: str, name: str, data: str, setups: list) -> str:
-    """Check and queue; an error in plain words, or "" (then the page reruns with the job in the list)."""
+def _missing_choice(kind: str, architecture: str | None, upload, server_path: str, setups: list) -> str:
     if kind != "local-dir" and not architecture:
         return "Choose the architecture the weights belong to."
     if not setups:
         return "Choose at least one setup."
     if upload is None and not server_path.strip():
         return "Upload a weight file, or give its path on the server."
-    stored = None
+    return ""
+
+
+def _weights(kind: str, upload, server_path: str) -> tuple[Path, bool]:
+    """The weights' path on the server, and whether it is an upload stored just now (removed if the check fails).
+
+    Raises:
+        InputError: a path outside the allowed roots, or an upload that is not weights or too big.
+    """
+    if upload is None:
+        return resolve_allowed(server_path, roots, "folder" if kind == "local-dir" else "weight file"), False
+    try:
+        return save_upload(results, upload.name, upload, upload.size, limit_mb * 2**20)
+    except OSError as error:  # a full disk, a read-only results folder
+        raise InputError(f"Could not store the upload in {results}: {error}.") from error
+
+
+def _submit(
+    kind: str, architecture: str | None, upload, server_path: str, name: str, data: str, setups: list
+) -> str | None:
+    """Check and queue; an error in plain words, or none (the page then reruns with the job in the list)."""
+    if missing := _missing_choice(kind, architecture, upload, server_path, setups):
+        return missing
     try:
         dataset = resolve_allowed(data, roots, "dataset")
-        if upload is not None:
-            weights, new = save_upload(results, upload.name, upload, upload.size, limit_mb * 2**20)
-            stored = weights if new else None
-        else:
-            weights = resolve_allowed(server_path, roots, "folder" if kind == "local-dir" else "weight file")
+        weights, stored_now = _weights(kind, upload, server_path)
     except InputError as error:
         return str(error)
     submitted = evaluation.submit(results, evaluation.spec_for(kind, architecture, weights), name, str(dataset), setups)
     if submitted.error:
-        if stored:  # a file that fails the check is not kept
-            stored.unlink(missing_ok=True)
+        if stored_now:  # a file that fails the check is not kept
+            weights.unlink(missing_ok=True)
         return submitted.error
     st.session_state["evaluate_notice"] = (
         f"Queued: {submitted.checked['tensors']} tensors ({submitted.checked['parameters'] / 1e6:,.1f} M parameters) "
@@ -91,7 +108,17 @@ def _submit(kind: str, architecture: str | None, upload, server_path: str, name:
     )
     st.session_state["evaluate_upload_round"] = st.session_state.get("evaluate_upload_round", 0) + 1  # frees it
     st.rerun()
-    return ""
+
+
+def _act(change, job: jobs.Job) -> None:
+    """Cancel or Retry, then show the list as it is now (a full rerun, so it refreshes itself while jobs run)."""
+    try:
+        change(results, job.id)
+        evaluation.keep_queue_moving(results)
+    except jobs.JobError as error:  # a second click, another tab, or a deleted job folder
+        st.toast(str(error), icon=":material/info:")
+        return
+    st.rerun()
 
 
 def _job_card(job: jobs.Job, all_jobs: list[jobs.Job]) -> None:
@@ -99,20 +126,18 @@ def _job_card(job: jobs.Job, all_jobs: list[jobs.Job]) -> None:
     with st.container(border=True):
         title, status, actions = st.columns([5, 2, 2])
         title.markdown(f"**{request.get('name') or Path(request['model']).name}**")
-        title.caption(f"`{request['model']}` · {', '.join(request['setups'])} · queued {request['submitted_at']}")
+        when = request["submitted_at"][:16].replace("T", " ")
+        title.caption(f"`{request['model']}` · {', '.join(request['setups'])} · queued {when} UTC")
         status.markdown(evaluation.STATUS_LABELS.get(job.status, job.status))
         if job.status in (jobs.QUEUED, jobs.RUNNING):
             if job.cancel_requested:
                 actions.caption("Cancelling...")
             elif actions.button("Cancel", key=f"job_cancel_{job.id}", icon=":material/stop:"):
-                jobs.cancel(results, job.id)
-                st.rerun(scope="fragment")
+                _act(jobs.cancel, job)
         if job.status in jobs.RETRYABLE and actions.button(
             "Retry", key=f"job_retry_{job.id}", icon=":material/replay:"
         ):
-            jobs.retry(results, job.id)
-            jobs.ensure_worker(results)
-            st.rerun(scope="fragment")
+            _act(jobs.retry, job)
         if job.status == jobs.RUNNING:
             fraction, text = evaluation.progress_line(job.progress())
             st.progress(fraction or 0.0, text=text)
@@ -130,7 +155,8 @@ def _job_card(job: jobs.Job, all_jobs: list[jobs.Job]) -> None:
 def _done_links(job: jobs.Job) -> None:
     run_id = job.state["run_id"]
     again = " (an identical run already existed)" if job.state.get("skipped") else ""
-    st.caption(f"Run `{run_id}`{again}, finished {job.state.get('finished_at', '')}.")
+    when = job.state.get("finished_at", "")[:16].replace("T", " ")
+    st.caption(f"Run `{run_id}`{again}, finished {when} UTC.")
     overview, gallery, _ = st.columns([2, 2, 5])
     if overview.button("Show on the Overview", key=f"job_overview_{job.id}", icon=":material/scatter_plot:"):
         widgets.go_to("", {"overview_run": run_id})
@@ -150,6 +176,7 @@ def _announce(all_jobs: list[jobs.Job]) -> None:
 
 
 def _jobs() -> None:
+    evaluation.keep_queue_moving(results)  # a worker that died while the dashboard runs: its job, and the queue
     all_jobs = jobs.list_jobs(results)
     _announce(all_jobs)
     if not all_jobs:
@@ -170,4 +197,4 @@ else:
     )
 st.subheader("Evaluations")
 active = any(job.status in (jobs.QUEUED, jobs.RUNNING) for job in jobs.list_jobs(results))
-st.fragment(_jobs, run_every=1.0 if active else None)()
+st.fragment(_jobs, run_every=1.0 if active else 3.0)()  # jobs queued elsewhere (a terminal, another tab) show up
