@@ -183,7 +183,7 @@ div[data-testid="stDownloadButton"], div[data-testid="stToggle"] { display: none
 """
 
 
-def highlighted_run(runs: pd.DataFrame, setup: str) -> str | None:
+def highlighted_run(runs: pd.DataFrame, points: pd.DataFrame, setup: str) -> str | None:
     """The Overview's highlighted run (`overview_run`, set by a finished job's link), told in words above the chart:
     its scores, its effective robustness against its family's trend, and a way to its photos."""
     run_id = st.session_state.get("overview_run")
@@ -195,12 +195,19 @@ def highlighted_run(runs: pd.DataFrame, setup: str) -> str | None:
         return None
     run = rows.iloc[0]
     er = run["effective_robustness"]
+    fitted = points.loc[points["trend_group"] == run["trend_group"], "common"]
+    outside = ""
+    if len(fitted) and not fitted.min() <= run["common"] <= fitted.max():
+        outside = (
+            f" Its common accuracy lies outside the {fitted.min():.0f}-{fitted.max():.0f}% the trend was fitted on, "
+            "so this is an extrapolation."
+        )
     with st.container(border=True):
         text, gallery_link, clear = st.columns([7, 2, 1])
         text.markdown(
             f"**{run['name']}** ({SETUP_LABELS[setup]}): common {run['common']:.1f}%, counter {run['counter']:.1f}%, "
             f"a drop of {run['drop']:.1f} points. Effective robustness **{er:+.1f} points** against the "
-            f"{run['trend_group']} trend: its counter accuracy minus the trend's at the same common accuracy."
+            f"{run['trend_group']} trend: its counter accuracy minus the trend's at the same common accuracy.{outside}"
         )
         gallery_link.button(
             "Open its gallery", icon=":material/photo_library:", key="highlight_gallery",

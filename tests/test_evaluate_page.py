@@ -95,6 +95,7 @@ def test_a_checked_checkpoint_is_queued_evaluated_and_linked_to_the_overview(app
     assert not app.exception, app.exception
     (highlight,) = [c for c in app.markdown if "Effective robustness" in c.value]
     assert "**My tiny ResNet**" in highlight.value and "against the ImageNet trend" in highlight.value
+    assert "so this is an extrapolation" in highlight.value  # random weights: far below every published model
     (figure,) = figures(app)
     assert "highlighted: My tiny ResNet" in [trace.name for trace in figure.data]
 

@@ -52,7 +52,7 @@ if shown.empty and shown_runs.empty:
 
 title = f"CounterAnimal, {widgets.SETUP_LABELS.get(setup, setup)} · {widgets.VARIANT_LABELS.get(variant, variant)}"
 shown_trends = {group: trend for group, trend in trends.items() if group in set(shown["trend_group"])}
-highlight = widgets.highlighted_run(runs, setup)
+highlight = widgets.highlighted_run(runs, points, setup)
 figure = charts.overview_scatter(shown, scale, shown_trends, title, shown_runs, highlight)
 widgets.chart(figure)
 st.caption(
