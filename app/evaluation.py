@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import streamlit as st
@@ -37,10 +38,19 @@ def _engine(*args: str, timeout: float = CHECK_TIMEOUT_S) -> subprocess.Complete
 
 @st.cache_data(show_spinner="Listing the installed architectures...")
 def architectures() -> dict[str, list[str]]:
-    """{"open_clip": [...], "timm": [...], "torchvision": [...]}: what the installed libraries can build."""
+    """{"open_clip": [...], "timm": [...], "torchvision": [...]}: what the installed libraries can build. Asking the
+    engine takes seconds (it imports them), so the answer is kept on disk for these libraries' versions."""
+    from engine.config import cache_root
+
+    installed = "-".join(version(name) for name in ("open_clip_torch", "timm", "torchvision"))
+    path = cache_root() / "architectures" / f"{installed}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
     done = _engine("architectures", "--json")
     if done.returncode != 0:
         raise RuntimeError(f"`counteranimal architectures` failed: {done.stderr.strip()[-500:]}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    jobs.write_json(path, json.loads(done.stdout))
     return json.loads(done.stdout)
 
 

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import streamlit as st
 from streamlit.testing.v1 import AppTest
-from synthetic_data import add_synthetic_models, copy_paper, write_runs  # bench/ is on sys.path as a script
+from synthetic_data import add_synthetic_models, copy_paper, write_jobs, write_runs  # bench/ is on sys.path as a script
 
 from engine.config import CACHE_ENV, PAPER_ENV, RESULTS_ENV
 
@@ -77,9 +77,11 @@ RUN_PAGES = (
     Page("gallery", "app_pages/gallery.py", "Gallery", 0),
     Page("confusions", "app_pages/confusions.py", "Confusions", 0),
     Page("flips", "app_pages/flips.py", "Flips between two runs", 0),
+    Page("evaluate", "app_pages/evaluate.py", "Evaluate your own model", 0),
 )
 DEFAULT_PAGE = PAGES[0]
 RUNS = 50  # evaluation runs of 13,100 photos each in the "runs" dataset
+JOBS = 200  # finished evaluation jobs in the "runs" dataset: the Evaluate page shows the latest 20
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ def build_datasets(root: Path) -> dict[str, Data]:
     add_synthetic_models(larger, SYNTHETIC_MODELS, SYNTHETIC_SEED)
     runs = root / "runs-results"
     write_runs(runs, paper, root / "photos", RUNS, SYNTHETIC_SEED)
+    write_jobs(runs, JOBS)
     return {
         "paper": Data(paper, empty, PAGES),
         "paper+500": Data(larger, empty, PAGES),

@@ -11,6 +11,12 @@ from engine.config import WEIGHT_SUFFIXES, allowed_roots, data_dir, results_dir
 from engine.inputs import InputError, resolve_allowed, save_upload
 
 SHOWN_JOBS = 20
+ARCHITECTURE_HELP = {
+    "open_clip": "Weights trained with QuickGELU (every OpenAI CLIP, some LAION-400M ones) need the `-quickgelu` "
+    "architecture, e.g. ViT-B-32-quickgelu; otherwise every prediction is off.",
+    "timm": "Photos are preprocessed as for the architecture's default pretrained weights; the head must predict the "
+    "1,000 ImageNet classes.",
+}
 results = results_dir()
 roots = allowed_roots(results)
 limit_mb = st.get_option("server.maxUploadSize")
@@ -30,8 +36,10 @@ def _form() -> None:
     architecture = ""
     if kind != "local-dir":
         names = evaluation.architectures()[kind]
-        architecture = st.selectbox("Architecture", names, index=None, key=f"evaluate_arch_{kind}",
-                                    placeholder="Type to search the installed architectures")  # fmt: skip
+        architecture = st.selectbox(
+            "Architecture", names, index=None, key=f"evaluate_arch_{kind}",
+            placeholder="Type to search the installed architectures", help=ARCHITECTURE_HELP.get(kind),
+        )  # fmt: skip
     sources = ["Path on the server"] if kind == "local-dir" else ["Upload", "Path on the server"]
     source = st.radio("Weights", sources, horizontal=True, key="evaluate_source")
     upload, server_path = None, ""
