@@ -138,7 +138,8 @@ def export_menu(name: str, figures: dict[str, go.Figure], table: pd.DataFrame | 
     """An "Export" popover: each chart as PNG (3x), SVG, PDF or standalone HTML, and the whole page as a zip (every
     chart in every format and the table as CSV). Files are rendered only when their button is clicked."""
     with st.popover("Export", icon=":material/download:"):
-        text = caption if st.checkbox("Provenance caption", value=True, key="export_caption") else None
+        st.session_state.setdefault("export_caption", True)  # a default, not a value: keep_choices re-assigns it
+        text = caption if st.checkbox("Provenance caption", key="export_caption") else None
         for chart, fig in figures.items():
             st.markdown(f"**{fig.layout.title.text or chart}**")
             for column, fmt in zip(st.columns(len(export.FORMATS)), export.FORMATS, strict=True):
