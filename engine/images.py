@@ -23,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from engine.data import Dataset
+from engine.partials import remove_orphans
 
 # What an unreadable photo raises while decoding; anything else is a bug or a broken machine and stops the build.
 Report = Callable[[int, int], None]  # (done, total): progress for whoever watches a long step, such as a job
@@ -98,6 +99,7 @@ def load_or_build_cache(
     final = root / "images" / cache_key(dataset, recipe)
     if (final / "index.json").is_file():
         return _read_cache(final)
+    remove_orphans(final.parent.glob("*.partial-*"))  # builds killed mid-way (a cancelled or crashed job)
     partial = final.with_name(f"{final.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.labels import digest
+from engine.partials import remove_orphans
 
 RUNS, PARTIAL = "runs", ".partial"
 
@@ -38,23 +39,10 @@ def is_complete(results: Path, rid: str) -> bool:
     return (run_path(results, rid) / "run.json").is_file()
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    return True
-
-
 def sweep_partials(results: Path) -> None:
     """Remove the half-written runs of processes that are gone (killed mid-write): they are never visible, but
     they take disk space."""
-    for partial in (Path(results) / PARTIAL).glob("*-*"):
-        pid = partial.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            shutil.rmtree(partial, ignore_errors=True)
+    remove_orphans((Path(results) / PARTIAL).glob("*-*"))
 
 
 def write_run(results: Path, rid: str, manifest: dict, predictions: pa.Table) -> Path:

@@ -137,3 +137,15 @@ def test_awkward_modes_convert_where_the_library_does(tmp_path, convert_first):
             rgb_first = RECIPE.steps(opened.convert("RGB"))
             expected = rgb_first if convert_first else RECIPE.steps(opened).convert("RGB")
         np.testing.assert_array_equal(recipe.apply(images.decode(tmp_path / name)), np.asarray(expected))
+
+
+def test_a_build_removes_the_half_built_caches_of_killed_processes(dataset, tmp_path):
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid now names no process, like a build killed mid-way
+    orphan = tmp_path / "images" / f"0123456789abcdef01234567.partial-{gone.pid}"
+    orphan.mkdir(parents=True)
+    load_or_build_cache(dataset, RECIPE, tmp_path, workers=1, progress=False)
+    assert not orphan.exists()

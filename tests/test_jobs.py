@@ -117,18 +117,19 @@ def test_cancelling_a_running_job_stops_it_and_leaves_no_run_or_half_cache(
 
 
 def test_a_crashed_evaluation_fails_its_job_and_the_queue_goes_on(
-    queue_env, slow_weights, big_dataset, tiny_timm, dataset_dir
+    queue_env, cache_dir, slow_weights, big_dataset, tiny_timm, dataset_dir
 ):
     crashing = jobs.submit(queue_env, _request(slow_weights, big_dataset, "crashing", arch="resnet18"))
     after = jobs.submit(queue_env, _request(tiny_timm, dataset_dir, "after"))
     worker = _worker(queue_env)
-    pid = _wait_for(lambda: crashing.progress().get("pid"), what="the evaluation process to report")
-    os.kill(pid, signal.SIGKILL)  # what the kernel's out-of-memory killer does
+    _wait_for(lambda: crashing.progress().get("stage") == "decoding photos", what="the job to decode")
+    os.kill(crashing.progress()["pid"], signal.SIGKILL)  # what the out-of-memory killer does, mid-build
     worker.wait(timeout=180)
     state = jobs.load(queue_env, crashing.id).state
     assert state["status"] == jobs.FAILED
     assert "killed by signal 9" in state["error"] and "out of memory" in state["error"]
     assert _status(queue_env, after) == jobs.DONE
+    assert not list((cache_dir / "images").glob("*.partial-*"))  # the next build swept what the crash left
 
 
 def test_a_restart_marks_the_running_job_interrupted_runs_the_queue_and_retries(
