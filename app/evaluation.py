@@ -103,17 +103,20 @@ def _resume(results: str) -> None:  # once per dashboard process and results fol
     keep_queue_moving(Path(results))
 
 
-def keep_queue_moving(results: Path) -> None:
+def keep_queue_moving(results: Path, listed: list[jobs.Job] | None = None) -> bool:
     """If jobs wait or run but no worker is alive (it died, or the dashboard restarted), mark the orphaned jobs
-    interrupted and start a worker for the queued ones. Cheap: a directory listing and a lock attempt."""
+    interrupted and start a worker for the queued ones; True if a job's status changed. `listed`: the jobs, if the
+    caller has just read them. Cheap: a lock attempt when jobs are active."""
     try:
-        if not any(job.status in (jobs.QUEUED, jobs.RUNNING) for job in jobs.list_jobs(results)):
-            return
-        jobs.recover(results)
+        listed = jobs.list_jobs(results) if listed is None else listed
+        if not any(job.status in (jobs.QUEUED, jobs.RUNNING) for job in listed):
+            return False
+        interrupted = jobs.recover(results)
         if engine_installed():
             jobs.ensure_worker(results)
     except OSError:  # a read-only results folder: the pages still show everything
-        return
+        return False
+    return bool(interrupted)
 
 
 STATUS_LABELS = {

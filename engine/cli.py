@@ -277,33 +277,8 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", help="image and text-embedding cache (default $COUNTERANIMAL_CACHE or ~/.cache)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="counteranimal", description="CounterAnimal Explorer")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    p = commands.add_parser("serve", help="start the dashboard")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for a meeting room)")
-    p.add_argument("--port", type=int, default=8501)
-    _add_results(p)
-    p.set_defaults(run=serve)
-
-    p = commands.add_parser("eval", help="evaluate models on CounterAnimal into runs")
-    p.add_argument("--model", action="append", required=True, help="model spec or zoo id; repeat for several")
-    _add_eval_options(p)
-    p.add_argument("--force", action="store_true", help="re-run even if an identical run exists")
-    p.set_defaults(run=evaluate)
-
-    p = commands.add_parser("runs", help="list evaluated runs with their metrics")
-    _add_results(p)
-    p.set_defaults(run=list_runs)
-
-    commands.add_parser("zoo", help="the models of engine/zoo.toml and their specs").set_defaults(run=zoo)
-
-    p = commands.add_parser("architectures", help="the architectures open_clip, timm and torchvision offer")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(run=architectures)
-
+def _add_job_commands(commands: argparse._SubParsersAction) -> None:
+    """`job submit | cancel | retry | run`, `jobs` and `worker`: the evaluation queue."""
     job = commands.add_parser("job", help="evaluation jobs run by a background worker").add_subparsers(
         dest="job_command", required=True
     )
@@ -334,6 +309,36 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("worker", help="run queued jobs one at a time until none is left")
     _add_results(p)
     p.set_defaults(run=worker)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="counteranimal", description="CounterAnimal Explorer")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("serve", help="start the dashboard")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for a meeting room)")
+    p.add_argument("--port", type=int, default=8501)
+    _add_results(p)
+    p.set_defaults(run=serve)
+
+    p = commands.add_parser("eval", help="evaluate models on CounterAnimal into runs")
+    p.add_argument("--model", action="append", required=True, help="model spec or zoo id; repeat for several")
+    _add_eval_options(p)
+    p.add_argument("--force", action="store_true", help="re-run even if an identical run exists")
+    p.set_defaults(run=evaluate)
+
+    p = commands.add_parser("runs", help="list evaluated runs with their metrics")
+    _add_results(p)
+    p.set_defaults(run=list_runs)
+
+    commands.add_parser("zoo", help="the models of engine/zoo.toml and their specs").set_defaults(run=zoo)
+
+    p = commands.add_parser("architectures", help="the architectures open_clip, timm and torchvision offer")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=architectures)
+
+    _add_job_commands(commands)
 
     data = commands.add_parser("data", help="dataset tools").add_subparsers(dest="data_command", required=True)
     p = data.add_parser("check", help="per class: backgrounds, counts vs the paper's, skipped files")

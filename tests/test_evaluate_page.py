@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from app import evaluation
 from engine import jobs
 from tests.conftest import APP_MAIN
 from tests.test_app import figures, open_page
-from tests.test_jobs import CreatesFile
+from tests.test_jobs import CreatesFile, claimed, wait_finished
 
 
 @pytest.fixture
@@ -85,10 +84,7 @@ def test_a_checked_checkpoint_is_queued_evaluated_and_linked_to_the_overview(app
     assert errors(app) == ""
     assert "fit the architecture" in app.success[0].value
     (job,) = jobs.list_jobs(results_dir)
-    deadline = time.monotonic() + 120
-    while jobs.load(results_dir, job.id).status in (jobs.QUEUED, jobs.RUNNING) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert jobs.load(results_dir, job.id).status == jobs.DONE
+    assert wait_finished(results_dir, job.id).status == jobs.DONE
     app.run()
     assert any("Done" in m.value for m in app.markdown)
     app.button(key=f"job_overview_{job.id}").click().run()
@@ -102,16 +98,14 @@ def test_a_checked_checkpoint_is_queued_evaluated_and_linked_to_the_overview(app
 
 def test_failed_jobs_show_their_error_and_can_be_retried(app, results_dir, tiny_timm, dataset_dir):
     request = {"model": f"timm:test_resnet@{tiny_timm}", "name": "flaky", "data": str(dataset_dir)}
-    job = jobs.submit(results_dir, {**request, "setups": ["1vs1000"]})
-    jobs.finish(results_dir, jobs.claim_next(results_dir, jobs.WorkerLock(results_dir)), jobs.FAILED, error="Boom.")
+    job = claimed(results_dir, {**request, "setups": ["1vs1000"]})
+    jobs.finish(results_dir, job, jobs.FAILED, error="Boom.")
     open_page(app, "evaluate")
     assert "Boom." in errors(app)
     app.button(key=f"job_retry_{job.id}").click().run()
     assert jobs.load(results_dir, job.id).status in (jobs.QUEUED, jobs.RUNNING, jobs.DONE)
-    deadline = time.monotonic() + 120  # the retry started a worker: it runs the job again
-    while jobs.load(results_dir, job.id).status != jobs.DONE and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert jobs.load(results_dir, job.id).state["attempts"] == 2
+    finished = wait_finished(results_dir, job.id)  # the retry started a worker: it runs the job again
+    assert finished.status == jobs.DONE and finished.state["attempts"] == 2
 
 
 def test_without_the_engine_the_page_says_how_to_install_it(app, monkeypatch):
@@ -128,13 +122,6 @@ def test_an_unknown_highlighted_run_is_ignored_with_a_notice(app, with_runs):
     assert any("no-such-run" in toast.value for toast in app.toast)
 
 
-def _wait_done(results: Path, job_id: str, timeout_s: float = 120) -> jobs.Job:
-    deadline = time.monotonic() + timeout_s
-    while (job := jobs.load(results, job_id)).status in (jobs.QUEUED, jobs.RUNNING) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return job
-
-
 def test_an_open_clip_folder_is_checked_and_evaluated_zero_shot(app, weights_dir, results_dir):
     from engine.demo import write_clip_folder
 
@@ -145,14 +132,26 @@ def test_an_open_clip_folder_is_checked_and_evaluated_zero_shot(app, weights_dir
     assert job.request["name"] == "-v2 CLIP"
     assert job.request["model"] == f"open_clip:local-dir:{(weights_dir / 'my-clip').resolve()}"
     assert job.request["checked"]["family"] == "CLIP"
-    assert _wait_done(results_dir, job.id).status == jobs.DONE
+    assert wait_finished(results_dir, job.id).status == jobs.DONE
 
 
 def test_a_dashboard_start_interrupts_orphaned_jobs_and_runs_the_queue(app, results_dir, tiny_timm, dataset_dir):
     request = {"model": f"timm:test_resnet@{tiny_timm}", "data": str(dataset_dir), "setups": ["1vs1000"]}
-    orphan = jobs.submit(results_dir, {**request, "name": "was running"})
-    jobs.claim_next(results_dir, jobs.WorkerLock(results_dir))  # running, and its worker is gone
+    orphan = claimed(results_dir, {**request, "name": "was running"})  # running, and its worker is gone
     waiting = jobs.submit(results_dir, {**request, "name": "was queued"})
     open_page(app)  # any page: the dashboard's start resumes the queue
     assert jobs.load(results_dir, orphan.id).status == jobs.INTERRUPTED
-    assert _wait_done(results_dir, waiting.id).status == jobs.DONE
+    assert wait_finished(results_dir, waiting.id).status == jobs.DONE
+
+
+def test_progress_says_the_stage_photos_and_time_left():
+    progress = {"stage": "scoring photos", "done": 300, "total": 1200, "stage_started": 100.0}
+    assert evaluation.progress_line(progress, clock=120.0) == (
+        0.25,
+        "scoring photos: 300 of 1,200 photos, about 60 s left",
+    )
+    assert evaluation.progress_line({"stage": "loading the model", "done": 0, "total": 0}) == (
+        None,
+        "loading the model",
+    )
+    assert evaluation.progress_line({}) == (None, "starting (loading the engine)")

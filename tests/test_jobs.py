@@ -53,7 +53,8 @@ def _worker(results: Path) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _wait_for(condition, timeout_s: float = 90, what: str = "the condition"):
+def wait_for(condition, timeout_s: float = 90, what: str = "the condition"):
+    """The condition's first truthy value, polled every 0.1 s."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if value := condition():
@@ -99,13 +100,19 @@ def test_a_cancelled_queued_job_never_runs(queue_env, tiny_timm, dataset_dir):
     assert _status(queue_env, kept) == jobs.DONE
 
 
+def _slow_job_decoding(results: Path, slow_weights: Path, big_dataset: Path, quick_weights: Path, quick_data: Path):
+    """A slow job caught while it decodes photos, a quick one queued after it, and their worker."""
+    slow = jobs.submit(results, _request(slow_weights, big_dataset, "slow", arch="resnet18"))
+    after = jobs.submit(results, _request(quick_weights, quick_data, "after"))
+    worker = _worker(results)
+    wait_for(lambda: slow.progress().get("stage") == "decoding photos", what="the slow job to decode")
+    return slow, after, worker
+
+
 def test_cancelling_a_running_job_stops_it_and_leaves_no_run_or_half_cache(
     queue_env, cache_dir, slow_weights, big_dataset, tiny_timm, dataset_dir
 ):
-    slow = jobs.submit(queue_env, _request(slow_weights, big_dataset, "slow", arch="resnet18"))
-    after = jobs.submit(queue_env, _request(tiny_timm, dataset_dir, "after"))
-    worker = _worker(queue_env)
-    _wait_for(lambda: slow.progress().get("stage") == "decoding photos", what="the slow job to decode")
+    slow, after, worker = _slow_job_decoding(queue_env, slow_weights, big_dataset, tiny_timm, dataset_dir)
     assert jobs.cancel(queue_env, slow.id) == "cancelling"
     worker.wait(timeout=180)
     state = jobs.load(queue_env, slow.id).state
@@ -119,15 +126,13 @@ def test_cancelling_a_running_job_stops_it_and_leaves_no_run_or_half_cache(
 def test_a_crashed_evaluation_fails_its_job_and_the_queue_goes_on(
     queue_env, cache_dir, slow_weights, big_dataset, tiny_timm, dataset_dir
 ):
-    crashing = jobs.submit(queue_env, _request(slow_weights, big_dataset, "crashing", arch="resnet18"))
-    after = jobs.submit(queue_env, _request(tiny_timm, dataset_dir, "after"))
-    worker = _worker(queue_env)
-    _wait_for(lambda: crashing.progress().get("stage") == "decoding photos", what="the job to decode")
+    crashing, after, worker = _slow_job_decoding(queue_env, slow_weights, big_dataset, tiny_timm, dataset_dir)
     os.kill(crashing.progress()["pid"], signal.SIGKILL)  # what the out-of-memory killer does, mid-build
     worker.wait(timeout=180)
     state = jobs.load(queue_env, crashing.id).state
     assert state["status"] == jobs.FAILED
     assert "killed by signal 9" in state["error"] and "out of memory" in state["error"]
+    assert "Last lines of its log" in state["error"] and "decoding photos" in state["error"]
     assert _status(queue_env, after) == jobs.DONE
     assert not list((cache_dir / "images").glob("*.partial-*"))  # the next build swept what the crash left
 
@@ -138,18 +143,18 @@ def test_a_restart_marks_the_running_job_interrupted_runs_the_queue_and_retries(
     running = jobs.submit(queue_env, _request(slow_weights, big_dataset, "running", arch="resnet18"))
     queued = jobs.submit(queue_env, _request(tiny_timm, dataset_dir, "queued"))
     worker = _worker(queue_env)
-    _wait_for(lambda: _status(queue_env, running) == jobs.RUNNING, what="the job to start")
+    wait_for(lambda: _status(queue_env, running) == jobs.RUNNING, what="the job to start")
     worker.kill()  # the dashboard and its worker die (a crash, a reboot), here before the evaluation got going
     worker.wait()
     assert jobs.recover(queue_env) == []  # its evaluation process still holds the worker lock: it may still run
-    _wait_for(lambda: not jobs.worker_alive(queue_env), timeout_s=30, what="the orphaned evaluation to end itself")
+    wait_for(lambda: not jobs.worker_alive(queue_env), timeout_s=30, what="the orphaned evaluation to end itself")
     assert not (queue_env / "runs").exists()  # it ended itself instead of running on unwatched
     assert jobs.recover(queue_env) == [running.id]
     assert _status(queue_env, running) == jobs.INTERRUPTED
     assert _status(queue_env, queued) == jobs.QUEUED
     jobs.retry(queue_env, running.id)  # back of the queue: after the job that was waiting
     worker = _worker(queue_env)
-    _wait_for(lambda: jobs.load(queue_env, running.id).state.get("attempts") == 2, what="the retry to start")
+    wait_for(lambda: jobs.load(queue_env, running.id).state.get("attempts") == 2, what="the retry to start")
     assert _status(queue_env, queued) == jobs.DONE
     assert jobs.load(queue_env, queued.id).state["finished_at"] <= jobs.load(queue_env, running.id).state["started_at"]
     jobs.cancel(queue_env, running.id)  # running it to the end proves nothing more
@@ -160,7 +165,7 @@ def test_recover_leaves_a_live_workers_job_alone(queue_env, slow_weights, big_da
     job = jobs.submit(queue_env, _request(slow_weights, big_dataset, "live", arch="resnet18"))
     worker = _worker(queue_env)
     try:
-        _wait_for(lambda: _status(queue_env, job) == jobs.RUNNING, what="the job to start")
+        wait_for(lambda: _status(queue_env, job) == jobs.RUNNING, what="the job to start")
         assert jobs.recover(queue_env) == []
         assert _status(queue_env, job) == jobs.RUNNING
     finally:
@@ -168,7 +173,7 @@ def test_recover_leaves_a_live_workers_job_alone(queue_env, slow_weights, big_da
         worker.wait(timeout=120)
 
 
-def _claimed(results: Path, request: dict) -> jobs.Job:
+def claimed(results: Path, request: dict) -> jobs.Job:
     """A job marked running by a worker that is gone (the lock taken and dropped here)."""
     job = jobs.submit(results, request)
     lock = jobs.WorkerLock(results)
@@ -179,13 +184,13 @@ def _claimed(results: Path, request: dict) -> jobs.Job:
 
 
 def test_cancelling_a_job_whose_worker_died_marks_it_interrupted(queue_env, tiny_timm, dataset_dir):
-    job = _claimed(queue_env, _request(tiny_timm, dataset_dir, "orphan"))
+    job = claimed(queue_env, _request(tiny_timm, dataset_dir, "orphan"))
     assert jobs.cancel(queue_env, job.id) == jobs.INTERRUPTED
     assert _status(queue_env, job) == jobs.INTERRUPTED
 
 
 def test_a_job_whose_run_was_written_before_its_worker_died_is_done(queue_env, tiny_timm, dataset_dir):
-    job = _claimed(queue_env, _request(tiny_timm, dataset_dir, "almost"))
+    job = claimed(queue_env, _request(tiny_timm, dataset_dir, "almost"))
     jobs.write_json(job.folder / "result.json", {"run_id": "abc123", "skipped": False})
     assert jobs.recover(queue_env) == []
     assert jobs.load(queue_env, job.id).state["run_id"] == "abc123" and _status(queue_env, job) == jobs.DONE
@@ -273,3 +278,9 @@ def test_a_folder_that_is_not_a_dataset_leaves_no_job(queue_env, tiny_timm, tmp_
     assert _submit(queue_env, f"timm:test_resnet@{tiny_timm}", tmp_path) == 2
     assert "error:" in capsys.readouterr().err
     assert jobs.list_jobs(queue_env) == []
+
+
+def wait_finished(results: Path, job_id: str, timeout_s: float = 120) -> jobs.Job:
+    """The job once it is neither queued nor running."""
+    done = (jobs.QUEUED, jobs.RUNNING)
+    return wait_for(lambda: (job := jobs.load(results, job_id)).status not in done and job, timeout_s, "the job to end")

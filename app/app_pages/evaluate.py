@@ -184,8 +184,9 @@ def _announce(all_jobs: list[jobs.Job]) -> None:
 
 
 def _jobs() -> None:
-    evaluation.keep_queue_moving(results)  # a worker that died while the dashboard runs: its job, and the queue
     all_jobs = jobs.list_jobs(results)
+    if evaluation.keep_queue_moving(results, all_jobs):  # a worker died while the dashboard runs: its job changed
+        all_jobs = jobs.list_jobs(results)
     _announce(all_jobs)
     if not all_jobs:
         st.caption("No evaluations yet.")
