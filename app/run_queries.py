@@ -4,29 +4,21 @@ DuckDB in process, one connection per query (see `queries.run_query`); the metri
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pandas as pd
 
 from app.queries import DataError, Sources, run_query
-from engine.store import GROUP_COUNTS_SQL, METRICS_SQL, run_path
+from engine.runs.format import SETUPS, correct_column, pred_column, top_prefix
+from engine.runs.store import run_path
+from engine.runs.views import GROUP_COUNTS_SQL, METRICS_SQL
+from engine.zoo.specs import display_name
 
-SETUPS = ("1vs1000", "1vs20")
 # Which published variant a run reproduces: its prompts and class names decide (ImageNet models have neither).
 RUN_VARIANT = """CASE
     WHEN r.family = 'ImageNet' OR (r.templates = ['A photo of {}.'] AND r.classnames = 'wordnet') THEN 'default'
     WHEN len(r.templates) = 80 AND r.classnames = 'wordnet' THEN 'openai_80_prompt_ensemble'
     ELSE 'custom' END"""
 LABEL = "split_part(c.name, ',', 1) || ' (' || c.common_background || ' → ' || c.counter_background || ')'"
-
-
-def display_name(spec: str) -> str:
-    """A short name for a model spec that is not in the zoo: its folder or weight file, not the whole path."""
-    kind, _, rest = spec.partition(":")
-    if rest.startswith("local-dir:"):
-        return f"{Path(rest.removeprefix('local-dir:')).name} ({kind})"
-    name, at, file = rest.partition("@")
-    return f"{name} · {Path(file).stem}" if at else spec
 
 
 def _named(rows: pd.DataFrame) -> pd.DataFrame:
@@ -107,7 +99,7 @@ def group_counts(sources: Sources, setup: str) -> pd.DataFrame:
 def run_per_class(sources: Sources, run_id: str, setup: str) -> pd.DataFrame:
     """Per-class common, counter and drop of one run with photo counts, worst drop first (columns as
     `queries.per_class_scores`)."""
-    correct = f"correct_{_setup(setup)}::INTEGER"
+    correct = f"{correct_column(_setup(setup))}::INTEGER"
     sql = f"""
         SELECT p.class_id, {LABEL} AS label,
                100 * avg({correct}) FILTER (split = 'common') AS common,
@@ -136,10 +128,13 @@ def run_classes(sources: Sources, run_id: str) -> pd.DataFrame:
 
 def gallery_rows(sources: Sources, run_id: str, class_id: int) -> pd.DataFrame:
     """Every photo of one class in one run with both setups' predictions, top-5 and confidence."""
-    sql = """
-        SELECT image_id, class_id, split::VARCHAR AS split, background::VARCHAR AS background,
-               pred_1vs1000, correct_1vs1000, top5_ids AS top5_1vs1000_ids, top5_probs AS top5_1vs1000_probs,
-               pred_1vs20, correct_1vs20, top5_1vs20_ids, top5_1vs20_probs
+    answers = ", ".join(
+        f"{pred_column(s)}, {correct_column(s)}, {top_prefix(s)}_ids AS top5_{s}_ids, "
+        f"{top_prefix(s)}_probs AS top5_{s}_probs"
+        for s in SETUPS
+    )
+    sql = f"""
+        SELECT image_id, class_id, split::VARCHAR AS split, background::VARCHAR AS background, {answers}
         FROM read_parquet(?, union_by_name = true) WHERE class_id = ?
         ORDER BY image_id
     """
@@ -156,11 +151,11 @@ def imagenet_labels(sources: Sources) -> dict[int, str]:
 
 def confusions(sources: Sources, run_id: str, class_id: int, split: str, setup: str) -> pd.DataFrame:
     """What a class's photos of one split are predicted as instead, most frequent first."""
-    s = _setup(setup)
+    pred, correct = pred_column(_setup(setup)), correct_column(setup)
     sql = f"""
-        SELECT p.pred_{s} AS predicted, i.label, count(*) AS photos, list(p.image_id ORDER BY p.image_id) AS image_ids
-        FROM read_parquet(?) p JOIN imagenet_classes i ON CAST(i.class_id AS SMALLINT) = p.pred_{s}
-        WHERE p.class_id = ? AND p.split::VARCHAR = ? AND p.correct_{s} = false
+        SELECT p.{pred} AS predicted, i.label, count(*) AS photos, list(p.image_id ORDER BY p.image_id) AS image_ids
+        FROM read_parquet(?) p JOIN imagenet_classes i ON CAST(i.class_id AS SMALLINT) = p.{pred}
+        WHERE p.class_id = ? AND p.split::VARCHAR = ? AND p.{correct} = false
         GROUP BY ALL ORDER BY photos DESC, i.label
     """
     file = _predictions_file(sources, run_id)
@@ -169,12 +164,12 @@ def confusions(sources: Sources, run_id: str, class_id: int, split: str, setup: 
 
 def _pairs_sql(setup: str) -> str:
     """Photos both runs predicted in this setup (joined by image id), with each run's correctness."""
-    s = _setup(setup)
+    correct = correct_column(_setup(setup))
     return f"""
-        SELECT a.image_id, a.class_id, a.split::VARCHAR AS split, a.correct_{s} AS a_correct,
-               b.correct_{s} AS b_correct
+        SELECT a.image_id, a.class_id, a.split::VARCHAR AS split, a.{correct} AS a_correct,
+               b.{correct} AS b_correct
         FROM read_parquet(?) a JOIN read_parquet(?) b USING (image_id)
-        WHERE a.correct_{s} IS NOT NULL AND b.correct_{s} IS NOT NULL
+        WHERE a.{correct} IS NOT NULL AND b.{correct} IS NOT NULL
     """
 
 

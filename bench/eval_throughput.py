@@ -34,13 +34,13 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from engine.data import Dataset, load_dataset, paper_classes
-from engine.devices import autocast, resolve_device
-from engine.labels import imagenet_classnames, templates
+from engine.dataset.reader import Dataset, load_dataset, paper_classes
+from engine.dataset.synthetic import write_dataset
+from engine.inference.devices import autocast, resolve_device
+from engine.inference.evaluator import EvalOptions, Evaluator
+from engine.inference.labels import imagenet_classnames, templates
+from engine.inference.text_heads import text_head
 from engine.models import load_model
-from engine.runner import EvalOptions, Evaluator
-from engine.synthetic import write_dataset
-from engine.zeroshot import text_head
 
 OUTPUT = Path(__file__).resolve().parent / "results" / "eval_throughput.json"
 IMAGE_SIZES = (224, 32)  # model input sizes, pixels

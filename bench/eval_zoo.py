@@ -31,12 +31,12 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from torchvision import transforms as T
 
-from engine.data import Dataset, load_dataset, paper_classes
-from engine.devices import autocast, resolve_device
+from engine.dataset.reader import Dataset, load_dataset, paper_classes
+from engine.dataset.synthetic import write_dataset
+from engine.inference.devices import autocast, resolve_device
+from engine.inference.evaluator import EvalOptions, Evaluator
 from engine.models import LoadedModel, load_model, model_recipe
-from engine.runner import EvalOptions, Evaluator
-from engine.synthetic import write_dataset
-from engine.zoo import load_zoo
+from engine.zoo.catalog import load_zoo
 
 OUTPUT = Path(__file__).resolve().parent / "results" / "eval_zoo.json"
 DATASET_IMAGES = 13_100  # CounterAnimal's size

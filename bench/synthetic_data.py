@@ -12,11 +12,21 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from engine import store
-from engine.synthetic import synthetic_photo
-from engine.zoo import load_zoo
+from engine.dataset.synthetic import synthetic_photo
+from engine.runs import store
+from engine.runs.format import (
+    ONE_VS_20,
+    ONE_VS_1000,
+    PREDICTIONS_SCHEMA,
+    SETUPS,
+    TOP_K,
+    RunManifest,
+    correct_column,
+    pred_column,
+    top_prefix,
+)
+from engine.zoo.catalog import load_zoo
 
-SYNTHETIC_SETUPS = ("1vs1000", "1vs20")
 CLIP_SHARE = 2 / 3  # about the CLIP : ImageNet ratio of the paper's main tables (28 : 15)
 PAPER_DIR = Path(__file__).resolve().parents[1] / "results" / "paper"  # the shipped tables
 PHOTO_CLASS = 9  # ostrich: the gallery's first class, so the first visit makes real thumbnails
@@ -46,13 +56,13 @@ def _setup_columns(setup: str, truth: np.ndarray, accuracy: np.ndarray, rng: np.
     n = len(truth)
     right = rng.random(n) < accuracy
     pred = np.where(right, truth, rng.integers(0, 1000, n))
-    top = np.column_stack([pred, rng.integers(0, 1000, (n, 4))]).astype(np.int16)
-    probs = np.sort(rng.dirichlet(np.ones(6), n)[:, :5], axis=1)[:, ::-1].astype(np.float32)
-    prefix = "top5" if setup == "1vs1000" else "top5_1vs20"
-    fixed = lambda values, kind: pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), kind), 5)  # noqa: E731
+    top = np.column_stack([pred, rng.integers(0, 1000, (n, TOP_K - 1))]).astype(np.int16)
+    probs = np.sort(rng.dirichlet(np.ones(TOP_K + 1), n)[:, :TOP_K], axis=1)[:, ::-1].astype(np.float32)
+    prefix = top_prefix(setup)
+    fixed = lambda values, kind: pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), kind), TOP_K)  # noqa: E731
     return {
-        f"pred_{setup}": pa.array(pred.astype(np.int16)),
-        f"correct_{setup}": pa.array(pred == truth),
+        pred_column(setup): pa.array(pred.astype(np.int16)),
+        correct_column(setup): pa.array(pred == truth),
         f"{prefix}_ids": fixed(top, pa.int16()),
         f"{prefix}_scores": fixed(probs, pa.float32()),
         f"{prefix}_probs": fixed(probs, pa.float32()),
@@ -74,21 +84,23 @@ def write_runs(results: Path, paper: Path, photos: Path, count: int, seed: int =
     for number in range(count):
         spec = specs[number % len(specs)]
         accuracy = np.where(is_common, rng.uniform(0.6, 0.95), rng.uniform(0.3, 0.8))
-        columns = {"image_id": ids, "class_id": pa.array(truth.astype(np.int16)), "split": splits}
-        columns["background"] = backgrounds
-        for setup, lift in (("1vs1000", 0.0), ("1vs20", 0.05)):
-            columns |= _setup_columns(setup, truth, np.minimum(accuracy + lift, 1), rng)
-        run_id = f"bench{number:04d}"
-        manifest = {
-            "run_id": run_id,
-            "model": {"spec": spec, "family": "CLIP" if spec.startswith("open_clip") else "ImageNet"},
-            "labels": {"classnames": "wordnet", "templates": ["A photo of {}."]},
-            "dataset": {"root": str(dataset), "fingerprint": "synthetic"},
-            "setups": ["1vs1000", "1vs20"],
-            "started_at": f"2026-01-01T00:{number // 60:02d}:{number % 60:02d}",
-            "images": {"evaluated": len(ids)},
+        columns = {"image_id": ids, "class_id": pa.array(truth.astype(np.int16))}
+        columns |= {
+            "split": pa.array(splits).dictionary_encode(),
+            "background": pa.array(backgrounds).dictionary_encode(),
         }
-        store.write_run(results, run_id, manifest, pa.table(columns))
+        for setup, lift in ((ONE_VS_1000, 0.0), (ONE_VS_20, 0.05)):
+            columns |= _setup_columns(setup, truth, np.minimum(accuracy + lift, 1), rng)
+        manifest = RunManifest(
+            run_id=f"bench{number:04d}",
+            model={"spec": spec, "family": "CLIP" if spec.startswith("open_clip") else "ImageNet"},
+            labels={"classnames": "wordnet", "templates": ["A photo of {}."]},
+            dataset={"root": str(dataset), "fingerprint": "synthetic"},
+            setups=list(SETUPS),
+            started_at=f"2026-01-01T00:{number // 60:02d}:{number % 60:02d}",
+            images={"evaluated": len(ids)},
+        )
+        store.write_run(results, manifest, pa.table(columns, schema=PREDICTIONS_SCHEMA))
     return dataset
 
 
@@ -154,7 +166,7 @@ def synthetic_scores(model_ids: list[str], rng: np.random.Generator) -> list[dic
     """Paper-protocol scores in both setups: common uniform in 55-95, a drop of 3-30 points."""
     rows = []
     for model_id in model_ids:
-        for setup in SYNTHETIC_SETUPS:
+        for setup in SETUPS:
             common = round(float(rng.uniform(55, 95)), 2)
             counter = round(common - float(rng.uniform(3, 30)), 2)
             drop = round(common - counter, 2)  # recomputed from the rounded values, as the shipped rows are
@@ -180,7 +192,7 @@ def synthetic_per_class(model_ids: list[str], class_ids: list[str], rng: np.rand
         for class_id in class_ids:
             common = round(float(rng.uniform(40, 100)), 2)
             counter = round(max(common - float(rng.uniform(-5, 50)), 0.0), 2)
-            row = {"model_id": model_id, "setup": "1vs1000", "class_id": class_id, "source": "synthetic"}
+            row = {"model_id": model_id, "setup": ONE_VS_1000, "class_id": class_id, "source": "synthetic"}
             rows.append(
                 row | {"common": f"{common:.2f}", "counter": f"{counter:.2f}", "drop": f"{common - counter:.2f}"}
             )
@@ -216,6 +228,6 @@ def write_jobs(results: Path, count: int) -> None:
 
     for i in range(count):
         request = {"model": f"timm:resnet50@/weights/epoch{i}.pt", "name": f"ResNet-50 epoch {i}", "data": "/data"}
-        job = jobs.submit(results, {**request, "setups": ["1vs1000", "1vs20"]})
+        job = jobs.submit(results, {**request, "setups": list(SETUPS)})
         (job.folder / "log.txt").write_text("loading the model\ndecoding photos (13100 photos)\nwriting the run\n")
         jobs.finish(results, job, jobs.DONE, run_id=f"run{i:04d}", skipped=False)

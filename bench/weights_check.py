@@ -34,7 +34,7 @@ ENGINE_CHECK = "from engine.models import check_weights; check_weights({spec!r})
 FULL_CHECK = (
     """
 import torch
-from engine.checkpoints import fit_report, read_state_dict
+from engine.models.checkpoints import fit_report, read_state_dict
 from engine.models import load_model, parse_spec
 model = load_model({spec!r}, torch.device("cpu"), random_weights=True).network
 assert not fit_report(model, read_state_dict(parse_spec({spec!r}).file))

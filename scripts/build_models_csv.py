@@ -10,8 +10,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from engine.params import count_parameters
-from engine.zoo import ZooModel, load_zoo
+from engine.models.params import count_parameters
+from engine.zoo.catalog import ZooModel, load_zoo
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "paper" / "models.csv"
 COLUMNS = [

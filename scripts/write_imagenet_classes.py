@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from engine.labels import imagenet_classnames
+from engine.inference.labels import imagenet_classnames
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "paper" / "imagenet_classes.csv"
 

@@ -23,6 +23,22 @@ ARTIFACTS = REPO / "tests" / "artifacts"  # screenshots of browser tests, kept f
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def run_manifest(run_id: str, **fields: object):
+    """A run.json for hand-written runs: the run format's required fields with plain values, `fields` replacing
+    them."""
+    from engine.runs.format import SETUPS, RunManifest
+
+    defaults = {
+        "model": {"spec": "timm:test_resnet@/w.pt", "family": "ImageNet"},
+        "dataset": {"root": "/data/LAION-final", "fingerprint": "f1"},
+        "labels": {"classnames": "wordnet", "templates": None},
+        "setups": list(SETUPS),
+        "started_at": "2026-01-01T00:00:00",
+        "images": {"evaluated": 0},
+    }
+    return RunManifest(run_id=run_id, **(defaults | fields))
+
+
 @pytest.fixture
 def results_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty results folder the app and commands are pointed at."""
@@ -87,7 +103,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def demo_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`counteranimal serve` on demo runs with 13 photos per background: two gallery pages."""
-    from engine.demo import write_demo
+    from engine.inference.demo import write_demo
 
     root = tmp_path_factory.mktemp("served-demo")
     results, _ = write_demo(root, root / "cache", workers=2, progress=False, per_group=13)
@@ -168,7 +184,7 @@ def tiny_timm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small generated dataset in the archive's layout (3 classes, 4 photos per group, 48-80 px)."""
-    from engine.synthetic import write_dataset
+    from engine.dataset.synthetic import write_dataset
 
     return write_dataset(tmp_path_factory.mktemp("data"), TEST_CLASSES, per_group=4, sizes=(48, 80))
 
@@ -183,7 +199,7 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def demo_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`counteranimal demo` in miniature: a generated dataset and two runs of tiny random models."""
-    from engine.demo import write_demo
+    from engine.inference.demo import write_demo
 
     root = tmp_path_factory.mktemp("demo")
     results, _ = write_demo(root, root / "cache", workers=1, progress=False, per_group=4)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from engine.candidates import top_candidates
+from engine.inference.candidates import top_candidates
 
 
 def test_the_twenty_best_labels_best_first():

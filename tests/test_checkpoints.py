@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from engine.checkpoints import CheckpointError, load_weights, read_state_dict
+from engine.models.checkpoints import CheckpointError, load_weights, read_state_dict
 
 
 def small_net() -> torch.nn.Module:

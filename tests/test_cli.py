@@ -52,7 +52,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_carries_the_app_the_zoo_and_the_published_numbers(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    expected = {"app/main.py", "app/app_pages/overview.py", "engine/zoo.toml"}
+    expected = {"app/main.py", "app/app_pages/overview.py", "engine/zoo/zoo.toml"}
     expected |= {f"engine/paper_data/{p.name}" for p in PAPER.iterdir()}
     assert expected <= names
 
@@ -142,7 +142,7 @@ def test_candidates_build_writes_a_file_eval_can_use(capsys, tmp_path, dataset_d
 
 
 def test_demo_writes_a_dataset_and_two_runs(capsys, tmp_path, monkeypatch, demo_results):
-    from engine import demo
+    from engine.inference import demo
 
     monkeypatch.setattr(demo, "PHOTOS_PER_GROUP", 2)
     cache = demo_results.parent / "cache"  # the session demo's cache: its text embeddings are reused

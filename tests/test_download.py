@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.data import locate_dataset
-from engine.download import PROJECT_PAGE, URL_ENV, DownloadError, download_dataset
-from engine.download_pages import drive_direct_url, find_download_url
+from engine.dataset.download import PROJECT_PAGE, URL_ENV, DownloadError, download_dataset
+from engine.dataset.pages import drive_direct_url, find_download_url
+from engine.dataset.reader import locate_dataset
 
 # The distributed archive's layout, in miniature: one class with one common and one counter background.
 LAYOUT = {

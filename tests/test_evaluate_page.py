@@ -123,7 +123,7 @@ def test_an_unknown_highlighted_run_is_ignored_with_a_notice(app, with_runs):
 
 
 def test_an_open_clip_folder_is_checked_and_evaluated_zero_shot(app, weights_dir, results_dir):
-    from engine.demo import write_clip_folder
+    from engine.inference.demo import write_clip_folder
 
     write_clip_folder(weights_dir / "my-clip")
     fill(app, weights_dir / "my-clip", kind="open_clip folder (hub format)", name="-v2 CLIP")  # not an option

@@ -5,8 +5,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from engine.data import load_dataset
-from engine.runner import EvalOptions, Evaluator
+from engine.dataset.reader import load_dataset
+from engine.inference.evaluator import EvalOptions, Evaluator
 from tests.conftest import TINY_CLIP
 
 pytestmark = pytest.mark.gpu

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import allowed_roots
-from engine.inputs import InputError, resolve_allowed, safe_name, save_upload
+from engine.jobs.inputs import InputError, resolve_allowed, safe_name, save_upload
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import pytest
 
 from engine import jobs
 from engine.cli import main
+from engine.files import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,7 +40,7 @@ def slow_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def big_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from engine.synthetic import write_dataset
+    from engine.dataset.synthetic import write_dataset
 
     return write_dataset(tmp_path_factory.mktemp("big-data"), [9, 100, 296], per_group=60, sizes=(200, 260))
 
@@ -191,7 +192,7 @@ def test_cancelling_a_job_whose_worker_died_marks_it_interrupted(queue_env, tiny
 
 def test_a_job_whose_run_was_written_before_its_worker_died_is_done(queue_env, tiny_timm, dataset_dir):
     job = claimed(queue_env, _request(tiny_timm, dataset_dir, "almost"))
-    jobs.write_json(job.folder / "result.json", {"run_id": "abc123", "skipped": False})
+    write_json(job.folder / "result.json", {"run_id": "abc123", "skipped": False})
     assert jobs.recover(queue_env) == []
     assert jobs.load(queue_env, job.id).state["run_id"] == "abc123" and _status(queue_env, job) == jobs.DONE
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.checkpoints import CheckpointError
 from engine.models import ModelError, load_model, parse_spec
+from engine.models.checkpoints import CheckpointError
 from tests.conftest import TINY_CLIP, TINY_CLIP_CONFIG
 
 CPU = torch.device("cpu")
@@ -128,7 +128,7 @@ def test_zoo_clips_run_with_the_activation_their_weights_were_trained_with():
     import open_clip
     from open_clip.transformer import QuickGELU
 
-    from engine.zoo import load_zoo
+    from engine.zoo.catalog import load_zoo
 
     for model in load_zoo():
         if model.kind != "open_clip":

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from engine.params import count_parameters
-from engine.zoo import load_zoo
+from engine.models.params import count_parameters
+from engine.zoo.catalog import load_zoo
 from tests.conftest import PAPER
 
 

@@ -5,29 +5,24 @@ import pytest
 
 from app import run_queries
 from app.queries import Sources
-from engine import store
+from engine.runs import store
+from engine.runs.format import predictions_table
+from tests.conftest import run_manifest
 
 CLIP_PAPER = {"labels": {"classnames": "wordnet", "templates": ["A photo of {}."]}}
 
 
 def manifest(run_id, model_id, family, labels=None, started="2026-11-01T00:00:00"):
     labels = labels if labels is not None else {"classnames": "wordnet", "templates": None}
-    return {
-        "run_id": run_id,
-        "model": {"spec": model_id, "family": family},
-        "labels": labels,
-        "dataset": {"root": "/data/LAION-final", "fingerprint": "f1"},
-        "setups": ["1vs1000", "1vs20"],
-        "started_at": started,
-        "images": {"evaluated": 6},
-    }
+    model = {"spec": model_id, "family": family}
+    return run_manifest(run_id, model=model, labels=labels, started_at=started, images={"evaluated": 6})
 
 
 def predictions(rows):
     """rows: (image_id, class_id, split, pred_1vs1000, pred_1vs20)."""
     top = pa.list_(pa.int16(), 5)
     probs = pa.list_(pa.float32(), 5)
-    return pa.table(
+    return predictions_table(
         {
             "image_id": [r[0] for r in rows],
             "class_id": pa.array([r[1] for r in rows], pa.int16()),
@@ -58,9 +53,9 @@ RESNET = "torchvision:resnet50/IMAGENET1K_V1"
 def sources(tmp_path, paper_copy, monkeypatch):
     monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(tmp_path))
     store.write_run(
-        tmp_path, "run-a", manifest("run-a", "open_clip:mine@/w.pt", "CLIP", CLIP_PAPER["labels"]), predictions(A_ROWS)
+        tmp_path, manifest("run-a", "open_clip:mine@/w.pt", "CLIP", CLIP_PAPER["labels"]), predictions(A_ROWS)
     )
-    store.write_run(tmp_path, "run-b", manifest("run-b", RESNET, "ImageNet", started="2026-11-02"), predictions(B_ROWS))
+    store.write_run(tmp_path, manifest("run-b", RESNET, "ImageNet", started="2026-11-02"), predictions(B_ROWS))
     return Sources.from_environment()
 
 
@@ -80,7 +75,7 @@ def test_run_scores_are_class_balanced_and_described_by_the_zoo(sources):
 
 def test_an_80_prompt_run_is_not_the_papers_protocol(sources, tmp_path):
     labels = {"classnames": "wordnet", "templates": [f"t{i} {{}}" for i in range(80)]}
-    store.write_run(tmp_path, "run-c", manifest("run-c", "open_clip:x@/y.pt", "CLIP", labels), predictions(A_ROWS))
+    store.write_run(tmp_path, manifest("run-c", "open_clip:x@/y.pt", "CLIP", labels), predictions(A_ROWS))
     assert run_queries.run_scores(sources, "1vs1000", "openai_80_prompt_ensemble")["run_id"].tolist() == ["run-c"]
     assert "run-c" not in set(run_queries.run_scores(sources, "1vs1000", "default")["run_id"])
 

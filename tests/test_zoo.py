@@ -1,7 +1,8 @@
 import pytest
 
-from engine.params import count_parameters
-from engine.zoo import load_zoo
+from engine.models.params import count_parameters
+from engine.zoo.catalog import load_zoo
+from engine.zoo.specs import ModelError
 
 PRETRAIN = '[pretrain.OpenAI]\npairs_m = 400\nsize = "400M"\n'
 
@@ -44,5 +45,5 @@ def test_timm_models_are_counted_too():
 
 
 def test_unknown_source_is_refused():
-    with pytest.raises(ValueError, match="known sources"):
+    with pytest.raises(ModelError, match="Unknown model spec"):
         count_parameters("keras:resnet50")

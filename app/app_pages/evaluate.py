@@ -8,7 +8,8 @@ import streamlit as st
 from app import evaluation, widgets
 from engine import jobs
 from engine.config import WEIGHT_SUFFIXES, allowed_roots, data_dir, results_dir
-from engine.inputs import InputError, resolve_allowed, save_upload
+from engine.jobs.inputs import InputError, resolve_allowed, save_upload
+from engine.zoo.specs import spec_for
 
 SHOWN_JOBS = 20
 ARCHITECTURE_HELP = {
@@ -105,7 +106,7 @@ def _submit(
         weights, stored_now = _weights(kind, upload, server_path)
     except InputError as error:
         return str(error)
-    submitted = evaluation.submit(results, evaluation.spec_for(kind, architecture, weights), name, str(dataset), setups)
+    submitted = evaluation.submit(results, spec_for(kind, architecture, weights), name, str(dataset), setups)
     if submitted.error:
         if stored_now:  # a file that fails the check is not kept
             weights.unlink(missing_ok=True)

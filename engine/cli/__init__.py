@@ -1,0 +1,56 @@
+"""The `counteranimal` command: the only place that parses arguments. Each command is a thin shell over the engine,
+defined with its siblings in `evaluation`, `jobs` and `data`; torch is imported only inside the commands that need
+it. Bad input (any `engine.errors.UserError`) is printed as one line, never as a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from engine import __version__
+from engine.cli import data, evaluation, jobs
+from engine.config import RESULTS_ENV, results_dir
+from engine.errors import UserError
+
+APP_MAIN = Path(__file__).resolve().parents[2] / "app" / "main.py"
+MAX_UPLOAD_MB = 2048  # the Evaluate page's largest upload (a ViT-L/14 checkpoint is about 1.7 GB)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Start the Streamlit dashboard in place of this process (so signals such as `docker stop` reach it). Its
+    settings are given here, so they hold from any folder and from an installed wheel."""
+    env = {**os.environ, RESULTS_ENV: str(results_dir(args.results).resolve())}
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_MAIN)]
+    command += ["--server.address", args.host, "--server.port", str(args.port), "--server.headless", "true"]
+    command += ["--server.maxUploadSize", str(MAX_UPLOAD_MB)]
+    command += ["--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
+    print(f"CounterAnimal Explorer on http://{args.host}:{args.port} (results: {env[RESULTS_ENV]})", flush=True)
+    os.execve(sys.executable, command, env)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="counteranimal", description="CounterAnimal Explorer")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("serve", help="start the dashboard")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for a meeting room)")
+    p.add_argument("--port", type=int, default=8501)
+    evaluation.add_results_option(p)
+    p.set_defaults(run=serve)
+
+    evaluation.add_commands(commands)
+    jobs.add_commands(commands)
+    data.add_commands(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,3 @@
+"""Inference: the decode-once image cache, class names and prompts, CLIP text heads, scorers that turn cached pixels
+into per-image predictions in the run format, the evaluator, and the demo. Imports torch; only the CLI and the job
+process import it."""

@@ -1,0 +1,235 @@
+"""Evaluate models on a dataset into runs: for each model, load it, derive the run's identity, skip it if that run
+exists, score every image from the shared image cache, and write the run atomically."""
+
+from __future__ import annotations
+
+import platform
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache, partial
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import torch
+
+from engine.dataset.reader import Dataset, DatasetError
+from engine.files import digest
+from engine.inference.devices import precision
+from engine.inference.image_cache import ImageCache, load_or_build_cache, warm_up_workers
+from engine.inference.labels import default_candidates_path, imagenet_classnames, load_candidates, templates
+from engine.inference.scorers import Scorer, predict
+from engine.inference.text_heads import text_head
+from engine.models import LoadedModel, load_model
+from engine.models.recipes import Recipe
+from engine.runs import store
+from engine.runs.format import ONE_VS_20, SCHEMA_VERSION, SETUPS, RunManifest
+
+MAX_UNREADABLE_SHARE = 0.05  # more unreadable photos than this and the dataset, not the model, is what is measured
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """How to evaluate (everything but the model and the data)."""
+
+    results: Path
+    cache: Path
+    device: torch.device
+    setups: tuple[str, ...] = SETUPS
+    templates: str = "paper"  # "paper" | "openai80"
+    classnames: str = "wordnet"  # "wordnet" | "openai"
+    candidates: Path | None = None  # 1 vs 20 candidate file; None: the published reconstruction
+    batch_size: int = 256
+    workers: int = 4  # decode processes for the image cache
+    force: bool = False
+    progress: bool = True  # progress bars on the terminal
+    on_progress: Callable[[str, int, int], None] | None = None  # (stage, done, total), e.g. for a job's page
+
+
+@dataclass
+class Outcome:
+    """What happened to one model."""
+
+    spec: str
+    run_id: str
+    path: Path
+    skipped: bool  # an identical run existed
+    seconds: dict = field(default_factory=dict)
+
+
+@cache
+def _packages() -> dict[str, str]:
+    found = {}
+    for name in ("torch", "torchvision", "open_clip_torch", "timm", "pillow", "counteranimal-explorer"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def _identity(model: LoadedModel, dataset: Dataset, options: EvalOptions, candidates_digest: str | None) -> dict:
+    """Everything that determines the predictions, and nothing else (not where a weight file lies); its hash is the
+    run id."""
+    clip = model.family == "CLIP"
+    return {
+        "schema": SCHEMA_VERSION,
+        "model": model.spec.without_file(),
+        "weights": model.checkpoint.get("sha256") or model.checkpoint["source"],
+        "config": model.checkpoint.get("config_sha256"),  # an open_clip hub folder's own architecture file
+        "dataset": dataset.fingerprint,
+        "classnames": digest(imagenet_classnames(options.classnames)) if clip else None,
+        "templates": digest(templates(options.templates)) if clip else None,
+        "candidates": candidates_digest,
+        "preprocess": [model.recipe.key, model.recipe.convert_first, model.recipe.mean, model.recipe.std],
+        "precision": precision(options.device),
+    }
+
+
+def _manifest(
+    rid: str,
+    identity: dict,
+    model: LoadedModel,
+    dataset: Dataset,
+    cache: ImageCache,
+    options: EvalOptions,
+    started: str,
+    seconds: dict[str, float],
+) -> RunManifest:
+    """run.json: the identity and everything else worth knowing about how the run was made."""
+    skipped = [{"image_id": i, "reason": "empty file"} for i in dataset.empty_files]
+    skipped += [{"image_id": i, "reason": reason} for i, reason in cache.skipped.items()]
+    wants_20 = ONE_VS_20 in options.setups
+    return RunManifest(
+        run_id=rid,
+        identity=identity,
+        model={"spec": model.spec.text, "family": model.family, "checkpoint": model.checkpoint},
+        dataset={"root": str(dataset.root), "layout": dataset.layout, "fingerprint": dataset.fingerprint},
+        labels={
+            "classnames": options.classnames,
+            "templates": list(templates(options.templates)) if model.family == "CLIP" else None,
+            "candidates": str(options.candidates or default_candidates_path()) if wants_20 else None,
+        },
+        setups=list(options.setups),
+        preprocess={"steps": model.recipe.key, "mean": model.recipe.mean, "std": model.recipe.std},
+        precision=precision(options.device),
+        device=_device_name(options.device),
+        packages=_packages(),
+        python=platform.python_version(),
+        started_at=started,
+        finished_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        seconds=seconds,
+        images={"listed": len(dataset.images) + len(dataset.empty_files), "evaluated": len(cache.image_ids)},
+        skipped_files=skipped,
+    )
+
+
+def _device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or 'cpu'})"
+
+
+class Evaluator:
+    """Evaluates models one after another, sharing image caches (by recipe) and label sets between them."""
+
+    def __init__(self, dataset: Dataset, options: EvalOptions) -> None:
+        self.dataset, self.options = dataset, options
+        # Image caches by recipe key, built one at a time by a background thread (see `prefetch`).
+        self.caches: dict[tuple, Future[ImageCache]] = {}
+        self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-cache")
+        self._stop = threading.Event()
+        if options.workers > 1:
+            warm_up_workers()
+        wants_20 = ONE_VS_20 in options.setups
+        self.candidates = load_candidates(options.candidates) if wants_20 else None
+        self.candidates_digest = digest(sorted(self.candidates.items())) if self.candidates else None
+
+    def prefetch(self, recipes: Iterable[Recipe]) -> None:
+        """Queue the image caches of these recipes, built one after another in the background, so that decoding for
+        later models overlaps with the models running now."""
+        for recipe in recipes:
+            self._cache_future(recipe)
+
+    def close(self) -> None:
+        """Stop background cache builds (queued ones never start; a running one stops at its next photo)."""
+        self._stop.set()
+        self._builder.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Evaluator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _stage(self, stage: str, done: int = 0, total: int = 0) -> None:
+        if self.options.on_progress:
+            self.options.on_progress(stage, done, total)
+
+    def _cache_future(self, recipe: Recipe) -> Future[ImageCache]:
+        key = (recipe.key, recipe.convert_first)
+        if key not in self.caches:
+            o = self.options
+            build = partial(
+                load_or_build_cache, self.dataset, recipe, o.cache, o.workers, progress=o.progress, stop=self._stop,
+                report=partial(self._stage, "decoding photos"),
+            )  # fmt: skip
+            self.caches[key] = self._builder.submit(build)
+        return self.caches[key]
+
+    def image_cache(self, model: LoadedModel) -> ImageCache:
+        cache = self._cache_future(model.recipe).result()
+        unreadable = len(cache.skipped) + len(self.dataset.empty_files)
+        if unreadable > MAX_UNREADABLE_SHARE * (len(self.dataset.images) + len(self.dataset.empty_files)):
+            examples = "; ".join(f"{k}: {v}" for k, v in list(cache.skipped.items())[:3])
+            raise DatasetError(
+                f"{unreadable} photos of {self.dataset.root} cannot be read ({examples}); that is too many to measure "
+                "a model on. See them all with `counteranimal data check`."
+            )
+        return cache
+
+    def scorer(self, model: LoadedModel) -> Scorer:
+        head = None
+        if model.family == "CLIP":
+            names, prompts = imagenet_classnames(self.options.classnames), templates(self.options.templates)
+            head = text_head(model, names, prompts, self.options.cache, self.options.progress)
+        return Scorer(model, head, self.options.device)
+
+    def evaluate(self, spec: str, name: str | None = None) -> Outcome:
+        """Load a model spec and evaluate it (see `evaluate_model`)."""
+        clock = time.perf_counter()
+        self._stage("loading the model")
+        model = load_model(spec, self.options.device)
+        return self.evaluate_model(model, load_seconds=time.perf_counter() - clock, name=name)
+
+    def evaluate_model(self, model: LoadedModel, load_seconds: float = 0.0, name: str | None = None) -> Outcome:
+        """Evaluate a loaded model into a run, unless an identical run exists (and `force` is off). `name` is how
+        the dashboard shows the run (default: from the spec)."""
+        spec = model.spec.text
+        started, clock = datetime.now(UTC).isoformat(timespec="milliseconds"), time.perf_counter()
+        identity = _identity(model, self.dataset, self.options, self.candidates_digest)
+        rid = store.run_id(identity)
+        if store.is_complete(self.options.results, rid) and not self.options.force:
+            return Outcome(spec, rid, store.run_path(self.options.results, rid), skipped=True)
+        seconds = {"load": load_seconds}
+        self._stage("decoding photos", 0, len(self.dataset.images))
+        cache = self.image_cache(model)
+        seconds["cache_wait"] = time.perf_counter() - clock
+        tick = time.perf_counter()
+        if model.family == "CLIP":
+            self._stage("encoding the class prompts")
+        scorer = self.scorer(model)
+        seconds["text_head"], tick = time.perf_counter() - tick, time.perf_counter()
+        o = self.options
+        report = partial(self._stage, "scoring photos")
+        report(0, len(cache.image_ids))  # the stage's clock starts before its first batch
+        table = predict(scorer, self.dataset, cache, self.candidates, o.batch_size, o.progress, report)
+        seconds["inference"] = time.perf_counter() - tick
+        seconds = {k: round(v, 3) for k, v in seconds.items()}
+        self._stage("writing the run")
+        manifest = _manifest(rid, identity, model, self.dataset, cache, self.options, started, seconds)
+        if name:
+            manifest.model["name"] = name
+        path = store.write_run(self.options.results, manifest, table)
+        return Outcome(spec, rid, path, skipped=False, seconds=seconds)

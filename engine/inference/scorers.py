@@ -1,0 +1,180 @@
+"""Batched inference: uint8 pixels from the image cache -> scores over the 1,000 ImageNet classes -> one row per
+image with both setups' predictions (1 vs 1000 and 1 vs 20 come from the same forward pass)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import torch
+from tqdm import tqdm
+
+from engine.dataset.reader import Dataset
+from engine.errors import UserError
+from engine.inference.devices import autocast
+from engine.inference.image_cache import ImageCache, Report
+from engine.models import LoadedModel
+from engine.runs.format import (
+    ONE_VS_20,
+    ONE_VS_1000,
+    TOP_K,
+    correct_column,
+    pred_column,
+    predictions_table,
+    top_prefix,
+)
+
+
+class Scorer:
+    """A model as a function of uint8 pixels: (B, H, W, 3) uint8 -> (B, 1000) scores and probabilities."""
+
+    def __init__(self, model: LoadedModel, head: torch.Tensor | None, device: torch.device) -> None:
+        self.model, self.head, self.device = model, head, device
+        self.mean = torch.tensor(model.recipe.mean, device=device)  # (3,), broadcast over the channel-last axis
+        self.std = torch.tensor(model.recipe.std, device=device)
+        # CLIP: cosine similarities scaled by the model's learned temperature give its class probabilities.
+        self.scale = model.network.logit_scale.exp().item() if model.family == "CLIP" else 1.0
+
+    @torch.no_grad()
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, 1000) float32 scores on the device: cosine similarity (CLIP) or logits (ImageNet models)."""
+        # ToTensor + Normalize's arithmetic, element for element ((x / 255 - mean) / std), done on the device in the
+        # cached channel-last layout where memory is contiguous, then viewed as (B, 3, H, W) without a copy.
+        x = pixels.to(self.device, non_blocking=True).float().div_(255).sub_(self.mean).div_(self.std)
+        x = x.permute(0, 3, 1, 2)  # (B, 3, H, W), channels-last strides
+        with autocast(self.device):  # the network in bf16 on CUDA ...
+            out = self.model.network.encode_image(x) if self.model.family == "CLIP" else self.model.network(x)
+        out = out.float()  # ... its scores in fp32: bf16 steps (~0.001 at 0.25) would tie and flip close classes
+        if self.model.family == "CLIP":
+            return (out / out.norm(dim=-1, keepdim=True)) @ self.head  # (B, D) @ (D, 1000)
+        return out
+
+
+def _read(pixels: np.ndarray, window: slice, pin: bool) -> torch.Tensor:
+    with warnings.catch_warnings():  # the memory map is read-only, and nothing writes to this tensor
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        batch = torch.from_numpy(pixels[window])
+    return batch.pin_memory() if pin else batch  # pinned: the copy to the GPU is asynchronous
+
+
+def batches(cache: ImageCache, batch_size: int, pin: bool) -> Iterator[tuple[slice, torch.Tensor]]:
+    """Consecutive (slice, (B, H, W, 3) uint8 tensor) batches of the cache. The next batch is read (and pinned) by a
+    background thread while the current one is on the device, so the device does not wait for the disk."""
+    pixels, total = cache.pixels, len(cache.image_ids)
+    windows = [slice(start, min(start + batch_size, total)) for start in range(0, total, batch_size)]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-reader") as reader:
+        upcoming = reader.submit(_read, pixels, windows[0], pin) if windows else None
+        for i, window in enumerate(windows):
+            batch = upcoming.result()
+            if i + 1 < len(windows):
+                upcoming = reader.submit(_read, pixels, windows[i + 1], pin)
+            yield window, batch
+
+
+def score_all(
+    scorer: Scorer,
+    cache: ImageCache,
+    batch_size: int,
+    progress: bool = True,
+    desc: str = "inference",
+    report: Report | None = None,
+) -> Iterator[tuple[slice, torch.Tensor]]:
+    """(slice, (B, 1000) scores on the device) for every cached image, batch by batch."""
+    pin = scorer.device.type == "cuda"
+    total = len(cache.image_ids)
+    with tqdm(total=total, desc=desc, unit="img", disable=not progress) as bar:
+        for window, pixels in batches(cache, batch_size, pin):
+            yield window, scorer(pixels)
+            bar.update(window.stop - window.start)
+            if report:
+                report(bar.n, total)
+
+
+def candidate_matrix(class_ids: np.ndarray, candidates: dict[int, tuple[int, ...]]) -> torch.Tensor:
+    """(N, 20) candidate ImageNet indices of each image's class."""
+    missing = sorted(set(class_ids.tolist()) - set(candidates))
+    if missing:
+        raise UserError(f"no 1 vs 20 candidates for classes {missing}")
+    return torch.tensor(np.stack([candidates[c] for c in class_ids.tolist()]), dtype=torch.long)
+
+
+@dataclass
+class _TopK:
+    """The k best classes of every image in one setup, filled batch by batch."""
+
+    ids: np.ndarray  # (N, K) ImageNet indices, best first
+    scores: np.ndarray  # (N, K) cosine similarity (CLIP) or logit
+    probs: np.ndarray  # (N, K) probability among the setup's candidates
+
+    @classmethod
+    def empty(cls, n: int) -> _TopK:
+        return cls(np.empty((n, TOP_K), np.int64), np.empty((n, TOP_K), np.float32), np.empty((n, TOP_K), np.float32))
+
+    def fill(self, window: slice, labels: torch.Tensor, scores: torch.Tensor, scale: float) -> None:
+        """`scores` (B, C) over candidates `labels` (B, C) of ImageNet indices, on the device; only the (B, K)
+        results cross to the CPU."""
+        probs = torch.softmax(scores * scale, dim=-1)
+        best = scores.topk(TOP_K, dim=-1)
+        self.ids[window] = labels.gather(1, best.indices).cpu().numpy()
+        self.scores[window] = best.values.cpu().numpy()
+        self.probs[window] = probs.gather(1, best.indices).cpu().numpy()
+
+
+def predict(
+    scorer: Scorer,
+    dataset: Dataset,
+    cache: ImageCache,
+    candidates: dict[int, tuple[int, ...]] | None,
+    batch_size: int,
+    progress: bool = True,
+    report: Report | None = None,
+) -> pa.Table:
+    """One row per readable image: truth, and each setup's prediction with its top-5 classes, scores and
+    probabilities (1 vs 20: among the class's candidates). `candidates=None` leaves the 1 vs 20 columns empty."""
+    records = {image.image_id: image for image in dataset.images}
+    rows = [records[image_id] for image_id in cache.image_ids]
+    class_ids = np.array([r.class_id for r in rows], dtype=np.int64)
+    device = scorer.device
+    options = candidate_matrix(class_ids, candidates).to(device) if candidates else None  # (N, 20)
+    all_classes = torch.arange(1000, device=device).expand(batch_size, -1)
+    top1000, top20 = _TopK.empty(len(rows)), _TopK.empty(len(rows)) if options is not None else None
+    desc = f"{scorer.model.spec.text} inference"
+    for window, scores in score_all(scorer, cache, batch_size, progress, desc, report):
+        top1000.fill(window, all_classes[: len(scores)], scores, scorer.scale)
+        if top20 is not None:
+            allowed = options[window]  # (B, 20)
+            top20.fill(window, allowed, scores.gather(1, allowed), scorer.scale)
+    return _table(rows, class_ids, top1000, top20)
+
+
+def _lists(values: np.ndarray, kind: pa.DataType) -> pa.Array:
+    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), kind), TOP_K)
+
+
+def _setup_columns(setup: str, top: _TopK, class_ids: np.ndarray) -> dict[str, pa.Array]:
+    prefix, pred = top_prefix(setup), top.ids[:, 0]
+    return {
+        pred_column(setup): pa.array(pred, pa.int16()),
+        correct_column(setup): pa.array(pred == class_ids),
+        f"{prefix}_ids": _lists(top.ids, pa.int16()),
+        f"{prefix}_scores": _lists(top.scores, pa.float32()),
+        f"{prefix}_probs": _lists(top.probs, pa.float32()),
+    }
+
+
+def _table(rows: list, class_ids: np.ndarray, top1000: _TopK, top20: _TopK | None) -> pa.Table:
+    """The run format's table; without 1 vs 20 answers, its columns are null."""
+    columns = {
+        "image_id": pa.array([r.image_id for r in rows], pa.string()),
+        "class_id": pa.array(class_ids, pa.int16()),
+        "split": pa.array([r.split for r in rows], pa.string()).dictionary_encode(),
+        "background": pa.array([r.background for r in rows], pa.string()).dictionary_encode(),
+    }
+    columns |= _setup_columns(ONE_VS_1000, top1000, class_ids)
+    if top20 is not None:
+        columns |= _setup_columns(ONE_VS_20, top20, class_ids)
+    return predictions_table(columns)

@@ -1,0 +1,85 @@
+"""Loading a model spec: one small loader function per model source, behind one interface. Each returns a
+`LoadedModel`: a network mapping a batch of images to scores over the 1,000 ImageNet classes, plus the preprocessing
+recipe that comes with its weights. The spec grammar is `engine.zoo.specs`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from engine.models.checkpoints import CheckpointError, fit_report, read_state_dict
+from engine.models.load_open_clip import load_open_clip, open_clip_weights
+from engine.models.load_timm import load_timm
+from engine.models.load_torchvision import load_torchvision
+from engine.models.loaded import LoadedModel
+from engine.models.recipes import Recipe
+from engine.zoo.specs import ModelError, Spec, parse_spec
+
+# One loader per source of `engine.zoo.catalog.SOURCES`: (spec, random_weights) -> a model on the current device.
+LOADERS: dict[str, Callable[[Spec, bool], LoadedModel]] = {
+    "open_clip": load_open_clip,
+    "torchvision": load_torchvision,
+    "timm": load_timm,
+}
+
+
+def load_model(text: str, device: torch.device, random_weights: bool = False) -> LoadedModel:
+    """Load a model spec onto `device`, in eval mode.
+
+    Args:
+        random_weights: build the architecture with random weights (and the preprocessing its weights come with),
+            fetching and reading nothing: for benchmarks, and for recipes on the meta device. Such models have no
+            weight identity (`checkpoint` says "random init"), so their runs and text heads are keyed alike.
+    Raises:
+        ModelError: unknown spec, unknown architecture or weights, or weights that cannot be fetched.
+        CheckpointError: a local weight file that is unreadable, unsafe, or does not fit the architecture.
+    """
+    spec = parse_spec(text)
+    loaded = LOADERS[spec.kind](spec, random_weights)
+    loaded.network.eval().to(device)
+    return loaded
+
+
+def architecture(text: str) -> LoadedModel:
+    """A spec's architecture with random weights and its preprocessing, reading no weights: built on the meta device
+    (no memory, milliseconds), or on the CPU for the few architectures whose construction computes on its tensors
+    (torchvision's RegNets)."""
+    try:
+        with torch.device("meta"):
+            return load_model(text, torch.device("meta"), random_weights=True)
+    except NotImplementedError:  # "Cannot copy out of meta tensor"
+        return load_model(text, torch.device("cpu"), random_weights=True)
+
+
+def model_recipe(text: str) -> Recipe:
+    """A spec's preprocessing recipe without its weights, so image caches can be prepared before models load."""
+    return architecture(text).recipe
+
+
+def check_weights(text: str) -> dict:
+    """Check, before anything runs, that a spec's local weight file fits its architecture: the architecture is built
+    on the meta device and only the file's names and shapes are read, so this takes seconds even for gigabytes.
+
+    Returns:
+        {"spec", "family", "file", "tensors", "parameters"} of the checked weights.
+    Raises:
+        ModelError: a spec without a local weight file, or an unknown architecture.
+        CheckpointError: an unreadable or unsafe file, or weights that do not fit, in plain words.
+    """
+    spec = parse_spec(text)
+    if spec.file is None and spec.folder is None:
+        raise ModelError(f"{text} names no weight file; give one as ARCH@FILE or open_clip:local-dir:FOLDER.")
+    model = architecture(text)
+    path = spec.file or open_clip_weights(spec.folder)
+    state_dict = read_state_dict(path, shapes_only=True)
+    if problems := fit_report(model.network, state_dict):
+        raise CheckpointError(f"{path.name} does not fit the {spec.name} architecture: {problems}.")
+    parameters = sum(t.numel() for t in state_dict.values())
+    return {
+        "spec": text,
+        "family": model.family,
+        "file": str(path),
+        "tensors": len(state_dict),
+        "parameters": parameters,
+    }

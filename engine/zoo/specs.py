@@ -1,0 +1,87 @@
+"""The model spec grammar, in one place: one string names a model everywhere (CLI, files, DuckDB, URLs). Torch-free.
+
+    open_clip:ARCH/TAG          pretrained weights by open_clip tag, e.g. open_clip:ViT-B-32/laion2b_s34b_b79k
+    open_clip:ARCH@FILE         local weights for an open_clip architecture
+    open_clip:local-dir:DIR     a folder with open_clip_config.json and weights, as open_clip saves for the hub
+    torchvision:NAME/WEIGHTS    e.g. torchvision:resnet50/IMAGENET1K_V1;  torchvision:NAME@FILE for local weights
+    timm:NAME                   e.g. timm:convnext_base.fb_in1k (pretrained);  timm:NAME@FILE for local weights
+
+A zoo entry's paper name (e.g. "CLIP-OpenAI-ViT/B/32") stands for its spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import UserError
+from engine.zoo.catalog import SOURCES, load_zoo
+
+LOCAL_DIR = "local-dir:"  # open_clip:local-dir:DIR
+
+
+class ModelError(UserError):
+    """A model spec cannot be loaded; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed model spec."""
+
+    text: str
+    kind: str  # one of SOURCES
+    name: str  # architecture, with /TAG or /WEIGHTS for hub weights; "local-dir:DIR" for an open_clip folder
+    file: Path | None  # local weights (ARCH@FILE)
+
+    @property
+    def folder(self) -> Path | None:
+        """The open_clip hub-format folder of an `open_clip:local-dir:DIR` spec."""
+        return Path(self.name.removeprefix(LOCAL_DIR)).expanduser() if self.name.startswith(LOCAL_DIR) else None
+
+    @property
+    def architecture(self) -> str:
+        """The architecture without its weights tag (`ViT-B-32` of `ViT-B-32/openai`; timm keeps `arch.tag`)."""
+        return self.name.split("/", 1)[0]
+
+    def without_file(self) -> str:
+        """The spec with a local weight file's path replaced by `@file`: a run's identity is the file's hash, not
+        where the file lies."""
+        return f"{self.kind}:{self.name}" if self.file is None else f"{self.kind}:{self.name}@file"
+
+
+def parse_spec(text: str) -> Spec:
+    """Parse a spec, or a zoo entry's paper name (e.g. "CLIP-OpenAI-ViT/B/32") into its id.
+
+    Raises:
+        ModelError: an unknown source, or a zoo model listed only for its published numbers.
+    """
+    by_name = {m.name: m for m in load_zoo() if m.role == "main"}
+    if text in by_name:
+        if not by_name[text].loader:
+            raise ModelError(
+                f"{text} ({by_name[text].id}) is listed for its published numbers; it cannot be evaluated."
+            )
+        text = by_name[text].id
+    kind, sep, rest = text.partition(":")
+    if not sep or kind not in SOURCES or not rest:
+        raise ModelError(f"Unknown model spec {text!r}. Use one of: {', '.join(f'{k}:...' for k in SOURCES)}.")
+    if kind == "open_clip" and rest.startswith(LOCAL_DIR):
+        return Spec(text, kind, rest, None)
+    name, at, file = rest.partition("@")
+    return Spec(text, kind, name, Path(file).expanduser() if at else None)
+
+
+def spec_for(kind: str, architecture: str, weights: Path) -> str:
+    """The spec of a local weight file for an architecture of a source, or (kind "local-dir") of an open_clip folder."""
+    if kind == "local-dir":
+        return f"open_clip:{LOCAL_DIR}{weights}"
+    return f"{kind}:{architecture}@{weights}"
+
+
+def display_name(spec: str) -> str:
+    """A short name for a model spec that is not in the zoo: its folder or weight file, not the whole path."""
+    kind, _, rest = spec.partition(":")
+    if rest.startswith(LOCAL_DIR):
+        return f"{Path(rest.removeprefix(LOCAL_DIR)).name} ({kind})"
+    name, at, file = rest.partition("@")
+    return f"{name} · {Path(file).stem}" if at else spec

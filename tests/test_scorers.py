@@ -1,0 +1,107 @@
+"""Predictions equal a direct reference computation with each library's own preprocessing and forward pass."""
+
+import numpy as np
+import open_clip
+import pytest
+import timm
+import torch
+from PIL import Image
+from timm.data import create_transform, resolve_data_config
+
+from engine.dataset.reader import load_dataset
+from engine.errors import UserError
+from engine.inference.image_cache import load_or_build_cache
+from engine.inference.labels import imagenet_classnames, load_candidates, templates
+from engine.inference.scorers import Scorer, candidate_matrix, predict
+from engine.inference.text_heads import text_head
+from engine.models import load_model
+from tests.conftest import TINY_CLIP
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def dataset(dataset_dir):
+    return load_dataset(dataset_dir)
+
+
+def engine_predictions(spec, dataset, tmp_path, candidates=None):
+    model = load_model(spec, CPU)
+    cache = load_or_build_cache(dataset, model.recipe, tmp_path, workers=1, progress=False)
+    head = None
+    if model.family == "CLIP":
+        head = text_head(model, imagenet_classnames(), templates("paper"), tmp_path, progress=False)
+    table = predict(Scorer(model, head, CPU), dataset, cache, candidates, batch_size=5, progress=False)
+    return table.to_pandas().set_index("image_id")
+
+
+def reference_clip(weights, dataset):
+    """open_clip's own preprocess + build_zero_shot_classifier + cosine similarity, fp32, one image at a time."""
+    model, _, preprocess = open_clip.create_model_and_transforms(TINY_CLIP, pretrained=str(weights))
+    model.eval()
+    tokenizer = open_clip.get_tokenizer(TINY_CLIP)
+    with torch.no_grad():
+        classifier = open_clip.build_zero_shot_classifier(model, tokenizer, imagenet_classnames(), ["A photo of {}."])
+        scores = {}
+        for image in dataset.images:
+            x = preprocess(Image.open(dataset.root / image.image_id)).unsqueeze(0)
+            features = model.encode_image(x, normalize=True)
+            scores[image.image_id] = (features @ classifier)[0].numpy()
+    return scores
+
+
+def test_clip_predictions_equal_open_clips_own_pipeline(tiny_clip, dataset, tmp_path):
+    ours = engine_predictions(f"open_clip:{TINY_CLIP}@{tiny_clip}", dataset, tmp_path)
+    reference = reference_clip(tiny_clip, dataset)
+    assert set(ours.index) == set(reference)
+    for image_id, scores in reference.items():
+        top5 = np.argsort(-scores)[:5]
+        assert ours.loc[image_id, "pred_1vs1000"] == top5[0]
+        np.testing.assert_allclose(ours.loc[image_id, "top5_scores"], scores[ours.loc[image_id, "top5_ids"]], atol=1e-4)
+
+
+def test_timm_predictions_equal_timms_own_transform_and_forward(tiny_timm, dataset, tmp_path):
+    ours = engine_predictions(f"timm:test_resnet@{tiny_timm}", dataset, tmp_path)
+    model = timm.create_model("test_resnet", pretrained=True, pretrained_cfg_overlay={"file": str(tiny_timm)}).eval()
+    transform = create_transform(**resolve_data_config({}, model=model))
+    with torch.no_grad():
+        for image in dataset.images:
+            logits = model(transform(Image.open(dataset.root / image.image_id).convert("RGB")).unsqueeze(0))[0]
+            row = ours.loc[image.image_id]
+            assert row["pred_1vs1000"] == int(logits.argmax())
+            np.testing.assert_allclose(row["top5_scores"], logits[list(row["top5_ids"])].numpy(), atol=1e-4)
+
+
+def test_rows_carry_truth_and_correctness(tiny_timm, dataset, tmp_path):
+    ours = engine_predictions(f"timm:test_resnet@{tiny_timm}", dataset, tmp_path)
+    assert len(ours) == len(dataset.images)
+    bear = ours.loc[ours["class_id"] == 296]
+    assert set(bear["split"]) == {"common", "counter"} and set(bear["background"]) == {"snow", "grass"}
+    assert (ours["correct_1vs1000"] == (ours["pred_1vs1000"] == ours["class_id"])).all()
+    probs = np.stack(ours["top5_probs"].to_numpy())
+    assert ((probs > 0) & (probs <= 1)).all() and (np.diff(probs, axis=1) <= 1e-7).all()
+
+
+def test_1_vs_20_picks_the_best_scoring_candidate_of_the_true_class(tiny_clip, dataset, tmp_path):
+    candidates = load_candidates()
+    ours = engine_predictions(f"open_clip:{TINY_CLIP}@{tiny_clip}", dataset, tmp_path, candidates)
+    reference = reference_clip(tiny_clip, dataset)
+    for image_id, row in ours.iterrows():
+        options = list(candidates[row["class_id"]])
+        expected = options[int(np.argmax(reference[image_id][options]))]
+        assert row["pred_1vs20"] == expected
+        assert row["correct_1vs20"] == (expected == row["class_id"])
+        top = [int(i) for i in row["top5_1vs20_ids"]]
+        assert top[0] == expected and set(top) <= set(options)
+        probs = np.array(row["top5_1vs20_probs"])
+        assert (np.diff(probs) <= 1e-7).all() and probs.sum() <= 1 + 1e-6  # a softmax over the 20 candidates
+
+
+def test_1_vs_20_columns_are_empty_when_not_asked(tiny_timm, dataset, tmp_path):
+    ours = engine_predictions(f"timm:test_resnet@{tiny_timm}", dataset, tmp_path, candidates=None)
+    assert ours["pred_1vs20"].isna().all()
+
+
+def test_a_class_without_candidates_is_an_error():
+    with pytest.raises(UserError, match=r"no 1 vs 20 candidates for classes \[7\]"):
+        candidate_matrix(np.array([9, 7]), {9: tuple(range(9, 29))})
