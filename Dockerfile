@@ -1,30 +1,44 @@
-# CounterAnimal Explorer on a CUDA PyTorch base: the dashboard on port 8501, and the engine on the GPU when the
-# container gets one (docker run --gpus all ...). The base image's torch satisfies the engine's range, so pip keeps it.
-ARG BASE=pytorch/pytorch:2.8.0-cuda12.9-cudnn9-runtime
-FROM ${BASE}
+# CounterAnimal Explorer: the dashboard on port 8501 and the engine, on the GPU when the container gets one
+# (docker run --gpus all ...; PyPI's torch wheels carry their CUDA libraries). Everything that grows lives under the
+# /data volume: runs, uploads, jobs, the image and text-embedding cache, and the torch and Hugging Face caches.
+FROM python:3.11-slim-bookworm
+
+# Chromium renders static chart exports (kaleido drives it); tini is PID 1, forwarding signals and reaping the job
+# worker's evaluation and decoding processes. Debian's security updates replace exact versions, so none is pinned.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium tini \
+    && rm -rf /var/lib/apt/lists/*
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     COUNTERANIMAL_RESULTS=/data/results \
     COUNTERANIMAL_DATA=/data/data \
     COUNTERANIMAL_ALLOWED_ROOTS=/data \
-    HF_HOME=/data/hf-cache
+    COUNTERANIMAL_CACHE=/data/cache \
+    HF_HOME=/data/cache/huggingface \
+    TORCH_HOME=/data/cache/torch
 
 WORKDIR /opt/counteranimal
-COPY pyproject.toml README.md ./
+# Dependencies first, read from pyproject.toml alone: a change to the code does not reinstall torch.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+print('\n'.join(p['dependencies'] + p['optional-dependencies']['engine']))" > requirements.txt \
+    && pip install --no-cache-dir --requirement requirements.txt
+
+COPY README.md ./
+COPY results/paper results/paper
 COPY engine engine
 COPY app app
-COPY results/paper results/paper
-COPY .streamlit .streamlit
-RUN pip install ".[engine]"
+RUN pip install --no-cache-dir --no-deps .
 
-RUN useradd --create-home --uid 1000 explorer && mkdir -p /data && chown explorer /data
-USER explorer
+RUN useradd --create-home --uid 1000 explorer && mkdir -p /data && chown 1000:1000 /data
+USER 1000
 VOLUME ["/data"]
 EXPOSE 8501
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"]
 
-# Started from the project folder, so Streamlit reads its .streamlit/config.toml (the upload limit).
+ENTRYPOINT ["tini", "--"]
 CMD ["counteranimal", "serve", "--host", "0.0.0.0", "--port", "8501"]

@@ -40,9 +40,12 @@ $(VENV)/.engine-installed: pyproject.toml | $(BIN)/python
 chromium:
 	@bash scripts/ensure_chromium.sh
 
+# Style, the import layers of DESIGN.md (contracts in pyproject.toml), and the Dockerfile.
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
 
 format: $(VENV)/.test-installed
 	$(BIN)/ruff format .

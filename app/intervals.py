@@ -45,6 +45,17 @@ def balanced_intervals(groups: pd.DataFrame, resamples: int = RESAMPLES, seed: i
     return out
 
 
+def per_run(counts: pd.DataFrame) -> pd.DataFrame:
+    """`balanced_intervals` of every run: one row per run_id, with run_id and the six interval ends.
+
+    Args:
+        counts: one row per (run, class, split) with columns run_id, split, images, hits.
+    """
+    rows = [{"run_id": run_id, **balanced_intervals(groups)} for run_id, groups in counts.groupby("run_id")]
+    columns = ["run_id"] + [f"{m}_{end}" for m in ("common", "counter", "drop") for end in ("low", "high")]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def _drop(hits: np.ndarray, images: np.ndarray, is_common: np.ndarray) -> np.ndarray:
     common, counter = _balanced(np.atleast_2d(hits), images, is_common)
     return common - counter

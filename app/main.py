@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from app import evaluation, url_state, widgets
+from app import cached, job_client, url_state
 from app.queries import DataError
+from app.widgets import navigation, pickers, presenter
 
 st.set_page_config(page_title="CounterAnimal Explorer", page_icon=":material/pets:", layout="wide")
 
-widgets.keep_choices()
-evaluation.resume_jobs()
+pickers.keep_choices()
+job_client.resume_jobs()
 
 pages = [
     st.Page("app_pages/overview.py", title="Overview", icon=":material/scatter_plot:", default=True),
@@ -23,9 +24,9 @@ pages = [
 page = st.navigation(pages)
 if target := st.session_state.pop("goto", None):  # a story step or a button chose another view
     page_path, params = target
-    st.switch_page(widgets.PAGE_FILES[page_path], query_params=params)
+    st.switch_page(navigation.PAGE_FILES[page_path], query_params=params)
 asked, notices = url_state.restore(page.url_path)  # a shared link's view
-widgets.meeting_controls()
+presenter.meeting_controls(cached.sources())
 try:
     page.run()
 except DataError as error:  # a missing or malformed results file: say what and how to fix it, no traceback

@@ -3,7 +3,7 @@ dashboard goes through; the queries over evaluation runs are in `app.run_queries
 
 DuckDB runs in process: every query opens its own in-memory connection (no long-lived connection, no file lock shared
 with a running evaluation), reads the files through views, fetches the result fully and returns a DataFrame. No
-Streamlit here; `app/data.py` adds caching.
+Streamlit here; `app/cached.py` adds caching.
 """
 
 from __future__ import annotations
@@ -26,21 +26,26 @@ class DataError(Exception):
 
 @dataclass(frozen=True)
 class Sources:
-    """The folders the dashboard reads."""
+    """The folders the dashboard reads, and a fingerprint of their files taken when it was made: part of every cached
+    query's key (`app.cached`), so a changed file is read on the next rerun."""
 
     paper: Path  # the published numbers (results/paper/ or the installed copy)
     results: Path  # evaluation runs
+    fingerprint: tuple[tuple[str, int, int], ...]  # (path, mtime in ns, size in bytes) of each file read
 
     @classmethod
-    def from_environment(cls) -> Sources:
-        return cls(paper=paper_dir(), results=results_dir())
+    def current(cls) -> Sources:
+        """The folders the environment names, with their files as they are now."""
+        paper, results = paper_dir(), results_dir()
+        return cls(paper=paper, results=results, fingerprint=files_fingerprint(paper, results))
 
-    def fingerprint(self) -> tuple:
-        """Changes whenever a file the views read changes, or a run appears or goes: the cache key of every query.
-        A run's manifest is written last, so its appearance marks a complete run."""
-        files = sorted(p for p in self.paper.glob("*") if p.is_file()) if self.paper.is_dir() else []
-        files += sorted((self.results / RUNS).glob("*/run.json"))
-        return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+
+def files_fingerprint(paper: Path, results: Path) -> tuple[tuple[str, int, int], ...]:
+    """Changes whenever a file the views read changes, or a run appears or goes. A run's manifest is written last, so
+    its appearance marks a complete run."""
+    files = sorted(p for p in paper.glob("*") if p.is_file()) if paper.is_dir() else []
+    files += sorted((results / RUNS).glob("*/run.json"))
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
 
 
 # View name -> (file under the paper folder, the columns the dashboard needs).

@@ -101,3 +101,26 @@ def trend_groups(points: pd.DataFrame, split_high_quality: bool) -> pd.Series:
         curated = (points["family"] == "CLIP") & points["high_quality_data"].astype(bool)
         groups = groups.where(~curated, HIGH_QUALITY_GROUP)
     return groups
+
+
+def place_on_trends(
+    points: pd.DataFrame, runs: pd.DataFrame, scale: str, split_high_quality: bool
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Trend]]:
+    """Published models and runs with their `trend_group` and `effective_robustness`, and the trends.
+
+    The trends are fitted on the published models alone; runs are placed against them, never fitted, so evaluating a
+    model here does not move the line it is measured against.
+
+    Args:
+        points: published models (columns family, high_quality_data, common, counter).
+        runs: models evaluated here, with the same columns; returned as given when empty.
+        scale: the axis space the trends are fitted in (a key of `SCALES`).
+        split_high_quality: whether curated-data CLIPs get their own trend.
+    """
+    points = points.assign(trend_group=trend_groups(points, split_high_quality))
+    trends = fit_trends(points, scale)
+    points = points.assign(effective_robustness=effective_robustness(points, trends))
+    if len(runs):
+        runs = runs.assign(trend_group=trend_groups(runs, split_high_quality))
+        runs = runs.assign(effective_robustness=effective_robustness(runs, trends))
+    return points, runs, trends

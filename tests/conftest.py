@@ -81,7 +81,9 @@ def _serve(results: Path, cache: Path, env: dict[str, str] | None = None) -> Ite
     port = _free_port()
     command = [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--results", str(results)]
     env = {**os.environ, "COUNTERANIMAL_CACHE": str(cache), **(env or {})}
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    # Started from a folder of its own, not the project's: the dashboard's settings must not depend on where it starts.
+    cwd = results.parent
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process)

@@ -13,7 +13,7 @@ POINTS = ".js-plotly-plot .scatterlayer .trace .points path"
 
 
 def published_models(setup: str) -> int:
-    return len(queries.model_scores(queries.Sources.from_environment(), setup, "default"))
+    return len(queries.model_scores(queries.Sources.current(), setup, "default"))
 
 
 def wait_for_points(page, expected: int) -> None:

@@ -24,6 +24,7 @@ def test_serve_passes_host_port_and_results_to_streamlit(monkeypatch, tmp_path):
     assert command[command.index("--server.address") + 1] == "0.0.0.0"
     assert command[command.index("--server.port") + 1] == "9999"
     assert Path(command[command.index("run") + 1]) == REPO / "app" / "main.py"
+    assert command[command.index("--server.maxUploadSize") + 1] == "2048"  # not from a config file: any folder
     assert env[config.RESULTS_ENV] == str(tmp_path.resolve())
 
 
@@ -156,3 +157,22 @@ def test_an_unknown_setup_is_refused(capsys, tmp_path, dataset_dir):
     args = ["eval", "--model", "timm:test_resnet", "--data", dataset_dir, "--setups", "1vs100"]
     code, _, err = run_cli(capsys, *args, "--results", tmp_path)
     assert code == 2 and "unknown setup(s) 1vs100" in err
+
+
+@pytest.mark.browser
+def test_a_dashboard_started_outside_the_project_accepts_2_gb_uploads(evaluate_server_url, page):
+    page.goto(f"{evaluate_server_url}/evaluate")
+    page.get_by_text("up to 2,048 MB").wait_for(timeout=90_000)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["eval", "--model", "timm:test_resnet", "--data", ".", "--setups", "1vs7"], "unknown setup(s) 1vs7"),
+        (["eval", "--model", "keras:resnet50", "--data", "/no/such/folder"], "/no/such/folder is not a folder"),
+        (["job", "cancel", "no-such-job"], "No job 'no-such-job'"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_and_status_2(capsys, tmp_path, argv, message):
+    code, out, err = run_cli(capsys, *argv, "--results", tmp_path)
+    assert code == 2 and err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1

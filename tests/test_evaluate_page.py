@@ -8,7 +8,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from app import evaluation
+from app import job_client
 from engine import jobs
 from tests.conftest import APP_MAIN
 from tests.test_app import figures, open_page
@@ -32,8 +32,8 @@ def app(paper_copy, results_dir, cache_dir, dataset_dir, weights_dir, monkeypatc
 def fill(app: AppTest, path: Path, kind: str = "timm model", arch: str = "test_resnet", name: str = "") -> AppTest:
     open_page(app, "evaluate")
     app.radio(key="evaluate_kind").set_value(kind).run()
-    if evaluation.KINDS[kind] != "local-dir":  # an open_clip folder names its own architecture
-        app.selectbox(key=f"evaluate_arch_{evaluation.KINDS[kind]}").set_value(arch)
+    if job_client.KINDS[kind] != "local-dir":  # an open_clip folder names its own architecture
+        app.selectbox(key=f"evaluate_arch_{job_client.KINDS[kind]}").set_value(arch)
     app.radio(key="evaluate_source").set_value("Path on the server").run()
     app.text_input(key="evaluate_path").set_value(str(path))
     app.text_input(key="evaluate_name").set_value(name)
@@ -109,7 +109,7 @@ def test_failed_jobs_show_their_error_and_can_be_retried(app, results_dir, tiny_
 
 
 def test_without_the_engine_the_page_says_how_to_install_it(app, monkeypatch):
-    monkeypatch.setattr(evaluation, "engine_installed", lambda: False)
+    monkeypatch.setattr(job_client, "engine_installed", lambda: False)
     open_page(app, "evaluate")
     assert "make engine" in app.warning[0].value
     assert not app.get("file_uploader")
@@ -146,12 +146,12 @@ def test_a_dashboard_start_interrupts_orphaned_jobs_and_runs_the_queue(app, resu
 
 def test_progress_says_the_stage_photos_and_time_left():
     progress = {"stage": "scoring photos", "done": 300, "total": 1200, "stage_started": 100.0}
-    assert evaluation.progress_line(progress, clock=120.0) == (
+    assert job_client.progress_line(progress, clock=120.0) == (
         0.25,
         "scoring photos: 300 of 1,200 photos, about 60 s left",
     )
-    assert evaluation.progress_line({"stage": "loading the model", "done": 0, "total": 0}) == (
+    assert job_client.progress_line({"stage": "loading the model", "done": 0, "total": 0}) == (
         None,
         "loading the model",
     )
-    assert evaluation.progress_line({}) == (None, "starting (loading the engine)")
+    assert job_client.progress_line({}) == (None, "starting (loading the engine)")

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.intervals import balanced_intervals, paired_drop_difference
+from app.intervals import balanced_intervals, paired_drop_difference, per_run
 
 
 def groups(rows):
@@ -75,3 +75,19 @@ def test_paired_draws_equal_resampling_photos_in_pairs():
     rows = [(c, s, v.count((1, 1)), v.count((1, 0)), v.count((0, 1)), v.count((0, 0))) for (c, s), v in pairs.items()]
     out = paired_drop_difference(paired(rows), resamples=4000)
     assert out["low"] == pytest.approx(brute[0], abs=3) and out["high"] == pytest.approx(brute[1], abs=3)
+
+
+def test_per_run_gives_each_run_its_own_intervals():
+    counts = pd.DataFrame(
+        [("a", 1, "common", 10, 10), ("a", 1, "counter", 5, 5), ("b", 1, "common", 20, 16), ("b", 1, "counter", 20, 8)],
+        columns=["run_id", "class_id", "split", "images", "hits"],
+    )
+    out = per_run(counts).set_index("run_id")
+    assert out.index.tolist() == ["a", "b"]
+    assert out.loc["a", ["common_low", "common_high", "drop_low", "drop_high"]].tolist() == [100, 100, 0, 0]
+    assert out.loc["b"].to_dict() == balanced_intervals(counts[counts["run_id"] == "b"])
+
+
+def test_per_run_of_no_runs_is_an_empty_table_with_the_columns():
+    out = per_run(pd.DataFrame(columns=["run_id", "class_id", "split", "images", "hits"]))
+    assert out.empty and out.columns.tolist()[:3] == ["run_id", "common_low", "common_high"]

@@ -155,3 +155,10 @@ def test_torchvision_pixels_equal_the_weights_own_transform(tmp_path):
         .div(torch.tensor(recipe.std))
     )
     assert torch.allclose(ours.permute(2, 0, 1), weights.transforms()(photo), atol=1e-6)
+
+
+def test_every_model_source_of_the_zoo_has_one_loader():
+    from engine.models import LOADERS
+    from engine.zoo.catalog import SOURCES
+
+    assert list(LOADERS) == list(SOURCES)

@@ -9,7 +9,7 @@ from app.queries import DataError, Sources
 
 @pytest.fixture
 def sources(paper_copy, results_dir) -> Sources:
-    return Sources.from_environment()
+    return Sources.current()
 
 
 def write_csv(path, rows: list[dict]) -> None:
@@ -17,7 +17,8 @@ def write_csv(path, rows: list[dict]) -> None:
 
 
 def test_sources_follow_the_environment(paper_copy, results_dir):
-    assert Sources.from_environment() == Sources(paper=paper_copy, results=results_dir)
+    sources = Sources.current()
+    assert (sources.paper, sources.results) == (paper_copy, results_dir)
 
 
 def test_model_scores_join_descriptions_and_scores(sources):
@@ -71,10 +72,9 @@ def test_a_new_file_is_read_on_the_next_query(sources, paper_copy):
 
 
 def test_fingerprint_changes_when_a_file_changes(sources, paper_copy):
-    before = sources.fingerprint()
     with (paper_copy / "scores.csv").open("a") as f:
         f.write("\n")
-    assert sources.fingerprint() != before
+    assert Sources.current().fingerprint != sources.fingerprint
 
 
 def test_missing_file_is_named(sources, paper_copy):

@@ -56,7 +56,7 @@ def sources(tmp_path, paper_copy, monkeypatch):
         tmp_path, manifest("run-a", "open_clip:mine@/w.pt", "CLIP", CLIP_PAPER["labels"]), predictions(A_ROWS)
     )
     store.write_run(tmp_path, manifest("run-b", RESNET, "ImageNet", started="2026-11-02"), predictions(B_ROWS))
-    return Sources.from_environment()
+    return Sources.current()
 
 
 def test_runs_are_listed_with_the_variant_they_reproduce(sources):
@@ -115,5 +115,5 @@ def test_gallery_rows_carry_both_setups(sources):
 
 def test_no_runs_no_rows(tmp_path, paper_copy, monkeypatch):
     monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(tmp_path / "empty"))
-    sources = Sources.from_environment()
+    sources = Sources.current()
     assert run_queries.run_list(sources).empty and run_queries.run_scores(sources, "1vs20", "default").empty

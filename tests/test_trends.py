@@ -8,6 +8,7 @@ from app.trends import (
     effective_robustness,
     fit_trend,
     fit_trends,
+    place_on_trends,
     trend_groups,
 )
 
@@ -75,3 +76,45 @@ def test_effective_robustness_is_counter_minus_trend_prediction():
     line = fit_trend("CLIP", shifted["common"][:3].to_numpy(), shifted["counter"][:3].to_numpy(), "linear")
     er = effective_robustness(shifted, {"CLIP": line})
     assert er.iloc[2] == pytest.approx(65 - (line.slope * 80 + line.intercept))
+
+
+# Three published CLIPs exactly on counter = common - 20 (a linear trend of slope 1, intercept -20).
+ON_THE_LINE = [("CLIP", False, 60, 40), ("CLIP", False, 70, 50), ("CLIP", False, 80, 60)]
+
+
+def test_models_on_their_trend_have_no_effective_robustness():
+    placed, _, trends = place_on_trends(points(ON_THE_LINE), points([]), "linear", False)
+    assert (trends["CLIP"].slope, trends["CLIP"].intercept) == pytest.approx((1.0, -20.0))
+    np.testing.assert_allclose(placed["effective_robustness"], 0.0, atol=1e-9)
+    assert placed["trend_group"].tolist() == ["CLIP"] * 3
+
+
+def test_a_run_gets_its_distance_above_the_published_trend():
+    runs = points([("CLIP", False, 75, 62), ("ImageNet", False, 70, 60)])
+    _, placed, _ = place_on_trends(points(ON_THE_LINE), runs, "linear", False)
+    assert placed["effective_robustness"].iloc[0] == pytest.approx(62 - (75 - 20))
+    assert np.isnan(placed["effective_robustness"].iloc[1])  # no published ImageNet model, no trend
+
+
+def test_runs_never_fit_a_trend():
+    # A run far below the line leaves it where it was; two published LVLMs and a run make no LVLM trend.
+    published = points([*ON_THE_LINE, ("LVLM", False, 40, 30), ("LVLM", False, 48, 40)])
+    runs = points([("CLIP", False, 90, 10), ("LVLM", False, 60, 50)])
+    _, placed, trends = place_on_trends(published, runs, "linear", False)
+    assert list(trends) == ["CLIP"]
+    assert (trends["CLIP"].slope, trends["CLIP"].intercept) == pytest.approx((1.0, -20.0))
+    assert placed["effective_robustness"].iloc[0] == pytest.approx(10 - 70)
+    assert np.isnan(placed["effective_robustness"].iloc[1])
+
+
+def test_curated_runs_join_the_curated_trend_when_it_is_split():
+    runs = points([("CLIP", True, 70, 55)])
+    _, placed, _ = place_on_trends(points(ON_THE_LINE), runs, "linear", True)
+    assert placed["trend_group"].tolist() == [HIGH_QUALITY_GROUP]
+    assert np.isnan(placed["effective_robustness"].iloc[0])  # no published curated CLIP here
+
+
+def test_no_runs_stay_no_runs():
+    runs = points([])
+    _, placed, _ = place_on_trends(points(ON_THE_LINE), runs, "linear", False)
+    assert placed is runs

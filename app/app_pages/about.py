@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from app import data, queries
+from app import cached
 
+sources = cached.sources()
 st.title("About CounterAnimal Explorer")
 
 st.markdown(
@@ -34,7 +35,7 @@ similar accuracy, and that larger backbones and curated pre-training data (DataC
 """
 )
 
-counts = data.query(queries.model_counts)
+counts = cached.model_counts(sources)
 main = counts[counts["role"] == "main"]
 st.markdown(
     "**The published numbers here.** "
@@ -43,7 +44,7 @@ st.markdown(
     "alternative checkpoints (Table 9). Every number was read from the text of the v1 preprint's tables (arXiv "
     "2403.11497) and is kept as printed."
 )
-flagged = data.query(queries.flagged_rows).set_index("table")["rows"]
+flagged = cached.flagged_rows(sources).set_index("table")["rows"]
 st.markdown(
     f"""
 **Caveats.**

@@ -2,11 +2,15 @@
 
 import streamlit as st
 
-from app import charts, data, export, queries, run_queries, selections, widgets
+from app import cached, charts, export, selections
+from app.widgets import presenter
+from app.widgets.export_menu import export_menu
+from engine.runs.format import SETUP_LABELS, SETUPS
 
+sources = cached.sources()
 st.title("Classes and backgrounds")
 
-classes = data.query(queries.classes)
+classes = cached.classes(sources)
 st.caption(
     f"{len(classes)} classes, {classes['n_common'].sum():,} common-background and {classes['n_counter'].sum():,} "
     "counter-background photos. The common background is where a CLIP model did best, the counter background where "
@@ -21,12 +25,12 @@ st.dataframe(
 
 st.subheader("Per-class drop")
 # Published per-class numbers, and every run evaluated here (in both setups, with photo counts).
-published = data.query(queries.per_class_models)
-runs = data.query(run_queries.run_list)
+published = cached.per_class_models(sources)
+runs = cached.run_list(sources)
 options = [("paper", row.model_id, row.setup) for row in published.itertuples()]
-options += [("run", row.run_id, setup) for row in runs.itertuples() for setup in run_queries.SETUPS]
+options += [("run", row.run_id, setup) for row in runs.itertuples() for setup in SETUPS]
 names = {("paper", r.model_id, r.setup): r.name for r in published.itertuples()}
-names |= {("run", r.run_id, s): f"{r.name} (run {r.run_id})" for r in runs.itertuples() for s in run_queries.SETUPS}
+names |= {("run", r.run_id, s): f"{r.name} (run {r.run_id})" for r in runs.itertuples() for s in SETUPS}
 if not options:
     st.info("No per-class numbers: none are published, and no run is evaluated yet.")
     st.stop()
@@ -35,8 +39,8 @@ if not options:
 def per_class(option: tuple[str, str, str]):
     kind, key, setup = option
     if kind == "paper":
-        return data.query(queries.per_class_scores, model_id=key, setup=setup)
-    return data.query(run_queries.run_per_class, run_id=key, setup=setup)
+        return cached.per_class_scores(sources, key, setup)
+    return cached.run_per_class(sources, key, setup)
 
 
 figures = {}
@@ -47,7 +51,7 @@ for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_mode
         chosen = st.selectbox(
             "Model",
             options,
-            format_func=lambda o: f"{names[o]} · {widgets.SETUP_LABELS.get(o[2], o[2])}",
+            format_func=lambda o: f"{names[o]} · {SETUP_LABELS.get(o[2], o[2])}",
             key=key,
             **({} if key in st.session_state else {"index": min(default, len(options) - 1)}),
         )
@@ -57,7 +61,7 @@ for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_mode
         left_rows = rows if left_rows is None else left_rows
         flagged = flagged or rows["flag"].ne("").any()
         figures[f"per-class-{key[-1]}"] = charts.per_class_dumbbell(rows, names[chosen])
-        widgets.chart(figures[f"per-class-{key[-1]}"])
+        presenter.chart(figures[f"per-class-{key[-1]}"])
 if flagged:
     st.caption("† the paper's printed drop differs from common − counter here; kept as printed (see About).")
-widgets.export_menu("classes", figures, classes, export.provenance("per-class accuracy", "per model", len(figures)))
+export_menu("classes", figures, classes, export.provenance("per-class accuracy", "per model", len(figures)))

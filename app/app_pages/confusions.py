@@ -4,24 +4,26 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import data, run_queries, widgets
+from app import cached
+from app.widgets import photos, pickers
 
+sources = cached.sources()
 st.title("Confusions")
-run = widgets.run_picker(widgets.require_runs(), "confusions_run")
+run = pickers.run_picker(pickers.require_runs(sources), "confusions_run")
 left, middle, right = st.columns([2, 1, 1])
-class_id, classes = widgets.class_picker(run.run_id, "confusions_class", left)
+class_id, classes = pickers.class_picker(sources, run.run_id, "confusions_class", left)
 split = middle.radio("Photos", ("common", "counter"), key="confusions_split", horizontal=True)
-setup = widgets.run_setup_picker(run, "confusions_setup", right)
+setup = pickers.run_setup_picker(run, "confusions_setup", right)
 
-wrong = data.query(run_queries.confusions, run_id=run.run_id, class_id=class_id, split=split, setup=setup)
+wrong = cached.confusions(sources, run.run_id, class_id, split, setup)
 background = classes.loc[class_id, f"{split}_background"]
 if wrong.empty:
     st.success(f"Every {split} ({background}) photo of this class is classified correctly.")
     st.stop()
 summary = ", ".join(f"{row.label} {row.photos}" for row in wrong.head(8).itertuples())
 st.subheader(f"{split} ({background}): {summary}")
-choice = widgets.picked_row(
+choice = pickers.picked_row(
     wrong[["label", "photos", "predicted"]], key=f"confusions_table_{run.run_id}_{class_id}_{split}_{setup}"
 )
 st.caption(f"Photos predicted as **{wrong.iloc[choice].label}** (select another row above to see its photos).")
-widgets.thumbnail_grid(Path(run.dataset_root), list(wrong.iloc[choice].image_ids)[:12], columns=6)
+photos.thumbnail_grid(Path(run.dataset_root), list(wrong.iloc[choice].image_ids)[:12], columns=6)

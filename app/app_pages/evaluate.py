@@ -5,10 +5,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import evaluation, widgets
+from app import job_client
+from app.widgets.navigation import go_to
 from engine import jobs
 from engine.config import WEIGHT_SUFFIXES, allowed_roots, data_dir, results_dir
 from engine.jobs.inputs import InputError, resolve_allowed, save_upload
+from engine.runs.format import SETUP_LABELS, SETUPS
 from engine.zoo.specs import spec_for
 
 SHOWN_JOBS = 20
@@ -33,10 +35,10 @@ if notice := st.session_state.pop("evaluate_notice", None):
 
 
 def _form() -> None:
-    kind = evaluation.KINDS[st.radio("Kind", list(evaluation.KINDS), horizontal=True, key="evaluate_kind")]
+    kind = job_client.KINDS[st.radio("Kind", list(job_client.KINDS), horizontal=True, key="evaluate_kind")]
     architecture = ""
     if kind != "local-dir":
-        names = evaluation.architectures()[kind]
+        names = job_client.architectures()[kind]
         architecture = st.selectbox(
             "Architecture", names, index=None, key=f"evaluate_arch_{kind}",
             placeholder="Type to search the installed architectures", help=ARCHITECTURE_HELP.get(kind),
@@ -62,8 +64,8 @@ def _form() -> None:
     name = st.text_input("Display name", key="evaluate_name", placeholder="e.g. My ViT-B/16, epoch 30")
     st.session_state.setdefault("evaluate_data", str(data_dir()))
     data = st.text_input("Dataset folder", key="evaluate_data")
-    st.session_state.setdefault("evaluate_setups", ["1vs1000", "1vs20"])
-    setups = st.multiselect("Setups", ["1vs1000", "1vs20"], key="evaluate_setups", format_func=widgets.SETUP_LABELS.get)
+    st.session_state.setdefault("evaluate_setups", list(SETUPS))
+    setups = st.multiselect("Setups", list(SETUPS), key="evaluate_setups", format_func=SETUP_LABELS.get)
     if st.button("Check and evaluate", type="primary", key="job_submit"):
         with st.spinner("Checking the weights against the architecture, and the dataset..."):
             error = _submit(kind, architecture, upload, server_path, name.strip(), data, setups)
@@ -106,7 +108,7 @@ def _submit(
         weights, stored_now = _weights(kind, upload, server_path)
     except InputError as error:
         return str(error)
-    submitted = evaluation.submit(results, spec_for(kind, architecture, weights), name, str(dataset), setups)
+    submitted = job_client.submit(results, spec_for(kind, architecture, weights), name, str(dataset), setups)
     if submitted.error:
         if stored_now:  # a file that fails the check is not kept
             weights.unlink(missing_ok=True)
@@ -123,7 +125,7 @@ def _act(change, job: jobs.Job) -> None:
     """Cancel or Retry, then show the list as it is now (a full rerun, so it refreshes itself while jobs run)."""
     try:
         change(results, job.id)
-        evaluation.keep_queue_moving(results)
+        job_client.keep_queue_moving(results)
     except jobs.JobError as error:  # a second click, another tab, or a deleted job folder
         st.toast(str(error), icon=":material/info:")
         return
@@ -137,7 +139,7 @@ def _job_card(job: jobs.Job, all_jobs: list[jobs.Job]) -> None:
         title.markdown(f"**{request.get('name') or Path(request['model']).name}**")
         when = request["submitted_at"][:16].replace("T", " ")
         title.caption(f"`{request['model']}` · {', '.join(request['setups'])} · queued {when} UTC")
-        status.markdown(evaluation.STATUS_LABELS.get(job.status, job.status))
+        status.markdown(job_client.STATUS_LABELS.get(job.status, job.status))
         if job.status in (jobs.QUEUED, jobs.RUNNING):
             if job.cancel_requested:
                 actions.caption("Cancelling...")
@@ -148,10 +150,10 @@ def _job_card(job: jobs.Job, all_jobs: list[jobs.Job]) -> None:
         ):
             _act(jobs.retry, job)
         if job.status == jobs.RUNNING:
-            fraction, text = evaluation.progress_line(job.progress())
+            fraction, text = job_client.progress_line(job.progress())
             st.progress(fraction or 0.0, text=text)
         elif job.status == jobs.QUEUED:
-            st.caption(f"Number {evaluation.queue_position(job, all_jobs)} in the queue.")
+            st.caption(f"Number {job_client.queue_position(job, all_jobs)} in the queue.")
         elif job.status == jobs.DONE:
             _done_links(job)
         else:
@@ -168,10 +170,10 @@ def _done_links(job: jobs.Job) -> None:
     st.caption(f"Run `{run_id}`{again}, finished {when} UTC.")
     overview, gallery, _ = st.columns([2, 2, 5])
     if overview.button("Show on the Overview", key=f"job_overview_{job.id}", icon=":material/scatter_plot:"):
-        widgets.go_to("", {"overview_run": run_id})
+        go_to("", {"overview_run": run_id})
         st.rerun()
     if gallery.button("Open its gallery", key=f"job_gallery_{job.id}", icon=":material/photo_library:"):
-        widgets.go_to("gallery", {"gallery_run": run_id})
+        go_to("gallery", {"gallery_run": run_id})
         st.rerun()
 
 
@@ -186,7 +188,7 @@ def _announce(all_jobs: list[jobs.Job]) -> None:
 
 def _jobs() -> None:
     all_jobs = jobs.list_jobs(results)
-    if evaluation.keep_queue_moving(results, all_jobs):  # a worker died while the dashboard runs: its job changed
+    if job_client.keep_queue_moving(results, all_jobs):  # a worker died while the dashboard runs: its job changed
         all_jobs = jobs.list_jobs(results)
     _announce(all_jobs)
     if not all_jobs:
@@ -197,7 +199,7 @@ def _jobs() -> None:
         st.caption(f"{len(all_jobs) - SHOWN_JOBS} older jobs: `counteranimal jobs` lists them all.")
 
 
-if evaluation.engine_installed():
+if job_client.engine_installed():
     _form()
 else:
     st.warning(

@@ -5,27 +5,28 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import data, intervals, run_queries, widgets
+from app import cached, intervals
+from app.widgets import photos, pickers
+from engine.runs.format import SETUP_LABELS, SETUPS
 
+sources = cached.sources()
 st.title("Flips between two runs")
-runs = widgets.require_runs(2)
+runs = pickers.require_runs(sources, 2)
 
 left, right = st.columns(2)
 with left:
-    run_a = widgets.run_picker(runs, "flips_run_a", "Run A", index=0)
+    run_a = pickers.run_picker(runs, "flips_run_a", "Run A", index=0)
 with right:
-    run_b = widgets.run_picker(runs, "flips_run_b", "Run B", index=1)
-shared_setups = [s for s in run_queries.SETUPS if s in set(run_a.setups) & set(run_b.setups)]
+    run_b = pickers.run_picker(runs, "flips_run_b", "Run B", index=1)
+shared_setups = [s for s in SETUPS if s in set(run_a.setups) & set(run_b.setups)]
 if not shared_setups:
     st.warning("These runs have no setup in common.")
     st.stop()
-setup = st.radio(
-    "Candidate labels", shared_setups, format_func=widgets.SETUP_LABELS.get, key="flips_setup", horizontal=True
-)
+setup = st.radio("Candidate labels", shared_setups, format_func=SETUP_LABELS.get, key="flips_setup", horizontal=True)
 if run_a.dataset_fingerprint != run_b.dataset_fingerprint:
     st.warning("The two runs used different copies or versions of the dataset; only photos with the same path count.")
 
-counts = data.query(run_queries.paired_counts, run_a=run_a.run_id, run_b=run_b.run_id, setup=setup)
+counts = cached.paired_counts(sources, run_a.run_id, run_b.run_id, setup)
 try:
     paired = intervals.paired_drop_difference(counts)
 except ValueError:
@@ -46,16 +47,16 @@ st.caption(
     "spread."
 )
 
-table = data.query(run_queries.flips, run_a=run_a.run_id, run_b=run_b.run_id, setup=setup)
+table = cached.flips(sources, run_a.run_id, run_b.run_id, setup)
 st.subheader("Counter-background photos: right in one run, wrong in the other")
 shown = table[["label", "a_only", "b_only"]].rename(
     columns={"a_only": "A right, B wrong", "b_only": "B right, A wrong"}
 )
-chosen = table.iloc[widgets.picked_row(shown, key=f"flips_table_{run_a.run_id}_{run_b.run_id}_{setup}")]
+chosen = table.iloc[pickers.picked_row(shown, key=f"flips_table_{run_a.run_id}_{run_b.run_id}_{setup}")]
 root = Path(run_a.dataset_root)
 for column, images, title in zip(
     st.columns(2), (chosen.a_only_images, chosen.b_only_images), ("A right, B wrong", "B right, A wrong"), strict=True
 ):
     with column:
         st.markdown(f"**{chosen.label}: {title}**")
-        widgets.thumbnail_grid(root, list(images)[:12], columns=4)
+        photos.thumbnail_grid(root, list(images)[:12], columns=4)

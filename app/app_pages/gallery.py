@@ -4,23 +4,25 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import data, gallery, run_queries, widgets
+from app import cached, gallery_rows
 from app.thumbnails import GALLERY_PX, placeholder, thumbnail
+from app.widgets import photos, pickers
 from engine.config import cache_root
 
+sources = cached.sources()
 st.title("Gallery")
-run = widgets.run_picker(widgets.require_runs(), "gallery_run")
+run = pickers.run_picker(pickers.require_runs(sources), "gallery_run")
 left, middle, right = st.columns([2, 1, 1])
-class_id, classes = widgets.class_picker(run.run_id, "gallery_class", left)
-setup = widgets.run_setup_picker(run, "gallery_setup", middle)
-shown = right.radio("Show", gallery.FILTERS, key="gallery_filter")
+class_id, classes = pickers.class_picker(sources, run.run_id, "gallery_class", left)
+setup = pickers.run_setup_picker(run, "gallery_setup", middle)
+shown = right.radio("Show", gallery_rows.FILTERS, key="gallery_filter")
 
-labels = data.query(run_queries.imagenet_labels)
-rows = gallery.with_setup(data.query(run_queries.gallery_rows, run_id=run.run_id, class_id=class_id), setup, labels)
+labels = cached.imagenet_labels(sources)
+rows = gallery_rows.with_setup(cached.gallery_rows(sources, run.run_id, class_id), setup, labels)
 order_column, page_column = st.columns([2, 1])
-order = order_column.selectbox("Order", gallery.SORTS, key="gallery_order")
-rows = gallery.select(rows, shown, order)
-pages = gallery.pages(rows)
+order = order_column.selectbox("Order", gallery_rows.SORTS, key="gallery_order")
+rows = gallery_rows.select(rows, shown, order)
+pages = gallery_rows.pages(rows)
 page = page_column.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="gallery_page")
 st.caption(
     f"{len(rows)} photos. True class: **{classes.loc[class_id, 'label'].split(' (')[0]}**. The mark says whether the "
@@ -34,7 +36,7 @@ root, cache, missing = Path(run.dataset_root), cache_root(), 0
 for column, split in zip(st.columns(2), ("common", "counter"), strict=True):
     with column:
         st.subheader(f"{split}: {classes.loc[class_id, f'{split}_background']}")
-        for i, row in enumerate(gallery.page_of(rows, split, page).itertuples()):
+        for i, row in enumerate(gallery_rows.page_of(rows, split, page).itertuples()):
             if i % 3 == 0:
                 grid = st.columns(3)
             with grid[i % 3]:
@@ -44,6 +46,6 @@ for column, split in zip(st.columns(2), ("common", "counter"), strict=True):
                 mark = ":green[**✓**]" if row.correct else ":red[**✗**]"
                 st.markdown(f"{mark} {row.predicted_label} · {row.confidence:.0%}")
                 if st.button("Enlarge", key=f"zoom_{row.image_id}", width="stretch"):
-                    widgets.photo_dialog(root / row.image_id, rows.set_index("image_id").loc[row.image_id], labels)
+                    photos.photo_dialog(root / row.image_id, rows.set_index("image_id").loc[row.image_id], labels)
 if missing:
     st.warning(f"{missing} photos of this page are not under {root} (moved or deleted?); placeholders are shown.")

@@ -2,16 +2,21 @@
 
 import streamlit as st
 
-from app import charts, data, export, queries, run_queries, selections, widgets
-from app.trends import effective_robustness, fit_trends, trend_groups
+from app import cached, charts, export, selections
+from app.trends import place_on_trends
+from app.widgets import pickers, presenter
+from app.widgets.export_menu import export_menu
+from app.widgets.highlight import highlighted_run
+from engine.runs.format import SETUP_LABELS
 
+sources = cached.sources()
 st.title("Common vs counter backgrounds")
 st.caption(
     "Each point is a model: class-balanced accuracy on photos with the class's common background (x) and with its "
     "counter background (y). Below the dashed y = x line, a model loses accuracy when the background changes."
 )
 
-setup, variant = widgets.setup_and_variant()
+setup, variant = pickers.setup_and_variant(sources)
 left, right = st.columns([1, 1])
 scale = left.radio(
     "Axis scale",
@@ -22,18 +27,13 @@ scale = left.radio(
 )
 split_high_quality = right.toggle("Own trend for DataComp/DFN CLIPs", key="overview_split_hq")
 
-# Trends and effective robustness come from every model of the setup and variant; filters only choose what is shown.
-points = data.query(queries.model_scores, setup=setup, variant=variant)
-points = points.assign(trend_group=trend_groups(points, split_high_quality))
-trends = fit_trends(points, scale)
-points = points.assign(effective_robustness=effective_robustness(points, trends))
-# Models evaluated here, placed against the same published trends.
-runs = data.query(run_queries.run_scores, setup=setup, variant=variant)
-if len(runs):
-    runs = runs.assign(trend_group=trend_groups(runs, split_high_quality))
-    runs = runs.assign(effective_robustness=effective_robustness(runs, trends))
-    if variant != "unbalanced_accuracy":  # intervals are for the class-balanced metric
-        runs = runs.merge(data.run_intervals(setup), on="run_id", how="left")
+# Trends and effective robustness come from every published model of the setup and variant (filters only choose
+# what is shown); the models evaluated here are placed against the same trends.
+points, runs, trends = place_on_trends(
+    cached.model_scores(sources, setup, variant), cached.run_scores(sources, setup, variant), scale, split_high_quality
+)
+if len(runs) and variant != "unbalanced_accuracy":  # intervals are for the class-balanced metric
+    runs = runs.merge(cached.run_intervals(sources, setup), on="run_id", how="left")
 
 with st.sidebar:
     st.header("Filters")
@@ -50,11 +50,11 @@ if shown.empty and shown_runs.empty:
     st.info("No published model matches these filters.")
     st.stop()
 
-title = f"CounterAnimal, {widgets.SETUP_LABELS.get(setup, setup)} · {widgets.VARIANT_LABELS.get(variant, variant)}"
+title = f"CounterAnimal, {SETUP_LABELS.get(setup, setup)} · {pickers.VARIANT_LABELS.get(variant, variant)}"
 shown_trends = {group: trend for group, trend in trends.items() if group in set(shown["trend_group"])}
-highlight = widgets.highlighted_run(runs, points, setup)
+highlight = highlighted_run(runs, points, setup)
 figure = charts.overview_scatter(shown, scale, shown_trends, title, shown_runs, highlight)
-widgets.chart(figure)
+presenter.chart(figure)
 st.caption(
     f"{len(shown)} of {len(points)} published models, {len(shown_runs)} evaluated here (stars, with 95% bootstrap "
     "intervals; dotted: from the paper's number for the same model). Marker size: backbone parameters; CLIP colour: "
@@ -70,8 +70,8 @@ st.dataframe(
     column_config={c: number for c in ["params (M)", "common", "counter", "drop", "eff. robustness"]},
 )
 csv_table = table.assign(setup=setup, variant=variant, scale=scale)
-caption = export.provenance("published numbers and runs evaluated here", widgets.SETUP_LABELS[setup], len(shown))
-widgets.export_menu("overview", {"overview": figure}, csv_table, caption)
+caption = export.provenance("published numbers and runs evaluated here", SETUP_LABELS[setup], len(shown))
+export_menu("overview", {"overview": figure}, csv_table, caption)
 st.download_button(
     "Download table (CSV)",
     csv_table.to_csv(index=False),

@@ -2,16 +2,20 @@
 
 import streamlit as st
 
-from app import charts, data, export, queries, selections, widgets
+from app import cached, charts, export, selections
+from app.widgets import pickers, presenter
+from app.widgets.export_menu import export_menu
+from engine.runs.format import SETUP_LABELS
 
+sources = cached.sources()
 st.title("Scaling backbones and data")
 st.caption(
     "The paper's Figures 3-6: bars are class-balanced accuracy; the number above each pair is the change from common "
     "to counter (negative: a drop)."
 )
 
-setup, variant = widgets.setup_and_variant()
-points = data.query(queries.model_scores, setup=setup, variant=variant)
+setup, variant = pickers.setup_and_variant(sources)
+points = cached.model_scores(sources, setup, variant)
 clip = points[points["family"] == "CLIP"]
 figures = {}  # for the export menu, filled as the tabs draw
 by_data, by_backbone, versus = st.tabs(
@@ -26,7 +30,7 @@ with by_data:
         chosen = st.selectbox("Pre-training data", options, key="scaling_data")
         rows = selections.same_data(points, chosen)
         figures["same-data"] = charts.score_bars(rows, "label", f"CLIP trained on {chosen}")
-        widgets.chart(figures["same-data"])
+        presenter.chart(figures["same-data"])
     else:
         st.info("No pre-training dataset has two or more CLIP models in this setup and variant.")
 
@@ -36,7 +40,7 @@ with by_backbone:
         chosen = st.selectbox("Backbone", options, key="scaling_backbone")
         rows = selections.same_backbone(points, chosen)
         figures["same-backbone"] = charts.score_bars(rows, "label", f"CLIP {chosen} by pre-training data")
-        widgets.chart(figures["same-backbone"])
+        presenter.chart(figures["same-backbone"])
     else:
         st.info("No backbone has two or more CLIP models in this setup and variant.")
 
@@ -46,7 +50,7 @@ with versus:
         st.info("No backbone has both CLIP and ImageNet models in this setup and variant.")
     else:
         figures["clip-vs-imagenet"] = charts.score_bars(rows, "label", "CLIP vs ImageNet models with the same backbone")
-        widgets.chart(figures["clip-vs-imagenet"])
+        presenter.chart(figures["clip-vs-imagenet"])
 
-caption = export.provenance("published numbers", widgets.SETUP_LABELS[setup], len(points))
-widgets.export_menu("scaling", figures, points, caption)
+caption = export.provenance("published numbers", SETUP_LABELS[setup], len(points))
+export_menu("scaling", figures, points, caption)

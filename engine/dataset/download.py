@@ -15,15 +15,10 @@ import hashlib
 import logging
 import os
 import re
-import shutil
 import socket
-import tarfile
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
-import zipfile
-import zlib
 from dataclasses import dataclass
 from http.client import HTTPException, HTTPResponse
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -31,8 +26,9 @@ from urllib.response import addinfourl
 
 from tqdm import tqdm
 
+from engine.dataset.extract import DEFAULT_NAME, ArchiveError, extract_archive
 from engine.dataset.pages import ARCHIVE_SUFFIXES, next_url, parse_page
-from engine.dataset.reader import locate_dataset, visible_subfolders
+from engine.dataset.reader import locate_dataset
 from engine.errors import UserError
 
 PROJECT_PAGE = "https://counteranimal.github.io"
@@ -40,15 +36,12 @@ URL_ENV = "COUNTERANIMAL_DATA_URL"  # overrides the default URL
 MAX_HOPS = 5  # web pages followed before giving up: project page -> Drive link -> confirm page is 3
 CHUNK_BYTES = 1 << 20  # 1 MiB per read: few system calls, yet the progress bar moves several times a second
 MAX_PAGE_BYTES = 5 << 20  # HTML read to look for links; download pages are a few kB
-DEFAULT_NAME = "CounterAnimal"  # the archive's name when neither the server nor the URL gives one
 MANUAL_STEPS = (
     f"To download by hand: open {PROJECT_PAGE} in a browser on a machine with internet, download the dataset "
     "archive from its Google Drive link, copy it to this machine, and run "
     "`counteranimal download --url file:///path/to/archive.zip` (or extract it yourself and pass the folder "
     "to `--data`)."
 )
-# Python >= 3.11.4 vets tar members itself too; our own checks below also cover older interpreters.
-_TAR_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
 Response = HTTPResponse | addinfourl  # what urllib returns for http(s):// and for file:// URLs
 log = logging.getLogger(__name__)
 
@@ -101,8 +94,9 @@ def download_dataset(
     try:
         log.info("Downloaded %s from %s (sha256 %s)", downloaded.name, downloaded.url, downloaded.sha256)
         _check_sha256(downloaded, sha256)
-        _check_is_archive(downloaded.path)
-        return _extract(downloaded, to)
+        return extract_archive(downloaded.path, downloaded.name, to)
+    except ArchiveError as error:
+        raise DownloadError(f"{error} {MANUAL_STEPS}") from error
     finally:
         downloaded.path.unlink(missing_ok=True)
 
@@ -236,95 +230,3 @@ def _check_sha256(downloaded: _Downloaded, expected: str | None) -> None:
             "expected: it is damaged or a different version. Nothing was extracted; download it again, or check "
             f"the expected checksum. {MANUAL_STEPS}"
         )
-
-
-def _check_is_archive(path: Path) -> None:
-    if zipfile.is_zipfile(path) or tarfile.is_tarfile(path):
-        return
-    with path.open("rb") as file:
-        head = file.read(200)
-    is_html = b"<html" in head.lower() or b"<!doctype html" in head.lower()
-    what = "an HTML page" if is_html else "a file that is neither a zip nor a tar archive"
-    raise DownloadError(
-        f"Expected a zip or tar archive but received {what} ({path.stat().st_size:,} bytes, starting "
-        f"{head[:120]!r}). {MANUAL_STEPS}"
-    )
-
-
-def _check_member(name: str, link_target: str | None = None) -> None:
-    """Refuse a member that would land outside the destination: absolute, `..`, or a link pointing upwards."""
-    for path in (name, link_target or ""):
-        parsed = PureWindowsPath(path)  # parses both / and \ separators, and drive letters
-        if parsed.anchor or ".." in parsed.parts:
-            raise DownloadError(
-                f"Refusing to extract the archive: member {name!r}"
-                f"{f' (a link to {link_target!r})' if link_target else ''} would reach outside the destination "
-                "folder. The archive is damaged or malicious; nothing was extracted."
-            )
-
-
-def _check_tar_member(member: tarfile.TarInfo) -> None:
-    if member.isdev():  # devices and FIFOs have no place in an image dataset
-        raise DownloadError(f"Refusing to extract the archive: member {member.name!r} is a special file.")
-    _check_member(member.name, member.linkname if member.issym() or member.islnk() else None)
-
-
-# --- Extracting -----------------------------------------------------------------------------------------------------
-
-
-def _extract(downloaded: _Downloaded, to: Path) -> Path:
-    """Extract into a hidden temporary folder under `to`, then rename the dataset into place."""
-    # Not tempfile.mkdtemp: its 0o700 mode would stay on a renamed folder and hide the dataset from the lab.
-    staging = to / f".extract-{uuid.uuid4().hex[:12]}"
-    staging.mkdir()
-    try:
-        _extract_members(downloaded.path, staging)
-        return _move_into_place(staging, to, _strip_archive_suffix(downloaded.name))
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)  # gone already when the whole folder was renamed
-
-
-def _extract_members(archive: Path, staging: Path) -> None:
-    # Every member is checked before the first byte is written, so a refused archive writes nothing.
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zipped:
-                for info in zipped.infolist():
-                    _check_member(info.filename)
-                zipped.extractall(staging)
-        else:
-            with tarfile.open(archive) as tarred:
-                members = tarred.getmembers()
-                for member in members:
-                    _check_tar_member(member)
-                tarred.extractall(staging, members=members, **_TAR_FILTER)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as error:
-        raise DownloadError(f"The archive is damaged ({error}); download it again. {MANUAL_STEPS}") from error
-    except OSError as error:
-        raise DownloadError(f"Cannot extract into {staging.parent} ({error}); free some space or use --to.") from error
-
-
-def _move_into_place(staging: Path, to: Path, stem: str) -> Path:
-    dataset = locate_dataset(staging)
-    if dataset is None:
-        raise DownloadError(
-            "The archive holds no CounterAnimal class folders (folders with common-* and counter-* subfolders); "
-            f"it is not the dataset. {MANUAL_STEPS}"
-        )
-    files = [p for p in staging.iterdir() if not p.is_dir() and not p.name.startswith(".")]
-    entries = visible_subfolders(staging) + files
-    # One root folder (LAION-final/) moves as it is; an archive without one gets a folder named after it.
-    top = entries[0] if len(entries) == 1 and dataset.is_relative_to(entries[0]) else staging
-    target = to / (top.name if top != staging else stem)
-    if target.exists():
-        raise DownloadError(
-            f"{target} already exists but holds no complete dataset; move or delete it and run again. "
-            "Nothing was changed."
-        )
-    top.rename(target)
-    return target / dataset.relative_to(top)
-
-
-def _strip_archive_suffix(name: str) -> str:
-    suffix = next((s for s in ARCHIVE_SUFFIXES if name.lower().endswith(s)), "")
-    return name[: len(name) - len(suffix)] or DEFAULT_NAME

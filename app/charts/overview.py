@@ -1,4 +1,5 @@
-"""Chart builders: pure functions DataFrame -> plotly Figure. No Streamlit; tested without it."""
+"""The Overview's scatter (the paper's Figure 2): common vs counter accuracy per model, y = x, trend lines, runs
+evaluated here with their intervals."""
 
 from __future__ import annotations
 
@@ -6,24 +7,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from app.trends import HIGH_QUALITY_GROUP, SCALES, Trend
-
-# Okabe-Ito: a palette that stays distinguishable for colour-blind viewers and on projectors.
-COMMON_COLOR = "#0072B2"  # blue
-COUNTER_COLOR = "#E69F00"  # orange
-TREND_COLORS = {"CLIP": "#0072B2", HIGH_QUALITY_GROUP: "#009E73", "ImageNet": "#D55E00", "LVLM": "#CC79A7"}
-FAMILY_SYMBOLS = {"CLIP": "circle", "ImageNet": "square", "LVLM": "diamond"}
-FAMILY_COLORS = {"ImageNet": "#D55E00", "LVLM": "#CC79A7"}  # CLIP points are shaded by data size instead
-FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 15}
-
-# CLIP marker colour: log10 of pre-training pairs (millions), on a fixed range so colours mean the same in every view.
-DATA_SIZE_TICKS = {"10M": 10, "100M": 100, "400M": 400, "1B": 1000, "2B": 2000, "5B": 5000}
-ACCURACY_TICKS = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99]  # percent, for probit/logit axes
-
-
-def accuracy_change(drop: float, decimals: int) -> str:
-    """A drop written as the change it is: 23.3 -> "−23.3" (typographic minus), -1.2 -> "+1.2"."""
-    return f"{-drop:+.{decimals}f}".replace("-", "−")
+from app.charts.style import (
+    ACCURACY_TICKS,
+    DATA_SIZE_TICKS,
+    FAMILY_COLORS,
+    FAMILY_SYMBOLS,
+    FONT,
+    TREND_COLORS,
+)
+from app.trends import SCALES, Trend
 
 
 def marker_size(params_m: pd.Series) -> np.ndarray:
@@ -261,84 +253,5 @@ def overview_scatter(
                 "len": 0.6,
             },
         },
-    )
-    return fig
-
-
-def score_bars(rows: pd.DataFrame, category: str, title: str) -> go.Figure:
-    """Common and counter accuracy side by side per `category` value (in row order), the drop written above."""
-    fig = go.Figure(
-        [
-            go.Bar(name="common", x=rows[category], y=rows["common"], marker_color=COMMON_COLOR),
-            go.Bar(name="counter", x=rows[category], y=rows["counter"], marker_color=COUNTER_COLOR),
-        ]
-    )
-    # One annotation list, set once: add_annotation per row re-validates the whole list each time (quadratic).
-    drops = [
-        {"x": x, "y": max(common, counter), "text": accuracy_change(drop, 2), "showarrow": False, "yshift": 14}
-        for x, common, counter, drop in zip(rows[category], rows["common"], rows["counter"], rows["drop"], strict=True)
-    ]
-    fig.update_layout(
-        title=title,
-        font=FONT,
-        template="plotly_white",
-        barmode="group",
-        height=460,
-        annotations=[{**a, "font": {"size": 13, "color": "#333333"}} for a in drops],
-        yaxis={"title": "Accuracy (%)", "range": [0, 105]},
-        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
-        margin={"l": 60, "r": 20, "t": 80, "b": 80},
-    )
-    return fig
-
-
-def per_class_dumbbell(rows: pd.DataFrame, title: str) -> go.Figure:
-    """Per-class common and counter accuracy joined by a line, rows in the given order (worst drop on top), the drop
-    written at the right."""
-    labels = rows["label"].tolist()
-    segments_x = [v for c, k in zip(rows["common"], rows["counter"], strict=True) for v in (k, c, None)]
-    segments_y = [v for label in labels for v in (label, label, None)]
-    fig = go.Figure(
-        [
-            go.Scatter(
-                x=segments_x, y=segments_y, mode="lines", line={"color": "#bbbbbb", "width": 3}, showlegend=False
-            ),
-            *(
-                go.Scatter(
-                    name=split,
-                    x=rows[split],
-                    y=labels,
-                    mode="markers",
-                    marker={"color": colour, "size": 10},
-                    customdata=rows[f"n_{split}"],
-                    hovertemplate=f"%{{y}}<br>{split}: %{{x:.1f}}% of %{{customdata}} photos<extra></extra>",
-                )
-                for split, colour in (("common", COMMON_COLOR), ("counter", COUNTER_COLOR))
-            ),
-            go.Scatter(
-                name="drop",
-                x=np.full(len(rows), 101.0),
-                y=labels,
-                mode="text",
-                text=[
-                    accuracy_change(d, 1) + (" †" if flag else "")
-                    for d, flag in zip(rows["drop"], rows.get("flag", pd.Series("", index=rows.index)), strict=True)
-                ],
-                textposition="middle right",
-                textfont={"size": 12, "color": "#333333"},
-                showlegend=False,
-                hoverinfo="skip",
-            ),
-        ]
-    )
-    fig.update_layout(
-        title={"text": title, "x": 0.01, "xanchor": "left", "y": 1, "yanchor": "top", "pad": {"t": 12}},
-        font=FONT,
-        template="plotly_white",
-        height=150 + 22 * len(rows),
-        xaxis={"title": "accuracy (%)", "range": [0, 118], "tickvals": [0, 25, 50, 75, 100]},
-        yaxis={"autorange": "reversed", "type": "category", "tickfont": {"size": 12}},
-        legend={"orientation": "h", "y": 1.0, "x": 0, "yanchor": "bottom"},
-        margin={"l": 10, "r": 10, "t": 90, "b": 50},
     )
     return fig

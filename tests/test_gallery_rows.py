@@ -1,6 +1,6 @@
 import pandas as pd
 
-from app import gallery
+from app import gallery_rows
 
 LABELS = {296: "ice bear", 279: "Arctic fox"}
 ROWS = pd.DataFrame(
@@ -21,31 +21,31 @@ def shown(rows):
 
 
 def test_setup_columns_name_the_prediction_and_its_confidence():
-    rows = gallery.with_setup(ROWS, "1vs1000", LABELS)
+    rows = gallery_rows.with_setup(ROWS, "1vs1000", LABELS)
     assert rows["predicted_label"].tolist() == ["ice bear", "ice bear", "Arctic fox", "ice bear"]
     assert rows["confidence"].tolist() == [0.9, 0.5, 0.7, 0.2]
 
 
 def test_filters_keep_errors_or_correct_photos():
-    rows = gallery.with_setup(ROWS, "1vs1000", LABELS)
-    assert shown(gallery.select(rows, "errors only", "file name")) == ["c.jpg"]
-    assert shown(gallery.select(rows, "correct only", "file name")) == ["a.jpg", "b.jpg", "d.jpg"]
+    rows = gallery_rows.with_setup(ROWS, "1vs1000", LABELS)
+    assert shown(gallery_rows.select(rows, "errors only", "file name")) == ["c.jpg"]
+    assert shown(gallery_rows.select(rows, "correct only", "file name")) == ["a.jpg", "b.jpg", "d.jpg"]
 
 
 def test_sorting_by_confidence_both_ways():
-    rows = gallery.with_setup(ROWS, "1vs1000", LABELS)
-    assert shown(gallery.select(rows, "all", "least confident first")) == ["d.jpg", "b.jpg", "c.jpg", "a.jpg"]
-    assert shown(gallery.select(rows, "all", "most confident first")) == ["a.jpg", "c.jpg", "b.jpg", "d.jpg"]
+    rows = gallery_rows.with_setup(ROWS, "1vs1000", LABELS)
+    assert shown(gallery_rows.select(rows, "all", "least confident first")) == ["d.jpg", "b.jpg", "c.jpg", "a.jpg"]
+    assert shown(gallery_rows.select(rows, "all", "most confident first")) == ["a.jpg", "c.jpg", "b.jpg", "d.jpg"]
 
 
 def test_pages_follow_the_longer_column():
     rows = pd.DataFrame({"split": ["common"] * 25 + ["counter"] * 3, "image_id": range(28)})
-    assert gallery.pages(rows, per_page=12) == 3
-    assert len(gallery.page_of(rows, "common", 3, per_page=12)) == 1
-    assert gallery.page_of(rows, "counter", 2, per_page=12).empty
-    assert gallery.pages(rows.iloc[:0]) == 1
+    assert gallery_rows.pages(rows, per_page=12) == 3
+    assert len(gallery_rows.page_of(rows, "common", 3, per_page=12)) == 1
+    assert gallery_rows.page_of(rows, "counter", 2, per_page=12).empty
+    assert gallery_rows.pages(rows.iloc[:0]) == 1
 
 
 def test_top5_names_classes_with_probabilities():
-    table = gallery.top5(ROWS.iloc[0], "1vs1000", LABELS)
+    table = gallery_rows.top5(ROWS.iloc[0], "1vs1000", LABELS)
     assert table["class"].tolist()[:2] == ["✓ ice bear", "1"] and table["probability"].iloc[0] == 0.9

@@ -6,6 +6,8 @@ import math
 
 import pandas as pd
 
+from engine.runs.format import correct_column, pred_column
+
 FILTERS = ("all", "errors only", "correct only")
 SORTS = ("least confident first", "most confident first", "file name")
 PER_PAGE = 12  # photos per background column on one page
@@ -14,10 +16,11 @@ PER_PAGE = 12  # photos per background column on one page
 def with_setup(rows: pd.DataFrame, setup: str, labels: dict[int, str]) -> pd.DataFrame:
     """Columns for one setup: predicted label, right or wrong, and confidence (the top class's probability)."""
     probs = rows[f"top5_{setup}_probs"]
+    predicted = rows[pred_column(setup)]
     return rows.assign(
-        predicted=rows[f"pred_{setup}"],
-        predicted_label=rows[f"pred_{setup}"].map(lambda i: labels.get(int(i), str(i)) if pd.notna(i) else "-"),
-        correct=rows[f"correct_{setup}"].fillna(False).astype(bool),
+        predicted=predicted,
+        predicted_label=predicted.map(lambda i: labels.get(int(i), str(i)) if pd.notna(i) else "-"),
+        correct=rows[correct_column(setup)].fillna(False).astype(bool),
         confidence=probs.map(lambda p: float(p[0]) if p is not None and len(p) else float("nan")),
     )
 

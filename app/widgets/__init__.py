@@ -1,0 +1,1 @@
+"""Streamlit controls shared by several pages, one concern per module."""

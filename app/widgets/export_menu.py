@@ -1,0 +1,37 @@
+"""The pages' "Export" popover: their charts and table as files."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from app import export
+
+
+def export_menu(name: str, figures: dict[str, go.Figure], table: pd.DataFrame | None, caption: str) -> None:
+    """An "Export" popover: each chart as PNG (3x), SVG, PDF or standalone HTML, and the whole page as a zip (every
+    chart in every format and the table as CSV). Files are rendered only when their button is clicked."""
+    with st.popover("Export", icon=":material/download:"):
+        st.session_state.setdefault("export_caption", True)  # a default, not a value: keep_choices re-assigns it
+        text = caption if st.checkbox("Provenance caption", key="export_caption") else None
+        for chart, fig in figures.items():
+            st.markdown(f"**{fig.layout.title.text or chart}**")
+            for column, fmt in zip(st.columns(len(export.FORMATS)), export.FORMATS, strict=True):
+                column.download_button(
+                    fmt.upper(),
+                    data=partial(export.render, fig, fmt, text),
+                    file_name=f"{chart}.{fmt}",
+                    mime=export.FORMATS[fmt],
+                    on_click="ignore",
+                )
+        st.download_button(
+            "Export this page (zip)",
+            data=partial(export.page_zip, figures, table, text),
+            file_name=f"counteranimal-{name}.zip",
+            mime="application/zip",
+            on_click="ignore",
+            icon=":material/folder_zip:",
+        )

@@ -1,0 +1,43 @@
+"""The Overview's highlighted run: a finished job's link lands here, and the run is told in words above the chart."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app.widgets.navigation import go_to
+from engine.runs.format import SETUP_LABELS
+
+
+def highlighted_run(runs: pd.DataFrame, points: pd.DataFrame, setup: str) -> str | None:
+    """The highlighted run (`overview_run`, set by a finished job's link), told in words: its scores, its effective
+    robustness against its family's trend, and a way to its photos; its id, or None when there is none."""
+    run_id = st.session_state.get("overview_run")
+    if not run_id:
+        return None
+    rows = runs[runs["run_id"] == run_id] if len(runs) else runs
+    if rows.empty:
+        st.toast(f"Run {run_id} has no scores in this setup and variant.", icon=":material/link_off:")
+        return None
+    run = rows.iloc[0]
+    er = run["effective_robustness"]
+    fitted = points.loc[points["trend_group"] == run["trend_group"], "common"]
+    outside = ""
+    if len(fitted) and not fitted.min() <= run["common"] <= fitted.max():
+        outside = (
+            f" Its common accuracy lies outside the {fitted.min():.0f}-{fitted.max():.0f}% the trend was fitted on, "
+            "so this is an extrapolation."
+        )
+    with st.container(border=True):
+        text, gallery_link, clear = st.columns([7, 2, 1])
+        text.markdown(
+            f"**{run['name']}** ({SETUP_LABELS[setup]}): common {run['common']:.1f}%, counter {run['counter']:.1f}%, "
+            f"a drop of {run['drop']:.1f} points. Effective robustness **{er:+.1f} points** against the "
+            f"{run['trend_group']} trend: its counter accuracy minus the trend's at the same common accuracy.{outside}"
+        )
+        gallery_link.button(
+            "Open its gallery", icon=":material/photo_library:", key="highlight_gallery",
+            on_click=go_to, args=("gallery", {"gallery_run": run_id}),
+        )  # fmt: skip
+        clear.button("Clear", key="highlight_clear", on_click=lambda: st.session_state.pop("overview_run", None))
+    return run_id

@@ -1,0 +1,46 @@
+"""Photos on a page: a grid of thumbnails, and one photo enlarged with what the model predicted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from app import gallery_rows
+from app.thumbnails import DETAIL_PX, GALLERY_PX, placeholder, thumbnail
+from engine.config import cache_root
+from engine.runs.format import SETUP_LABELS, SETUPS
+
+
+@st.dialog("Photo", width="large")
+def photo_dialog(photo: Path, row: pd.Series, labels: dict[int, str]) -> None:
+    """The photo larger, with its top-5 classes in every setup."""
+    path = thumbnail(photo, DETAIL_PX, cache_root())
+    if path is None:
+        st.warning(f"{photo} is missing or unreadable.")
+    else:
+        st.image(str(path), caption=row.name)
+    st.markdown(f"True class: **{labels.get(int(row['class_id']), row['class_id'])}**")
+    for column, setup in zip(st.columns(len(SETUPS)), SETUPS, strict=True):
+        with column:
+            st.markdown(f"**{SETUP_LABELS[setup]}**")
+            st.dataframe(gallery_rows.top5(row, setup, labels), hide_index=True, column_config={
+                "probability": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0)
+            })  # fmt: skip
+
+
+def thumbnail_grid(root: Path, image_ids: list[str], columns: int) -> None:
+    """Thumbnails of photos under `root`, `columns` per row; a placeholder and a notice for missing ones."""
+    if not image_ids:
+        st.caption("No photos.")
+        return
+    cache, missing = cache_root(), 0
+    for i, image_id in enumerate(image_ids):
+        if i % columns == 0:
+            grid = st.columns(columns)
+        path = thumbnail(root / image_id, GALLERY_PX, cache)
+        missing += path is None
+        grid[i % columns].image(str(path or placeholder(GALLERY_PX, cache)), caption=Path(image_id).name)
+    if missing:
+        st.warning(f"{missing} photos are not under {root} (moved or deleted?); placeholders are shown.")

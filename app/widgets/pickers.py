@@ -1,0 +1,95 @@
+"""Pickers shared by the pages: setup and variant, a run, a class, a table row; and the values they keep across
+pages."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import cached
+from app.queries import Sources
+from engine.runs.format import SETUP_LABELS, SETUPS
+
+VARIANT_LABELS = {
+    "default": "Paper protocol",
+    "openai_80_prompt_ensemble": "80-prompt ensemble (Table 10)",
+    "unbalanced_accuracy": "Unbalanced accuracy (Tables 11-12)",
+    "alt_checkpoint": "Alternative checkpoints (Table 9)",
+}
+NO_RUNS = "No evaluated runs yet. Evaluate a model with `counteranimal eval`, or try `counteranimal demo`."
+
+
+def keep_choices() -> None:
+    """Keep widget values across pages: Streamlit forgets a widget's value when its page is not shown, unless the
+    value is re-assigned. Buttons and table selections (keys "zoom_*", "*_table*") cannot be assigned, nor need to."""
+    for key in list(st.session_state):
+        if (
+            isinstance(key, str)
+            and not key.startswith(
+                ("zoom_", "story_back", "story_next", "present_exit", "job_", "upload_", "highlight_")
+            )
+            and ("_table" not in key)
+        ):
+            st.session_state[key] = st.session_state[key]
+
+
+def setup_and_variant(sources: Sources) -> tuple[str, str]:
+    """Setup (candidate labels) and published variant pickers, shared by the pages; returns their values."""
+    left, right = st.columns([1, 1])
+    setup = left.radio(
+        "Candidate labels",
+        cached.setups(sources),
+        format_func=lambda s: SETUP_LABELS.get(s, s),
+        horizontal=True,
+        key="setup",
+        help="1 vs 1000: all ImageNet classes compete. 1 vs 20: only the 20 labels most confusable with the class.",
+    )
+    variant = right.selectbox(
+        "Variant",
+        cached.variants(sources, setup),
+        format_func=lambda v: VARIANT_LABELS.get(v, v),
+        key="variant",
+    )
+    return setup, variant
+
+
+def require_runs(sources: Sources, minimum: int = 1) -> pd.DataFrame:
+    """The runs (`run_queries.run_list`), or a note saying how to make them and the end of the page."""
+    runs = cached.run_list(sources)
+    if len(runs) < minimum:
+        st.info(NO_RUNS if runs.empty else f"This page compares {minimum} runs; there is only {len(runs)}. {NO_RUNS}")
+        st.stop()
+    return runs
+
+
+def class_picker(sources: Sources, run_id: str, key: str, where=st) -> tuple[int, pd.DataFrame]:
+    """A class of the run's photos; returns its id and the run's classes (label, backgrounds) by id."""
+    classes = cached.run_classes(sources, run_id).set_index("class_id")
+    class_id = where.selectbox("Class", classes.index, format_func=classes["label"].get, key=key)
+    return int(class_id), classes
+
+
+def run_picker(runs: pd.DataFrame, key: str, label: str = "Run", index: int = 0) -> pd.Series:
+    """A run chosen by its model name, protocol, date and id; returns its row of `run_queries.run_list`."""
+    names = {
+        row.run_id: f"{row.name} · {row.variant} · {str(row.started_at)[:10]} · {row.run_id}"
+        for row in runs.itertuples()
+    }
+    # A default index only before the first choice: afterwards the choice lives in session state.
+    default = {} if key in st.session_state else {"index": min(index, len(names) - 1)}
+    chosen = st.selectbox(label, list(names), format_func=names.get, key=key, **default)
+    return runs.set_index("run_id", drop=False).loc[chosen]
+
+
+def run_setup_picker(run: pd.Series, key: str, where=st) -> str:
+    """The setups this run evaluated (a run made for one setup has no answers in the other)."""
+    setups = [s for s in SETUPS if s in set(run.setups)]
+    return where.radio("Candidate labels", setups, format_func=SETUP_LABELS.get, key=key, horizontal=True)
+
+
+def picked_row(table: pd.DataFrame, key: str) -> int:
+    """A table the user picks a row of; the picked row's position (the first row until one is picked). The key
+    carries what the table shows, so a pick never outlives its table."""
+    event = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key=key)
+    rows = event.selection.rows if event else []
+    return min(rows[0], len(table) - 1) if rows else 0

@@ -1,0 +1,67 @@
+"""The run format: one schema for every writer, and the demo's predictions pinned across refactors."""
+
+import hashlib
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from engine.runs.format import PREDICTIONS_SCHEMA, SETUPS, correct_column, predictions_table, top_prefix
+from engine.runs.store import RUNS
+
+# The demo's two runs (`demo_results`: 6 classes x 2 backgrounds x 4 photos), as written before the engine was split
+# into layers: the exact digest of every column but the float scores, and the sums of those (float32 results of
+# random tiny models may differ in their last bits between CPUs).
+PINNED = {
+    "timm:test_resnet": (
+        "ed3d52fa2ed461afb9ee5d69499a9cd919164098ebb1c2eff7fa4175cd0ff285",
+        {"top5_scores": 968.7134, "top5_probs": 47.8784, "top5_1vs20_scores": -530.3269, "top5_1vs20_probs": 47.9316},
+    ),
+    "open_clip:local-dir": (
+        "5e5ac1cb81fcf6faf714e014780e3d139d805e0c80cc0d59938a482142f09819",
+        {"top5_scores": 40.4662, "top5_probs": 6.5527, "top5_1vs20_scores": 2.3262, "top5_1vs20_probs": 32.9511},
+    ),
+}
+
+
+def test_a_setup_not_given_is_all_null_and_typed():
+    table = predictions_table({"image_id": ["a.jpg"], "class_id": [296], "split": ["common"], "background": ["snow"]})
+    assert table.schema.equals(PREDICTIONS_SCHEMA)
+    assert all(table[correct_column(setup)].null_count == 1 for setup in SETUPS)
+    assert table.schema.field(f"{top_prefix(SETUPS[1])}_ids").type == pa.list_(pa.int16(), 5)
+
+
+def test_a_column_outside_the_format_is_refused():
+    with pytest.raises(ValueError, match="not in the run format"):
+        predictions_table({"image_id": ["a.jpg"], "correct": [True]})
+
+
+def discrete_digest(table: pa.Table) -> str:
+    """SHA-256 of the schema and every non-float column of the table sorted by image id."""
+    table = table.sort_by("image_id")
+    digest = hashlib.sha256(str(table.schema).encode())
+    for name in table.column_names:
+        if "_scores" in name or "_probs" in name:
+            continue
+        digest.update(f"{name}={table[name].to_pylist()}".encode())
+    return digest.hexdigest()
+
+
+def float_sums(table: pa.Table) -> dict[str, float]:
+    return {
+        name: pc.sum(pc.list_flatten(table[name])).as_py() or 0.0
+        for name in table.column_names
+        if "_scores" in name or "_probs" in name
+    }
+
+
+def test_the_demo_runs_predictions_are_unchanged(demo_results):
+    for path in sorted((demo_results / RUNS).glob("*/predictions.parquet")):
+        table = pq.read_table(path)
+        assert table.schema.equals(PREDICTIONS_SCHEMA)
+        spec = (path.parent / "run.json").read_text()
+        key = next(k for k in PINNED if k in spec)
+        digest, sums = PINNED[key]
+        assert discrete_digest(table) == digest, key
+        assert float_sums(table) == pytest.approx(sums, rel=1e-4), key
