@@ -232,17 +232,23 @@ def overview_scatter(
         fig.add_trace(_runs_trace(runs, scale))
         for _, run in runs[runs["run_id"] == highlight].iterrows():
             fig.add_trace(_highlight_trace(run, scale))
+    fig.update_layout(_scatter_layout(title, scale, axis_range))
+    return fig
+
+
+def _scatter_layout(title: str, scale: str, axis_range: list[float]) -> dict:
+    """Both accuracy axes on one range (so y = x is the diagonal), and the colour bar of CLIP data sizes."""
     log_ticks = np.log10(list(DATA_SIZE_TICKS.values()))
-    fig.update_layout(
-        title=title,
-        font=FONT,
-        template="plotly_white",
-        height=640,
-        margin={"l": 70, "r": 20, "t": 60, "b": 60},
-        xaxis=_accuracy_axis("Common-background accuracy (%)", scale, axis_range),
-        yaxis=_accuracy_axis("Counter-background accuracy (%)", scale, axis_range),
-        legend={"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.85)"},
-        coloraxis={
+    return {
+        "title": title,
+        "font": FONT,
+        "template": "plotly_white",
+        "height": 640,
+        "margin": {"l": 70, "r": 20, "t": 60, "b": 60},
+        "xaxis": _accuracy_axis("Common-background accuracy (%)", scale, axis_range),
+        "yaxis": _accuracy_axis("Counter-background accuracy (%)", scale, axis_range),
+        "legend": {"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.85)"},
+        "coloraxis": {
             "colorscale": "Viridis",
             "cmin": float(log_ticks[0]),
             "cmax": float(log_ticks[-1]),
@@ -253,5 +259,4 @@ def overview_scatter(
                 "len": 0.6,
             },
         },
-    )
-    return fig
+    }

@@ -13,7 +13,7 @@ from engine.runs.format import SETUPS
 
 
 def parse_setups(text: str) -> tuple[str, ...]:
-    """`--setups 1vs1000,1vs20` as a tuple of setup names."""
+    """`--setups` (comma-separated setup names) as a tuple, in the order given."""
     setups = tuple(s.strip() for s in text.split(",") if s.strip())
     unknown = [s for s in setups if s not in SETUPS]
     if unknown or not setups:
