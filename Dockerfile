@@ -19,12 +19,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HF_HOME=/data/cache/huggingface \
     TORCH_HOME=/data/cache/torch
 
+# The torch pair the project is tested with (the Makefile's TORCH); PyPI's Linux wheels carry their CUDA libraries.
+ARG TORCH="torch==2.14.1 torchvision==0.29.1"
+
 WORKDIR /opt/counteranimal
 # Dependencies first, read from pyproject.toml alone: a change to the code does not reinstall torch.
 COPY pyproject.toml ./
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
 print('\n'.join(p['dependencies'] + p['optional-dependencies']['engine']))" > requirements.txt \
-    && pip install --no-cache-dir --requirement requirements.txt
+    && printf '%s\n' ${TORCH} > constraints.txt \
+    && pip install --no-cache-dir --requirement requirements.txt --constraint constraints.txt
 
 COPY README.md ./
 COPY results/paper results/paper

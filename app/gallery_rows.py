@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from engine.runs.format import correct_column, pred_column
+from engine.runs.format import correct_column, pred_column, top_prefix
 
 FILTERS = ("all", "errors only", "correct only")
 SORTS = ("least confident first", "most confident first", "file name")
@@ -15,7 +15,7 @@ PER_PAGE = 12  # photos per background column on one page
 
 def with_setup(rows: pd.DataFrame, setup: str, labels: dict[int, str]) -> pd.DataFrame:
     """Columns for one setup: predicted label, right or wrong, and confidence (the top class's probability)."""
-    probs = rows[f"top5_{setup}_probs"]
+    probs = rows[f"{top_prefix(setup)}_probs"]
     predicted = rows[pred_column(setup)]
     return rows.assign(
         predicted=predicted,
@@ -50,7 +50,7 @@ def page_of(rows: pd.DataFrame, split: str, page: int, per_page: int = PER_PAGE)
 
 def top5(row: pd.Series, setup: str, labels: dict[int, str]) -> pd.DataFrame:
     """A photo's top-5 in one setup: class (the true one marked ✓), probability."""
-    ids, probs = row[f"top5_{setup}_ids"], row[f"top5_{setup}_probs"]
+    ids, probs = row[f"{top_prefix(setup)}_ids"], row[f"{top_prefix(setup)}_probs"]
     if ids is None or probs is None:
         return pd.DataFrame(columns=["class", "probability"])
     truth = int(row["class_id"]) if "class_id" in row else None

@@ -129,9 +129,7 @@ def run_classes(sources: Sources, run_id: str) -> pd.DataFrame:
 def gallery_rows(sources: Sources, run_id: str, class_id: int) -> pd.DataFrame:
     """Every photo of one class in one run with both setups' predictions, top-5 and confidence."""
     answers = ", ".join(
-        f"{pred_column(s)}, {correct_column(s)}, {top_prefix(s)}_ids AS top5_{s}_ids, "
-        f"{top_prefix(s)}_probs AS top5_{s}_probs"
-        for s in SETUPS
+        f"{pred_column(s)}, {correct_column(s)}, {top_prefix(s)}_ids, {top_prefix(s)}_probs" for s in SETUPS
     )
     sql = f"""
         SELECT image_id, class_id, split::VARCHAR AS split, background::VARCHAR AS background, {answers}

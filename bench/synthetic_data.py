@@ -10,20 +10,17 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from engine.dataset.synthetic import synthetic_photo
 from engine.runs import store
 from engine.runs.format import (
     ONE_VS_20,
     ONE_VS_1000,
-    PREDICTIONS_SCHEMA,
     SETUPS,
     TOP_K,
     RunManifest,
-    correct_column,
-    pred_column,
-    top_prefix,
+    predictions_table,
+    setup_columns,
 )
 from engine.zoo.catalog import load_zoo
 
@@ -56,17 +53,9 @@ def _setup_columns(setup: str, truth: np.ndarray, accuracy: np.ndarray, rng: np.
     n = len(truth)
     right = rng.random(n) < accuracy
     pred = np.where(right, truth, rng.integers(0, 1000, n))
-    top = np.column_stack([pred, rng.integers(0, 1000, (n, TOP_K - 1))]).astype(np.int16)
-    probs = np.sort(rng.dirichlet(np.ones(TOP_K + 1), n)[:, :TOP_K], axis=1)[:, ::-1].astype(np.float32)
-    prefix = top_prefix(setup)
-    fixed = lambda values, kind: pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), kind), TOP_K)  # noqa: E731
-    return {
-        pred_column(setup): pa.array(pred.astype(np.int16)),
-        correct_column(setup): pa.array(pred == truth),
-        f"{prefix}_ids": fixed(top, pa.int16()),
-        f"{prefix}_scores": fixed(probs, pa.float32()),
-        f"{prefix}_probs": fixed(probs, pa.float32()),
-    }
+    top = np.column_stack([pred, rng.integers(0, 1000, (n, TOP_K - 1))])
+    probs = np.sort(rng.dirichlet(np.ones(TOP_K + 1), n)[:, :TOP_K], axis=1)[:, ::-1]
+    return setup_columns(setup, top, probs, probs, truth)
 
 
 def write_runs(results: Path, paper: Path, photos: Path, count: int, seed: int = 0) -> Path:
@@ -84,11 +73,7 @@ def write_runs(results: Path, paper: Path, photos: Path, count: int, seed: int =
     for number in range(count):
         spec = specs[number % len(specs)]
         accuracy = np.where(is_common, rng.uniform(0.6, 0.95), rng.uniform(0.3, 0.8))
-        columns = {"image_id": ids, "class_id": pa.array(truth.astype(np.int16))}
-        columns |= {
-            "split": pa.array(splits).dictionary_encode(),
-            "background": pa.array(backgrounds).dictionary_encode(),
-        }
+        columns = {"image_id": ids, "class_id": truth, "split": splits, "background": backgrounds}
         for setup, lift in ((ONE_VS_1000, 0.0), (ONE_VS_20, 0.05)):
             columns |= _setup_columns(setup, truth, np.minimum(accuracy + lift, 1), rng)
         manifest = RunManifest(
@@ -100,7 +85,7 @@ def write_runs(results: Path, paper: Path, photos: Path, count: int, seed: int =
             started_at=f"2026-01-01T00:{number // 60:02d}:{number % 60:02d}",
             images={"evaluated": len(ids)},
         )
-        store.write_run(results, manifest, pa.table(columns, schema=PREDICTIONS_SCHEMA))
+        store.write_run(results, manifest, predictions_table(columns))
     return dataset
 
 

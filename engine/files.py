@@ -47,9 +47,9 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def remove_orphans(partials: Iterable[Path], separator: str = "-") -> None:
-    """Remove each folder whose name ends in `<separator><pid>` of a process that is gone."""
+def remove_orphans(partials: Iterable[Path]) -> None:
+    """Remove each folder whose name ends in `-<pid>` of a process that is gone."""
     for partial in partials:
-        pid = partial.name.rsplit(separator, 1)[-1]
+        pid = partial.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(partial, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Write `results/paper/models.csv` from `engine/zoo.toml`, with parameter counts measured by building every
+"""Write `results/paper/models.csv` from `engine/zoo/zoo.toml`, with parameter counts measured by building every
 architecture on the meta device through open_clip / torchvision / timm (seconds, no weights). Re-run after editing
 the zoo:
 

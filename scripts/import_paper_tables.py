@@ -1,5 +1,5 @@
 """Turn the transcribed paper tables (a `paper/` folder: results.csv, per_class.csv, classes.csv, candidates JSON)
-into the project's own `results/paper/` tables, keyed by the model ids of `engine/zoo.toml`. Numbers are copied as
+into the project's own `results/paper/` tables, keyed by the model ids of `engine/zoo/zoo.toml`. Numbers are copied as
 printed; nothing is recomputed. Run once per new transcription:
 
     python scripts/import_paper_tables.py ../shared/paper
@@ -68,7 +68,7 @@ def import_scores(src: Path) -> None:
             continue
         out["model_id"] = model_id(row, ids_by_name)
         if out["model_id"] not in known:
-            raise SystemExit(f"{row['model']} ({row['variant']}): {out['model_id']} is not in engine/zoo.toml")
+            raise SystemExit(f"{row['model']} ({row['variant']}): {out['model_id']} is not in engine/zoo/zoo.toml")
         scores.append(out)
     columns = ["model_id", "setup", "variant", "common", "counter", "drop", "source", "flag"]
     write_csv(OUT / "scores.csv", scores, columns)

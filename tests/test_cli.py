@@ -153,12 +153,6 @@ def test_demo_writes_a_dataset_and_two_runs(capsys, tmp_path, monkeypatch, demo_
     assert len(list((tmp_path / "demo" / "results" / "runs").iterdir())) == 2
 
 
-def test_an_unknown_setup_is_refused(capsys, tmp_path, dataset_dir):
-    args = ["eval", "--model", "timm:test_resnet", "--data", dataset_dir, "--setups", "1vs100"]
-    code, _, err = run_cli(capsys, *args, "--results", tmp_path)
-    assert code == 2 and "unknown setup(s) 1vs100" in err
-
-
 @pytest.mark.browser
 def test_a_dashboard_started_outside_the_project_accepts_2_gb_uploads(evaluate_server_url, page):
     page.goto(f"{evaluate_server_url}/evaluate")
@@ -176,3 +170,26 @@ def test_a_dashboard_started_outside_the_project_accepts_2_gb_uploads(evaluate_s
 def test_bad_input_is_one_line_on_stderr_and_status_2(capsys, tmp_path, argv, message):
     code, out, err = run_cli(capsys, *argv, "--results", tmp_path)
     assert code == 2 and err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
+    command = f"{sys.executable} -m engine.cli zoo | head -n 1"
+    done = subprocess.run(command, shell=True, capture_output=True, text=True, cwd=REPO)
+    assert len(done.stdout.splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_a_broken_candidate_file_is_one_line(capsys, tmp_path, dataset_dir):
+    broken = tmp_path / "candidates.json"
+    broken.write_text('{"296": ["ice bear"]}')
+    argv = ["eval", "--model", "timm:test_resnet", "--data", dataset_dir, "--candidates", broken, "--device", "cpu"]
+    code, _, err = run_cli(capsys, *argv, "--results", tmp_path)
+    assert code == 2 and "is not a 1 vs 20 candidate file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_checking_photos_needs_no_torch(dataset_dir):
+    """`counteranimal data check` works in a dashboard-only installation (torch cannot be imported here)."""
+    code = "import sys; sys.modules['torch'] = None; from engine.cli import main; sys.exit(main(sys.argv[1:]))"
+    command = [sys.executable, "-c", code, "data", "check", str(dataset_dir), "--workers", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "24 readable images" in done.stdout

@@ -67,15 +67,15 @@ def counting_cache_builds(monkeypatch) -> list[tuple[str, str]]:
     """Record every image-cache request the evaluator makes: (recipe key, thread name)."""
     import threading
 
-    from engine.inference import evaluator as runner
+    from engine.inference import evaluator
 
-    calls, real = [], runner.load_or_build_cache
+    calls, real = [], evaluator.load_or_build_cache
 
     def counted(*args, **kwargs):
         calls.append((args[1].key, threading.current_thread().name))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "load_or_build_cache", counted)
+    monkeypatch.setattr(evaluator, "load_or_build_cache", counted)
     return calls
 
 
@@ -181,9 +181,9 @@ def test_a_dataset_with_too_many_unreadable_photos_is_refused(dataset_dir, tmp_p
 def test_skipped_photos_are_recorded_in_the_run(dataset_dir, tmp_path, clip_spec, monkeypatch):
     import shutil
 
-    from engine.inference import evaluator as runner
+    from engine.inference import evaluator
 
-    monkeypatch.setattr(runner, "MAX_UNREADABLE_SHARE", 0.5)
+    monkeypatch.setattr(evaluator, "MAX_UNREADABLE_SHARE", 0.5)
     copy = shutil.copytree(dataset_dir, tmp_path / "data")
     broken = sorted(copy.rglob("*.jpg"))[0]
     broken.write_bytes(broken.read_bytes()[:300])

@@ -162,3 +162,10 @@ def test_every_model_source_of_the_zoo_has_one_loader():
     from engine.zoo.catalog import SOURCES
 
     assert list(LOADERS) == list(SOURCES)
+
+
+@pytest.mark.parametrize("config", ["{}", '{"model_cfg": {"embed_dim": 32}}', "not json"])
+def test_an_open_clip_folder_with_a_broken_config_is_a_model_error(tmp_path, config):
+    (tmp_path / "open_clip_config.json").write_text(config)
+    with pytest.raises(ModelError, match="does not describe a model open_clip can build"):
+        load_model(f"open_clip:local-dir:{tmp_path}", CPU)

@@ -1,6 +1,6 @@
 """The `counteranimal` command: the only place that parses arguments. Each command is a thin shell over the engine,
-defined with its siblings in `evaluation`, `jobs` and `data`; torch is imported only inside the commands that need
-it. Bad input (any `engine.errors.UserError`) is printed as one line, never as a traceback."""
+defined with its siblings in `eval_commands`, `job_commands` and `data_commands`; torch is imported only inside the
+commands that need it. Bad input (any `engine.errors.UserError`) is printed as one line, never as a traceback."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from engine import __version__
-from engine.cli import data, evaluation, jobs
+from engine.cli import data_commands, eval_commands, job_commands
 from engine.config import RESULTS_ENV, results_dir
 from engine.errors import UserError
 
@@ -38,12 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("serve", help="start the dashboard")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for a meeting room)")
     p.add_argument("--port", type=int, default=8501)
-    evaluation.add_results_option(p)
+    eval_commands.add_results_option(p)
     p.set_defaults(run=serve)
 
-    evaluation.add_commands(commands)
-    jobs.add_commands(commands)
-    data.add_commands(commands)
+    eval_commands.add_commands(commands)
+    job_commands.add_commands(commands)
+    data_commands.add_commands(commands)
     return parser
 
 
@@ -54,3 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `counteranimal zoo | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout
+        return 0

@@ -12,6 +12,7 @@ import torch
 from engine.dataset.reader import load_dataset
 from engine.dataset.synthetic import write_dataset
 from engine.inference.evaluator import EvalOptions, Evaluator, Outcome
+from engine.zoo.specs import spec_for
 
 # Ice bear, Arctic fox, ostrich, black swan, lion, sea lion: classes whose backgrounds look different.
 DEMO_CLASSES = [296, 279, 9, 100, 291, 150]
@@ -34,7 +35,7 @@ def write_clip_folder(folder: Path) -> str:
     open_clip.add_model_config(config)
     torch.manual_seed(0)
     torch.save(open_clip.create_model("demo-clip").state_dict(), folder / "open_clip_pytorch_model.bin")
-    return f"open_clip:local-dir:{folder.resolve()}"
+    return spec_for("local-dir", "", folder.resolve())
 
 
 def _timm_file(path: Path, data: Path, steps: int = 300) -> str:

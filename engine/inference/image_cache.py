@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -24,7 +25,9 @@ from tqdm import tqdm
 
 from engine.dataset.reader import Dataset
 from engine.files import remove_orphans
-from engine.models.recipes import Recipe
+
+if TYPE_CHECKING:  # a type only: checking photos (`counteranimal data check`) needs no torch
+    from engine.models.recipes import Recipe
 
 # What an unreadable photo raises while decoding; anything else is a bug or a broken machine and stops the build.
 Report = Callable[[int, int], None]  # (done, total): progress for whoever watches a long step, such as a job

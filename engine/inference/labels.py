@@ -56,8 +56,11 @@ def load_candidates(path: Path | None = None) -> dict[int, tuple[int, ...]]:
         raw = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise UserError(f"cannot read the 1 vs 20 candidate file {path} ({error})") from error
-    raw = raw.get("candidates", raw)  # files from `counteranimal candidates build` carry provenance under "meta"
-    candidates = {int(class_id): tuple(int(i) for i in ids) for class_id, ids in raw.items()}
+    try:
+        raw = raw.get("candidates", raw)  # files from `counteranimal candidates build` carry provenance under "meta"
+        candidates = {int(class_id): tuple(int(i) for i in ids) for class_id, ids in raw.items()}
+    except (AttributeError, TypeError, ValueError) as error:  # a list, a non-numeric id: not a candidate file
+        raise UserError(f"{path} is not a 1 vs 20 candidate file (class id -> ImageNet ids): {error}") from error
     for class_id, ids in candidates.items():
         if class_id not in ids or not all(0 <= i < 1000 for i in ids):
             raise UserError(f"{path}: the candidates of class {class_id} must be ImageNet indices including {class_id}")

@@ -18,15 +18,7 @@ from engine.errors import UserError
 from engine.inference.devices import autocast
 from engine.inference.image_cache import ImageCache, Report
 from engine.models import LoadedModel
-from engine.runs.format import (
-    ONE_VS_20,
-    ONE_VS_1000,
-    TOP_K,
-    correct_column,
-    pred_column,
-    predictions_table,
-    top_prefix,
-)
+from engine.runs.format import ONE_VS_20, ONE_VS_1000, TOP_K, predictions_table, setup_columns
 
 
 class Scorer:
@@ -151,21 +143,6 @@ def predict(
     return _table(rows, class_ids, top1000, top20)
 
 
-def _lists(values: np.ndarray, kind: pa.DataType) -> pa.Array:
-    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), kind), TOP_K)
-
-
-def _setup_columns(setup: str, top: _TopK, class_ids: np.ndarray) -> dict[str, pa.Array]:
-    prefix, pred = top_prefix(setup), top.ids[:, 0]
-    return {
-        pred_column(setup): pa.array(pred, pa.int16()),
-        correct_column(setup): pa.array(pred == class_ids),
-        f"{prefix}_ids": _lists(top.ids, pa.int16()),
-        f"{prefix}_scores": _lists(top.scores, pa.float32()),
-        f"{prefix}_probs": _lists(top.probs, pa.float32()),
-    }
-
-
 def _table(rows: list, class_ids: np.ndarray, top1000: _TopK, top20: _TopK | None) -> pa.Table:
     """The run format's table; without 1 vs 20 answers, its columns are null."""
     columns = {
@@ -174,7 +151,7 @@ def _table(rows: list, class_ids: np.ndarray, top1000: _TopK, top20: _TopK | Non
         "split": pa.array([r.split for r in rows], pa.string()).dictionary_encode(),
         "background": pa.array([r.background for r in rows], pa.string()).dictionary_encode(),
     }
-    columns |= _setup_columns(ONE_VS_1000, top1000, class_ids)
+    columns |= setup_columns(ONE_VS_1000, top1000.ids, top1000.scores, top1000.probs, class_ids)
     if top20 is not None:
-        columns |= _setup_columns(ONE_VS_20, top20, class_ids)
+        columns |= setup_columns(ONE_VS_20, top20.ids, top20.scores, top20.probs, class_ids)
     return predictions_table(columns)

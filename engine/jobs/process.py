@@ -1,7 +1,7 @@
 """The life of one job's evaluation process (`counteranimal job run ID`, started by the worker), torch-free: it
 reports progress to the job's progress.json, writes its outcome to result.json, cleans up when terminated (SIGTERM
 unwinds it like an exception), and ends itself as soon as the worker that started it is gone. The evaluation itself
-is the CLI's `job run` command (`engine.cli.jobs`), which may import torch.
+is the CLI's `job run` command (`engine.cli.job_commands`), which may import torch.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The job worker: runs queued evaluation jobs one after another until the queue is empty (`counteranimal worker`).
 
 One worker at a time holds `jobs/worker.lock`, so one evaluation uses the GPU at a time and later jobs wait. Each
-job runs in a child process (`counteranimal job run`, `engine.job_run`) in a process group of its own: cancelling
-ends it and every decoding process it started, and a crash (out of memory, a killed process) fails that job alone.
+job runs in a child process (`counteranimal job run`, in `engine.cli.job_commands`) in a process group of its own:
+cancelling ends it and every decoding process it started, and a crash (out of memory, a killed process) fails that
+job alone.
 The child shares the worker lock and ends itself if the worker dies, so no job runs on unwatched, and no second
 worker starts until it is gone.
 """

@@ -1,5 +1,5 @@
 """Models: one loader per library (open_clip, timm, torchvision), safe checkpoint reading, preprocessing recipes.
-Imports torch; only the CLI, the job process and the inference layer import it."""
+Imports torch; only the CLI and the inference layer import it."""
 
 from engine.models.checkpoints import CheckpointError
 from engine.models.loaded import LoadedModel

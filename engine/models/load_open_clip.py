@@ -12,7 +12,7 @@ from engine.files import sha256_file
 from engine.models.checkpoints import CheckpointError, load_weights
 from engine.models.loaded import RANDOM_INIT, LoadedModel, fetch_error, quiet_root_logger
 from engine.models.recipes import recipe_from_compose
-from engine.zoo.specs import ModelError, Spec
+from engine.zoo.specs import LOCAL_DIR, ModelError, Spec
 
 
 def open_clip_weights(folder: Path) -> Path:
@@ -23,24 +23,36 @@ def open_clip_weights(folder: Path) -> Path:
     return found[0]
 
 
+def _open_clip_folder(folder: Path) -> tuple[torch.nn.Module, T.Compose]:
+    """The architecture an open_clip hub-format folder describes (no weights read), and its preprocessing."""
+    import open_clip
+
+    if not (folder / "open_clip_config.json").is_file():
+        raise ModelError(f"{folder} has no open_clip_config.json; save the model with open_clip's hub format.")
+    try:
+        with quiet_root_logger():
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                f"{LOCAL_DIR}{folder}", load_weights=False, device=torch.get_default_device()
+            )
+    except (ValueError, KeyError, TypeError, RuntimeError) as error:  # what open_clip raises on a bad config
+        raise ModelError(
+            f"{folder}/open_clip_config.json does not describe a model open_clip can build: {error}"
+        ) from error
+    return model, preprocess
+
+
 def load_open_clip(spec: Spec, random_weights: bool) -> LoadedModel:
     import open_clip
 
-    if spec.name.startswith("local-dir:"):
-        folder = Path(spec.name.removeprefix("local-dir:")).expanduser()
-        if not (folder / "open_clip_config.json").is_file():
-            raise ModelError(f"{folder} has no open_clip_config.json; save the model with open_clip's hub format.")
-        with quiet_root_logger():
-            model, _, preprocess = open_clip.create_model_and_transforms(
-                f"local-dir:{folder}", load_weights=False, device=torch.get_default_device()
-            )
+    if folder := spec.folder:
+        model, preprocess = _open_clip_folder(folder)
         if random_weights:
             checkpoint = RANDOM_INIT
         else:
             weights = open_clip_weights(folder)
             checkpoint = {"source": str(weights), "sha256": load_weights(model, weights, f"open_clip {folder.name}")}
             checkpoint["config_sha256"] = sha256_file(folder / "open_clip_config.json")
-        text_config = f"local-dir:{folder}"
+        text_config = f"{LOCAL_DIR}{folder}"
     else:
         arch, _, tag = spec.name.partition("/")
         if arch not in open_clip.list_models():

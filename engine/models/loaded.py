@@ -32,7 +32,7 @@ def fetch_error(spec: Spec, error: Exception) -> ModelError:
     return ModelError(
         f"Could not fetch the weights of {spec.text} ({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
         "Without internet, download the weight file on another machine and pass it as "
-        f"{spec.kind}:{spec.name.split('/')[0]}@/path/to/weights (see README, 'Real weights')."
+        f"{spec.kind}:{spec.architecture}@/path/to/weights (see README, 'Real weights')."
     )
 
 

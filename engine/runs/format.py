@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import pyarrow as pa
 
 SCHEMA_VERSION = 2  # bump when predictions.parquet changes (2: each setup's top-5), so old runs are not reused
@@ -58,6 +59,25 @@ PREDICTIONS_SCHEMA = pa.schema(
         *(f for setup in SETUPS for f in _setup_fields(setup)),
     ]
 )
+
+
+def setup_columns(
+    setup: str, ids: np.ndarray, scores: np.ndarray, probs: np.ndarray, class_ids: np.ndarray
+) -> dict[str, pa.Array]:
+    """A setup's columns from each photo's best classes: `ids` (N, K) ImageNet indices best first, with their `scores`
+    and `probs` (N, K); the first is the prediction, right when it is the photo's class (`class_ids`, (N,))."""
+    prefix = top_prefix(setup)
+    return {
+        pred_column(setup): pa.array(ids[:, 0], pa.int16()),
+        correct_column(setup): pa.array(ids[:, 0] == class_ids),
+        f"{prefix}_ids": _fixed_lists(ids, pa.int16()),
+        f"{prefix}_scores": _fixed_lists(scores, pa.float32()),
+        f"{prefix}_probs": _fixed_lists(probs, pa.float32()),
+    }
+
+
+def _fixed_lists(values: np.ndarray, kind: pa.DataType) -> pa.Array:
+    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), kind), TOP_K)
 
 
 def predictions_table(columns: dict[str, pa.Array | list]) -> pa.Table:

@@ -18,6 +18,12 @@ import pyarrow as pa
 from engine.runs.format import PREDICTIONS_SCHEMA, SETUPS, correct_column
 from engine.runs.store import RUNS
 
+
+def literal(text: str) -> str:
+    """An SQL string literal (DDL statements take no prepared parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 # The `runs` view: column -> (SQL type, how it is read from run.json). Runs written before `setups` was recorded
 # evaluated both setups.
 RUN_COLUMNS: dict[str, tuple[str, str]] = {
@@ -29,15 +35,10 @@ RUN_COLUMNS: dict[str, tuple[str, str]] = {
     "dataset_root": ("VARCHAR", "dataset.root"),
     "started_at": ("VARCHAR", "started_at"),
     "images": ("INTEGER", "images.evaluated"),
-    "setups": ("VARCHAR[]", f"coalesce(setups::VARCHAR[], {list(SETUPS)})"),
+    "setups": ("VARCHAR[]", f"coalesce(setups::VARCHAR[], [{', '.join(literal(s) for s in SETUPS)}])"),
     "dataset_fingerprint": ("VARCHAR", "dataset.fingerprint"),
     "run_name": ("VARCHAR", "json_extract_string(to_json(model), '$.name')"),
 }
-
-
-def literal(text: str) -> str:
-    """An SQL string literal (DDL statements take no prepared parameters)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def sql_type(kind: pa.DataType) -> str:

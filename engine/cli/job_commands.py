@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from engine import jobs
-from engine.cli.evaluation import SETUPS_HELP, add_results_option, parse_setups
+from engine.cli.eval_commands import SETUPS_HELP, add_results_option, parse_setups
 from engine.config import results_dir
 from engine.errors import UserError
 from engine.runs.format import SETUPS
