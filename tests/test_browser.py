@@ -134,7 +134,9 @@ def test_upload_a_checkpoint_watch_it_run_and_find_it_on_the_overview(evaluate_s
     page.get_by_label("Display name").fill("My tiny ResNet")
     page.keyboard.press("Enter")
     page.get_by_role("button", name="Check and evaluate").click()
-    page.get_by_text("fit the architecture").wait_for(timeout=60_000)
+    refused = page.locator('[data-testid="stAlertContentError"]')  # a failed check says why: show it, not a timeout
+    page.get_by_text("fit the architecture").or_(refused).first.wait_for(timeout=90_000)
+    assert not refused.count(), refused.first.inner_text()
     done = page.get_by_role("button", name="Show on the Overview")
     done.wait_for(timeout=120_000)  # the job list refreshes itself every second until the job is done
     ARTIFACTS.mkdir(exist_ok=True)
