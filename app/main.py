@@ -29,7 +29,9 @@ asked, notices = url_state.restore(page.url_path)  # a shared link's view
 presenter.meeting_controls(cached.sources())
 try:
     page.run()
+except navigation.PageEnd:  # the page ended early (`end_page`), its link still to publish
+    pass
 except DataError as error:  # a missing or malformed results file: say what and how to fix it, no traceback
     st.error(f"**The dashboard cannot read its data.** {error}")
-finally:  # also after st.stop(): the link always shows the view
+finally:  # also after an early end: the link always shows the view
     url_state.publish(page.url_path, asked, notices)

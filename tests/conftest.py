@@ -222,3 +222,37 @@ def evaluate_server_url(tmp_path_factory: pytest.TempPathFactory, dataset_dir: P
     root = tmp_path_factory.mktemp("served-evaluate")
     env = {"COUNTERANIMAL_DATA": str(dataset_dir), "COUNTERANIMAL_ALLOWED_ROOTS": str(root / "weights")}
     yield from _serve(root / "results", root / "cache", env)
+
+
+# Photos per class and background, and how many of them the run gets right (in both setups). Ice bear (296): 4 common
+# photos, all right; 1 counter photo, wrong. Ostrich (9): 1 common photo, wrong; 4 counter photos, 2 right.
+# Class-balanced: common (100 + 0) / 2 = 50, counter (0 + 50) / 2 = 25, drop 25. Per photo: 4/5 = 80, 2/5 = 40, drop 40.
+UNEQUAL_GROUPS = {(296, "common"): (4, 4), (296, "counter"): (1, 0), (9, "common"): (1, 0), (9, "counter"): (4, 2)}
+
+
+@pytest.fixture
+def with_unequal_run(tmp_path: Path, paper_copy: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The app pointed at one hand-written run whose classes and backgrounds have unequal numbers of photos
+    (`UNEQUAL_GROUPS`), so the class-balanced and the per-photo accuracy differ."""
+    from engine.runs import store
+    from engine.runs.format import SETUPS, correct_column, pred_column, predictions_table
+
+    rows = [  # (image_id, class_id, split, right); a wrong answer is an Arctic fox (279)
+        (f"{class_id}/{split}/{i}.jpg", class_id, split, i < hits)
+        for (class_id, split), (photos, hits) in UNEQUAL_GROUPS.items()
+        for i in range(photos)
+    ]
+    columns = {
+        "image_id": [r[0] for r in rows],
+        "class_id": [r[1] for r in rows],
+        "split": [r[2] for r in rows],
+        "background": ["snow" if r[2] == "common" else "grass" for r in rows],
+    }
+    for setup in SETUPS:
+        columns[pred_column(setup)] = [r[1] if r[3] else 279 for r in rows]
+        columns[correct_column(setup)] = [r[3] for r in rows]
+    results = tmp_path / "unequal-results"
+    manifest = run_manifest("unequal", images={"evaluated": len(rows)})
+    store.write_run(results, manifest, predictions_table(columns))
+    monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(results))
+    return results

@@ -1,9 +1,12 @@
 """Every page with Streamlit's AppTest: renders without exception and shows what it should."""
 
 import base64
+import io
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -79,9 +82,29 @@ def test_overview_family_filter(app):
     assert "eff. robustness" in app.dataframe[0].value.columns
 
 
-def test_overview_offers_the_table_as_csv(app):
+@pytest.fixture
+def served_files(monkeypatch) -> dict[str, bytes]:
+    """What the app hands the browser as files (download buttons' data), by file id: AppTest keeps only URLs."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    files, load = {}, MemoryMediaFileStorage.load_and_get_id
+
+    def load_and_record(storage, path_or_data, mimetype, kind, filename=None):
+        file_id = load(storage, path_or_data, mimetype, kind, filename)
+        files[file_id] = storage.get_file(file_id).content
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", load_and_record)
+    return files
+
+
+def test_overview_offers_the_table_as_csv(app, served_files):
     open_page(app)
-    assert app.get("download_button")
+    (button,) = [b for b in app.get("download_button") if b.proto.label == "Download table (CSV)"]
+    csv = pd.read_csv(io.BytesIO(served_files[Path(button.proto.url).stem]))
+    shown = app.dataframe[0].value
+    assert list(csv["model"]) == list(shown["model"]) and len(csv) == 43
+    assert set(shown.columns) < set(csv.columns) and set(csv["setup"]) == {"1vs1000"}
 
 
 def test_scaling_page_draws_the_three_comparisons(app):
@@ -152,6 +175,34 @@ def test_classes_page_can_share_the_left_charts_order(app):
     assert list(left.data[1].y) == list(right.data[1].y)
 
 
+def open_link(app: AppTest, page: str, params: dict[str, str]) -> AppTest:
+    """The page opened from a shared link in a new session (not asserting it renders: the callers do)."""
+    app.run()
+    app.switch_page(f"app_pages/{page}.py")
+    for name, value in params.items():
+        app.query_params[name] = value
+    return app.run()
+
+
+def link_notices(app: AppTest) -> str:
+    return " ".join(t.proto.body for t in app.toast)
+
+
+def test_classes_page_draws_the_same_model_on_both_sides(app):
+    open_page(app, "classes")
+    app.selectbox(key="classes_model_b").set_value(app.selectbox(key="classes_model_a").value).run()
+    assert not app.exception, app.exception
+    left, right = figures(app)
+    assert left.layout.title.text == right.layout.title.text
+
+
+@pytest.mark.parametrize("value", ["run|0123456789ab|1vs1000", "nonsense"])
+def test_classes_page_survives_a_link_to_a_model_it_does_not_have(app, value):
+    open_link(app, "classes", {"classes_model_b": value})
+    assert not app.exception, app.exception
+    assert f"classes_model_b={value}" in link_notices(app) and len(figures(app)) == 2
+
+
 # ---- pages over evaluated runs ---------------------------------------------------------------------------------
 
 
@@ -216,6 +267,33 @@ def test_flips_compare_two_runs_with_a_paired_interval(app, with_runs):
     assert "95% interval" in app.caption[0].value
     headings = [s.value for s in app.markdown if s.value.startswith("**") and "right" in s.value]
     assert [h.split(": ")[-1] for h in headings] == ["A right, B wrong**", "B right, A wrong**"]
+
+
+def test_flips_compare_a_run_with_itself(app, with_runs):
+    open_page(app, "flips")
+    app.selectbox(key="flips_run_b").set_value(app.selectbox(key="flips_run_a").value).run()
+    assert not app.exception, app.exception
+    assert app.metric[0].value == app.metric[1].value and app.metric[2].value == "+0.00"
+
+
+@pytest.mark.parametrize(("key", "value"), [("flips_run_a", "0123456789ab"), ("flips_run_b", "nonsense")])
+def test_flips_survive_a_link_to_a_run_they_do_not_have(app, with_runs, key, value):
+    open_link(app, "flips", {key: value})
+    assert not app.exception, app.exception
+    assert f"{key}={value}" in link_notices(app) and len(app.metric) == 3
+
+
+def test_overview_shows_runs_class_balanced(app, with_unequal_run):
+    open_page(app)
+    scores = app.dataframe[1].value[["common", "counter", "drop"]]
+    assert scores.iloc[0].tolist() == pytest.approx([50.0, 25.0, 25.0])  # per photo: 80, 40 and 40
+
+
+def test_overview_shows_runs_per_photo_in_the_unbalanced_variant(app, with_unequal_run):
+    open_page(app)
+    app.selectbox(key="variant").set_value("unbalanced_accuracy").run()
+    scores = app.dataframe[1].value[["common", "counter", "drop"]]
+    assert scores.iloc[0].tolist() == pytest.approx([80.0, 40.0, 40.0])
 
 
 def test_classes_page_offers_runs_with_counts(app, with_runs):

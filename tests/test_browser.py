@@ -151,3 +151,14 @@ def test_upload_a_checkpoint_watch_it_run_and_find_it_on_the_overview(evaluate_s
     ).json_value()
     assert "highlighted: My tiny ResNet" in names
     page.screenshot(path=ARTIFACTS / "overview_highlight.png", full_page=True)
+
+
+def test_the_presenter_view_hides_the_controls_and_keeps_the_chart(server_url, page):
+    page.goto(f"{server_url}/?present=1")
+    wait_for_points(page, published_models("1vs1000"))
+    radios = page.get_by_test_id("stRadio")  # "Candidate labels" and "Axis scale": on the page, not shown
+    assert radios.count() == 2 and not radios.first.is_visible() and not radios.last.is_visible()
+    assert not page.get_by_test_id("stSidebar").is_visible()
+    assert page.locator(".js-plotly-plot").is_visible() and page.get_by_role("button", name="Exit").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "presenter_view.png", full_page=True)

@@ -73,7 +73,14 @@ class CreatesFile:
 
 
 @pytest.mark.parametrize("writer", ["torch.save", "pickle.dump"])
-def test_a_pickle_that_would_run_code_is_refused_and_does_not_run(tmp_path, writer):
+@pytest.mark.parametrize("force_unsafe", [None, "1"], ids=["torch default", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1"])
+def test_a_pickle_that_would_run_code_is_refused_and_does_not_run(tmp_path, monkeypatch, writer, force_unsafe):
+    # The variable turns torch.load's default to unpickling anything (as in older torch); the refusal must not rest on
+    # that default.
+    if force_unsafe:
+        monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", force_unsafe)
+    else:
+        monkeypatch.delenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", raising=False)
     target = tmp_path / "pwned.txt"
     path = tmp_path / "evil.pt"
     if writer == "torch.save":

@@ -100,6 +100,35 @@ def test_runs_without_runs_says_how_to_make_one(capsys, tmp_path):
     assert code == 0 and "counteranimal eval" in out
 
 
+def test_runs_prints_class_balanced_metrics(capsys, tmp_path):
+    import numpy as np
+
+    from engine.runs.format import SETUPS, predictions_table, setup_columns
+    from engine.runs.store import write_run
+    from tests.conftest import run_manifest
+
+    # (class, split, prediction), the same in both setups. Ice bear (296): common 2 of 3 right, counter 0 of 1;
+    # ostrich (9): common 1 of 1, counter 2 of 3. Class-balanced: common (66.67 + 100) / 2 = 83.33, counter
+    # (0 + 66.67) / 2 = 33.33, drop 50.00; the per-image mean would be 75.00, 50.00, 25.00.
+    photos = [(296, "common", 296), (296, "common", 296), (296, "common", 279), (296, "counter", 279)]
+    photos += [(9, "common", 9), (9, "counter", 9), (9, "counter", 9), (9, "counter", 130)]
+    class_ids = np.array([c for c, _, _ in photos])
+    ids = np.array([[p, 1, 2, 3, 4] for _, _, p in photos])  # (N, 5) best classes, the prediction first
+    scores = np.full(ids.shape, 0.2, np.float32)
+    columns = {
+        "image_id": [f"{i}.jpg" for i in range(len(photos))],
+        "class_id": class_ids,
+        "split": [split for _, split, _ in photos],
+        "background": ["snow" if split == "common" else "grass" for _, split, _ in photos],
+    }
+    for setup in SETUPS:
+        columns |= setup_columns(setup, ids, scores, scores, class_ids)
+    write_run(tmp_path, run_manifest("run-x", images={"evaluated": len(photos)}), predictions_table(columns))
+    code, out, _ = run_cli(capsys, "runs", "--results", tmp_path)
+    printed = {fields[2]: fields[3:] for fields in map(str.split, out.splitlines()[1:])}  # setup -> its numbers
+    assert code == 0 and printed == dict.fromkeys(SETUPS, ["83.33", "33.33", "50.00", "8"]), out
+
+
 def test_data_check_compares_counts_with_the_paper_and_lists_skipped_files(capsys, dataset_dir, tmp_path):
     import shutil
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,9 @@ def app(paper_copy, results_dir, cache_dir, dataset_dir, weights_dir, monkeypatc
     return AppTest.from_file(APP_MAIN, default_timeout=120)
 
 
-def fill(app: AppTest, path: Path, kind: str = "timm model", arch: str = "test_resnet", name: str = "") -> AppTest:
+def fill(
+    app: AppTest, path: Path, kind: str = "timm model", arch: str = "test_resnet", name: str = "", data: str = ""
+) -> AppTest:
     open_page(app, "evaluate")
     app.radio(key="evaluate_kind").set_value(kind).run()
     if job_client.KINDS[kind] != "local-dir":  # an open_clip folder names its own architecture
@@ -37,9 +41,36 @@ def fill(app: AppTest, path: Path, kind: str = "timm model", arch: str = "test_r
     app.radio(key="evaluate_source").set_value("Path on the server").run()
     app.text_input(key="evaluate_path").set_value(str(path))
     app.text_input(key="evaluate_name").set_value(name)
+    if data:
+        app.text_input(key="evaluate_data").set_value(data)
     app.button(key="job_submit").click().run()
     assert not app.exception, app.exception
     return app
+
+
+def upload(app: AppTest, filename: str, content: bytes) -> AppTest:
+    """Upload a weight file for timm's test_resnet and submit it."""
+    open_page(app, "evaluate")
+    app.radio(key="evaluate_kind").set_value("timm model").run()
+    app.selectbox(key="evaluate_arch_timm").set_value("test_resnet")
+    app.radio(key="evaluate_source").set_value("Upload").run()
+    app.file_uploader(key="upload_weights_0").set_value((filename, content, "application/octet-stream"))
+    app.button(key="job_submit").click().run()
+    assert not app.exception, app.exception
+    return app
+
+
+def stored_uploads(results: Path) -> list[str]:
+    folder = results / "uploads"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+@pytest.fixture
+def no_worker(monkeypatch) -> list[Path]:
+    """Jobs stay as the test made them: starting a worker only records the request."""
+    started: list[Path] = []
+    monkeypatch.setattr(jobs, "ensure_worker", lambda results: started.append(results) or False)
+    return started
 
 
 def errors(app: AppTest) -> str:
@@ -78,6 +109,35 @@ def test_a_path_outside_the_allowed_roots_is_refused(app, tiny_timm, results_dir
     assert jobs.list_jobs(results_dir) == []
 
 
+def test_a_dataset_outside_the_allowed_roots_is_refused(
+    app, weights_dir, tiny_timm, dataset_dir, results_dir, tmp_path
+):
+    (weights_dir / "mine.safetensors").write_bytes(tiny_timm.read_bytes())
+    elsewhere = shutil.copytree(dataset_dir, tmp_path / "elsewhere")  # a real dataset, just not an allowed one
+    fill(app, weights_dir / "mine.safetensors", data=str(elsewhere))
+    assert f"{elsewhere} is outside the folders this dashboard may read" in errors(app)
+    assert jobs.list_jobs(results_dir) == []
+
+
+def test_an_uploaded_pickle_that_would_run_code_is_refused_never_runs_and_is_removed(
+    app, results_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # only an explicit weights_only=True still protects
+    evil = io.BytesIO()
+    torch.save({"conv1.weight": CreatesFile(tmp_path / "pwned.txt")}, evil)
+    upload(app, "evil.pt", evil.getvalue())
+    assert "refused: besides tensors it contains Python objects that would run code" in errors(app)
+    assert not (tmp_path / "pwned.txt").exists()
+    assert stored_uploads(results_dir) == []
+    assert jobs.list_jobs(results_dir) == []
+
+
+def test_an_upload_that_fails_the_check_is_removed(app, results_dir, tiny_timm):
+    upload(app, "truncated.safetensors", tiny_timm.read_bytes()[:5000])
+    assert "is not a readable safetensors file" in errors(app)
+    assert stored_uploads(results_dir) == []
+
+
 def test_a_checked_checkpoint_is_queued_evaluated_and_linked_to_the_overview(app, weights_dir, tiny_timm, results_dir):
     (weights_dir / "mine.safetensors").write_bytes(tiny_timm.read_bytes())
     fill(app, weights_dir / "mine.safetensors", name="My tiny ResNet")
@@ -106,6 +166,33 @@ def test_failed_jobs_show_their_error_and_can_be_retried(app, results_dir, tiny_
     assert jobs.load(results_dir, job.id).status in (jobs.QUEUED, jobs.RUNNING, jobs.DONE)
     finished = wait_finished(results_dir, job.id)  # the retry started a worker: it runs the job again
     assert finished.status == jobs.DONE and finished.state["attempts"] == 2
+
+
+def test_cancel_on_a_queued_jobs_card_cancels_it(app, results_dir, tiny_timm, dataset_dir, no_worker):
+    job = jobs.submit(results_dir, {"model": f"timm:test_resnet@{tiny_timm}", "data": str(dataset_dir), "setups": []})
+    open_page(app, "evaluate")
+    app.button(key=f"job_cancel_{job.id}").click().run()
+    assert not app.exception, app.exception
+    assert jobs.load(results_dir, job.id).status == jobs.CANCELLED
+    assert any("Cancelled" in m.value for m in app.markdown)
+
+
+def test_queued_jobs_say_their_place_in_the_queue(app, results_dir, tiny_timm, dataset_dir, no_worker):
+    request = {"model": f"timm:test_resnet@{tiny_timm}", "data": str(dataset_dir), "setups": ["1vs1000"]}
+    for name in ("first", "second"):
+        jobs.submit(results_dir, {**request, "name": name})
+    open_page(app, "evaluate")
+    places = [c.value for c in app.caption if c.value.endswith("in the queue.")]
+    assert places == ["Number 2 in the queue.", "Number 1 in the queue."]  # newest first
+
+
+def test_the_log_expander_shows_the_jobs_log_tail(app, results_dir, tiny_timm, dataset_dir):
+    job = claimed(results_dir, {"model": f"timm:test_resnet@{tiny_timm}", "data": str(dataset_dir), "setups": []})
+    (job.folder / "log.txt").write_text("".join(f"line {i}\n" for i in range(40)))
+    jobs.finish(results_dir, job, jobs.FAILED, error="Boom.")
+    open_page(app, "evaluate")
+    (log,) = [e for e in app.expander if e.label == "Log"]
+    assert log.code[0].value == "\n".join(f"line {i}" for i in range(25, 40))  # the last 15 lines
 
 
 def test_without_the_engine_the_page_says_how_to_install_it(app, monkeypatch):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+from engine.cli import main
 from engine.config import allowed_roots
 from engine.jobs.inputs import InputError, resolve_allowed, safe_name, save_upload
 
@@ -101,3 +104,46 @@ def test_the_upload_limit_counts_the_bytes_not_the_declared_size(tmp_path):
     with pytest.raises(InputError, match="over the upload limit"):
         save_upload(tmp_path, "liar.pt", io.BytesIO(b"x" * 5000), 10, 1000)
     assert list((tmp_path / "uploads").iterdir()) == []  # the partial copy is gone
+
+
+# ---- `counteranimal job submit` checks the roots itself: the Evaluate page is not the only guard ----------------
+
+
+@pytest.fixture
+def submit_env(tmp_path, monkeypatch, tiny_timm, dataset_dir) -> dict[str, str]:
+    """Weights and datasets that pass every other check, inside and outside the allowed roots."""
+    (tmp_path / "allowed").mkdir()
+    shutil.copy(tiny_timm, tmp_path / "allowed" / "mine.safetensors")
+    shutil.copytree(dataset_dir, tmp_path / "outside" / "data")
+    shutil.copy(tiny_timm, tmp_path / "outside" / "mine.safetensors")
+    (tmp_path / "outside" / "clip").mkdir()
+    monkeypatch.setenv("COUNTERANIMAL_ALLOWED_ROOTS", str(tmp_path / "allowed"))
+    monkeypatch.setenv("COUNTERANIMAL_DATA", str(dataset_dir))  # the default dataset is always allowed
+    return {"in": str(tmp_path / "allowed"), "out": str(tmp_path / "outside"), "data": str(dataset_dir)}
+
+
+def _submit(tmp_path: Path, model: str, data: str, *options: str) -> int:
+    return main(["job", "submit", *options, "--no-start", f"--results={tmp_path / 'results'}", model, data])
+
+
+@pytest.mark.parametrize(
+    ("model", "data"),
+    [
+        ("--model=timm:test_resnet@{in}/mine.safetensors", "--data={out}/data"),
+        ("--model=timm:test_resnet@{out}/mine.safetensors", "--data={data}"),
+        ("--model=open_clip:local-dir:{out}/clip", "--data={data}"),
+    ],
+    ids=["dataset", "weight file", "open_clip folder"],
+)
+def test_job_submit_refuses_paths_outside_the_allowed_roots(submit_env, tmp_path, capsys, model, data):
+    assert _submit(tmp_path, model.format(**submit_env), data.format(**submit_env), "--json") == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert f"{submit_env['out']}/" in error and "is outside the folders this dashboard may read" in error
+    assert not (tmp_path / "results" / "jobs").exists()  # nothing queued
+
+
+def test_job_submit_without_json_says_why_on_stderr(submit_env, tmp_path, capsys):
+    model = f"--model=timm:test_resnet@{submit_env['in']}/mine.safetensors"
+    assert _submit(tmp_path, model, f"--data={submit_env['out']}/data") == 2
+    assert f"error: {submit_env['out']}/data is outside the folders" in capsys.readouterr().err
+    assert not (tmp_path / "results" / "jobs").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -21,8 +22,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def queue_env(results_dir: Path, cache_dir: Path) -> Path:
-    """A results folder for jobs, with a private cache (the worker and its children inherit the environment)."""
+def queue_env(
+    results_dir: Path, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A results folder for jobs, with a private cache (the worker and its children inherit the environment); the
+    tests' weights and datasets, all under pytest's temporary folder, are inside the allowed roots."""
+    monkeypatch.setenv("COUNTERANIMAL_ALLOWED_ROOTS", str(tmp_path_factory.getbasetemp()))
     return results_dir
 
 
@@ -43,6 +48,27 @@ def big_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from engine.dataset.synthetic import write_dataset
 
     return write_dataset(tmp_path_factory.mktemp("big-data"), [9, 100, 296], per_group=60, sizes=(200, 260))
+
+
+@pytest.fixture(scope="session")
+def pooled_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """POOL_MIN_IMAGES photos, so a job decodes them in a pool of processes. Each is a hard link to one flat 4000 px
+    JPEG: written in a blink, yet a fifth of a second to decode, so a decoder is seconds into its batch of photos
+    when the job is cancelled."""
+    from PIL import Image
+
+    from engine.dataset.synthetic import write_dataset
+    from engine.jobs.process import POOL_MIN_IMAGES
+
+    root = tmp_path_factory.mktemp("pooled-data")
+    class_ids = [9, 10, 16, 100, 296]
+    dataset = write_dataset(root, class_ids, per_group=-(-POOL_MIN_IMAGES // (2 * len(class_ids))), sizes=(48, 64))
+    large = root / "large.jpg"
+    Image.new("RGB", (4000, 4000), (90, 140, 60)).save(large, quality=90)
+    for photo in dataset.rglob("*.jpg"):
+        photo.unlink()
+        os.link(large, photo)
+    return dataset
 
 
 def _request(weights: Path, data: Path, name: str, arch: str = "test_resnet") -> dict:
@@ -172,6 +198,46 @@ def test_recover_leaves_a_live_workers_job_alone(queue_env, slow_weights, big_da
     finally:
         jobs.cancel(queue_env, job.id)
         worker.wait(timeout=120)
+
+
+def _process_group(pgid: int) -> dict[int, int]:
+    """The live (not zombie) processes of a process group, from /proc: pid -> parent pid."""
+    members = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent, group = stat.read_text().rsplit(")", 1)[1].split()[:3]  # after "pid (command)"
+        except OSError:  # ended since the listing
+            continue
+        if int(group) == pgid and state != "Z":
+            members[int(stat.parent.name)] = int(parent)
+    return members
+
+
+def test_cancelling_a_job_ends_it_and_its_decoding_processes_within_seconds(queue_env, tiny_timm, pooled_dataset):
+    from engine.jobs.process import POOL_MIN_IMAGES, decode_workers
+    from engine.jobs.worker import GRACE_S
+
+    if decode_workers(POOL_MIN_IMAGES) < 2:
+        pytest.skip("one CPU: jobs decode without a pool of processes")
+    job = jobs.submit(queue_env, _request(tiny_timm, pooled_dataset, "pooled"))
+    worker = _worker(queue_env)
+    pid = wait_for(lambda: job.progress().get("pid"), what="the evaluation process to start")
+
+    def decoders() -> list[int]:  # forked by the worker server the evaluation process started, so grandchildren
+        group = _process_group(pid)
+        return [p for p, parent in group.items() if p != pid and parent != pid and parent in group]
+
+    try:
+        wait_for(lambda: len(decoders()) >= 2 and job.progress()["stage"] == "decoding photos", what="decoders")
+        assert jobs.cancel(queue_env, job.id) == "cancelling"
+        # Sooner than the grace period: SIGTERM to the group ends them all, not the SIGKILL that follows it.
+        wait_for(lambda: not _process_group(pid), timeout_s=GRACE_S - 2, what="every process of the job to end")
+        worker.wait(timeout=120)
+        assert _status(queue_env, job) == jobs.CANCELLED
+    finally:  # a decoder orphaned by a failure would decode on, then wait for work forever
+        for leftover in _process_group(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(leftover, signal.SIGKILL)
 
 
 def claimed(results: Path, request: dict) -> jobs.Job:

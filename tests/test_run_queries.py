@@ -15,7 +15,7 @@ CLIP_PAPER = {"labels": {"classnames": "wordnet", "templates": ["A photo of {}."
 def manifest(run_id, model_id, family, labels=None, started="2026-11-01T00:00:00"):
     labels = labels if labels is not None else {"classnames": "wordnet", "templates": None}
     model = {"spec": model_id, "family": family}
-    return run_manifest(run_id, model=model, labels=labels, started_at=started, images={"evaluated": 6})
+    return run_manifest(run_id, model=model, labels=labels, started_at=started, images={"evaluated": 9})
 
 
 def predictions(rows):
@@ -46,6 +46,12 @@ A_ROWS = [("c1.jpg", 296, "common", 296, 296), ("c2.jpg", 296, "common", 296, 29
 A_ROWS += [("k1.jpg", 296, "counter", 296, 296), ("k2.jpg", 296, "counter", 279, 279)]
 B_ROWS = [("c1.jpg", 296, "common", 296, 296), ("c2.jpg", 296, "common", 150, 296)]
 B_ROWS += [("k1.jpg", 296, "counter", 296, 296), ("k2.jpg", 296, "counter", 296, 296)]
+# Ostrich (9), the same answers in both runs, in groups of other sizes: common 1 of 4 right, counter 1 of 1. Run A's
+# class-balanced accuracy is then common (100 + 25) / 2 = 62.5 and counter (50 + 100) / 2 = 75, not the per-image
+# 3 / 6 = 50 and 2 / 3 = 66.7.
+OSTRICH = [(f"o{i}.jpg", 9, "common", 9 if i == 1 else 130, 9) for i in range(1, 5)] + [("ok.jpg", 9, "counter", 9, 9)]
+A_ROWS += OSTRICH
+B_ROWS += OSTRICH
 RESNET = "torchvision:resnet50/IMAGENET1K_V1"
 
 
@@ -68,7 +74,9 @@ def test_runs_are_listed_with_the_variant_they_reproduce(sources):
 
 def test_run_scores_are_class_balanced_and_described_by_the_zoo(sources):
     scores = run_queries.run_scores(sources, "1vs1000", "default").set_index("run_id")
-    assert (scores.loc["run-a", "common"], scores.loc["run-a", "counter"]) == (100.0, 50.0)
+    assert (scores.loc["run-a", "common"], scores.loc["run-a", "counter"]) == (62.5, 75.0)
+    assert scores.loc["run-a", "drop"] == -12.5
+    assert scores.loc["run-b", "common"] == pytest.approx(37.5) and scores.loc["run-b", "counter"] == 100.0
     assert scores.loc["run-b", "backbone"] == "RN50" and scores.loc["run-b", "params_m"] > 20
     assert scores.loc["run-a", "source"] == "evaluated here"
 
@@ -81,14 +89,17 @@ def test_an_80_prompt_run_is_not_the_papers_protocol(sources, tmp_path):
 
 
 def test_group_counts_feed_the_bootstrap(sources):
-    counts = run_queries.group_counts(sources, "1vs1000").set_index(["run_id", "split"])
-    assert counts.loc[("run-a", "counter"), ["images", "hits"]].tolist() == [2, 1]
+    counts = run_queries.group_counts(sources, "1vs1000").set_index(["run_id", "class_id", "split"])
+    assert counts.loc[("run-a", 296, "counter"), ["images", "hits"]].tolist() == [2, 1]
+    assert counts.loc[("run-a", 9, "common"), ["images", "hits"]].tolist() == [4, 1]
 
 
 def test_per_class_of_a_run_with_counts(sources):
-    (row,) = run_queries.run_per_class(sources, "run-a", "1vs1000").itertuples()
-    assert (row.label, row.common, row.counter, row.drop) == ("ice bear (snow → grass)", 100.0, 50.0, 50.0)
-    assert (row.n_common, row.n_counter) == (2, 2)
+    bear, ostrich = run_queries.run_per_class(sources, "run-a", "1vs1000").itertuples()  # worst drop first
+    assert (bear.label, bear.common, bear.counter, bear.drop) == ("ice bear (snow → grass)", 100.0, 50.0, 50.0)
+    assert (bear.n_common, bear.n_counter) == (2, 2)
+    assert (ostrich.class_id, ostrich.common, ostrich.counter, ostrich.drop) == (9, 25.0, 100.0, -75.0)
+    assert (ostrich.n_common, ostrich.n_counter) == (4, 1)
 
 
 def test_confusions_name_what_photos_are_taken_for(sources):
@@ -97,14 +108,17 @@ def test_confusions_name_what_photos_are_taken_for(sources):
 
 
 def test_flips_count_counter_photos_one_run_gets_right(sources):
-    (row,) = run_queries.flips(sources, "run-b", "run-a", "1vs1000").itertuples()
-    assert (row.a_only, row.b_only, list(row.a_only_images)) == (1, 0, ["k2.jpg"])
+    bear, ostrich = run_queries.flips(sources, "run-b", "run-a", "1vs1000").itertuples()
+    assert (bear.class_id, bear.a_only, bear.b_only, list(bear.a_only_images)) == (296, 1, 0, ["k2.jpg"])
+    assert (ostrich.class_id, ostrich.a_only, ostrich.b_only) == (9, 0, 0)  # the same answers in both runs
 
 
 def test_paired_counts_split_photos_into_four_outcomes(sources):
-    counts = run_queries.paired_counts(sources, "run-a", "run-b", "1vs1000").set_index("split")
-    assert counts.loc["common", ["both", "only_a", "only_b", "neither"]].tolist() == [1, 1, 0, 0]
-    assert counts.loc["counter", ["both", "only_a", "only_b", "neither"]].tolist() == [1, 0, 1, 0]
+    counts = run_queries.paired_counts(sources, "run-a", "run-b", "1vs1000").set_index(["class_id", "split"])
+    outcomes = ["both", "only_a", "only_b", "neither"]
+    assert counts.loc[(296, "common"), outcomes].tolist() == [1, 1, 0, 0]
+    assert counts.loc[(296, "counter"), outcomes].tolist() == [1, 0, 1, 0]
+    assert counts.loc[(9, "common"), outcomes].tolist() == [1, 0, 0, 3]
 
 
 def test_gallery_rows_carry_both_setups(sources):

@@ -60,6 +60,33 @@ def test_clip_predictions_equal_open_clips_own_pipeline(tiny_clip, dataset, tmp_
         np.testing.assert_allclose(ours.loc[image_id, "top5_scores"], scores[ours.loc[image_id, "top5_ids"]], atol=1e-4)
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    exp = np.exp(logits - logits.max())
+    return exp / exp.sum()
+
+
+def test_clip_probabilities_are_a_softmax_of_open_clips_logits_over_each_setups_candidates(
+    tiny_clip, dataset, tmp_path
+):
+    candidates = load_candidates()
+    ours = engine_predictions(f"open_clip:{TINY_CLIP}@{tiny_clip}", dataset, tmp_path, candidates)
+    cosines = reference_clip(tiny_clip, dataset)
+    # open_clip's logits (CLIP.forward): cosine similarity times the learned temperature, exp(logit_scale)
+    scale = open_clip.create_model(TINY_CLIP, pretrained=str(tiny_clip)).logit_scale.exp().item()
+    assert scale > 2  # far from 1, so leaving it out would change every probability
+    for image_id, row in ours.iterrows():
+        logits = scale * cosines[image_id].astype(np.float64)  # (1000,)
+        probs = softmax(logits)
+        top5 = np.argsort(-probs)[:5]
+        assert list(row["top5_ids"]) == top5.tolist()
+        np.testing.assert_allclose(row["top5_probs"], probs[top5], rtol=1e-3, atol=1e-6)
+        options = np.array(candidates[row["class_id"]])  # (20,) the class's candidates, in the file's order
+        probs_20 = softmax(logits[options])
+        best = np.argsort(-probs_20)[:5]
+        assert list(row["top5_1vs20_ids"]) == options[best].tolist()
+        np.testing.assert_allclose(row["top5_1vs20_probs"], probs_20[best], rtol=1e-3, atol=1e-6)
+
+
 def test_timm_predictions_equal_timms_own_transform_and_forward(tiny_timm, dataset, tmp_path):
     ours = engine_predictions(f"timm:test_resnet@{tiny_timm}", dataset, tmp_path)
     model = timm.create_model("test_resnet", pretrained=True, pretrained_cfg_overlay={"file": str(tiny_timm)}).eval()

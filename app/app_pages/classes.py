@@ -5,6 +5,7 @@ import streamlit as st
 from app import cached, charts, export, selections
 from app.widgets import presenter
 from app.widgets.export_menu import export_menu
+from app.widgets.navigation import end_page
 from engine.runs.format import SETUP_LABELS, SETUPS
 
 sources = cached.sources()
@@ -33,7 +34,7 @@ names = {("paper", r.model_id, r.setup): r.name for r in published.itertuples()}
 names |= {("run", r.run_id, s): f"{r.name} (run {r.run_id})" for r in runs.itertuples() for s in SETUPS}
 if not options:
     st.info("No per-class numbers: none are published, and no run is evaluated yet.")
-    st.stop()
+    end_page()
 
 
 def per_class(option: tuple[str, str, str]):
@@ -60,8 +61,9 @@ for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_mode
             rows = selections.in_order_of(rows, left_rows)
         left_rows = rows if left_rows is None else left_rows
         flagged = flagged or rows["flag"].ne("").any()
-        figures[f"per-class-{key[-1]}"] = charts.per_class_dumbbell(rows, names[chosen])
-        presenter.chart(figures[f"per-class-{key[-1]}"])
+        name = f"per-class-{key[-1]}"
+        figures[name] = charts.per_class_dumbbell(rows, names[chosen])
+        presenter.chart(figures[name], key=f"classes_chart_{key[-1]}")  # the same model may be picked twice
 if flagged:
     st.caption("† the paper's printed drop differs from common − counter here; kept as printed (see About).")
 export_menu("classes", figures, classes, export.provenance("per-class accuracy", "per model", len(figures)))

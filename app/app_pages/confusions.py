@@ -6,6 +6,7 @@ import streamlit as st
 
 from app import cached
 from app.widgets import photos, pickers
+from app.widgets.navigation import end_page
 
 sources = cached.sources()
 st.title("Confusions")
@@ -19,7 +20,7 @@ wrong = cached.confusions(sources, run.run_id, class_id, split, setup)
 background = classes.loc[class_id, f"{split}_background"]
 if wrong.empty:
     st.success(f"Every {split} ({background}) photo of this class is classified correctly.")
-    st.stop()
+    end_page()
 summary = ", ".join(f"{row.label} {row.photos}" for row in wrong.head(8).itertuples())
 st.subheader(f"{split} ({background}): {summary}")
 choice = pickers.picked_row(

@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import cached, intervals
 from app.widgets import photos, pickers
+from app.widgets.navigation import end_page
 from engine.runs.format import SETUP_LABELS, SETUPS
 
 sources = cached.sources()
@@ -21,7 +22,7 @@ with right:
 shared_setups = [s for s in SETUPS if s in set(run_a.setups) & set(run_b.setups)]
 if not shared_setups:
     st.warning("These runs have no setup in common.")
-    st.stop()
+    end_page()
 setup = st.radio("Candidate labels", shared_setups, format_func=SETUP_LABELS.get, key="flips_setup", horizontal=True)
 if run_a.dataset_fingerprint != run_b.dataset_fingerprint:
     st.warning("The two runs used different copies or versions of the dataset; only photos with the same path count.")
@@ -31,7 +32,7 @@ try:
     paired = intervals.paired_drop_difference(counts)
 except ValueError:
     st.warning("These runs share no photos on both backgrounds, so they cannot be compared photo by photo.")
-    st.stop()
+    end_page()
 shared = int(counts[["both", "only_a", "only_b", "neither"]].to_numpy().sum())
 metric_a, metric_b, metric_diff = st.columns(3)
 metric_a.metric("Drop of A (points)", f"{paired['drop_a']:.2f}")

@@ -7,6 +7,7 @@ import streamlit as st
 from app import cached, gallery_rows
 from app.thumbnails import GALLERY_PX, placeholder, thumbnail
 from app.widgets import photos, pickers
+from app.widgets.navigation import end_page
 from engine.config import cache_root
 
 sources = cached.sources()
@@ -30,7 +31,7 @@ st.caption(
 )
 if rows.empty:
     st.info(f"No photo of this class is {'classified correctly' if shown == 'correct only' else 'misclassified'}.")
-    st.stop()
+    end_page()
 
 root, cache, missing = Path(run.dataset_root), cache_root(), 0
 for column, split in zip(st.columns(2), ("common", "counter"), strict=True):

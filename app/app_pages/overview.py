@@ -7,6 +7,7 @@ from app.trends import place_on_trends
 from app.widgets import pickers, presenter
 from app.widgets.export_menu import export_menu
 from app.widgets.highlight import highlighted_run
+from app.widgets.navigation import end_page
 from engine.runs.format import SETUP_LABELS
 
 sources = cached.sources()
@@ -48,7 +49,7 @@ shown = selections.filter_points(points, families, backbones, datasets)
 shown_runs = selections.filter_points(runs, families, backbones, datasets) if len(runs) else runs
 if shown.empty and shown_runs.empty:
     st.info("No published model matches these filters.")
-    st.stop()
+    end_page()
 
 title = f"CounterAnimal, {SETUP_LABELS.get(setup, setup)} · {pickers.VARIANT_LABELS.get(variant, variant)}"
 shown_trends = {group: trend for group, trend in trends.items() if group in set(shown["trend_group"])}

@@ -1,6 +1,9 @@
-"""Moving between pages from a button or a story step: the page files by URL path, and the switch itself."""
+"""Moving between pages from a button or a story step: the page files by URL path, and the switch itself; and how
+a page ends early."""
 
 from __future__ import annotations
+
+from typing import NoReturn
 
 import streamlit as st
 
@@ -24,3 +27,13 @@ def go_to(page: str, params: dict[str, str]) -> None:
     for key, text in params.items():
         st.session_state[key] = url_state.KEYS[key][1](text)
     st.session_state["goto"] = (page, params)
+
+
+class PageEnd(Exception):
+    """A page has said all it has to say (`end_page`); app/main.py catches it."""
+
+
+def end_page() -> NoReturn:
+    """End the page here, as `st.stop()` would, but leave main.py free to publish the page's link afterwards:
+    after `st.stop()`, Streamlit stops the next Streamlit call too, so the link would keep the previous view."""
+    raise PageEnd

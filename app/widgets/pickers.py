@@ -8,6 +8,7 @@ import streamlit as st
 
 from app import cached
 from app.queries import Sources
+from app.widgets.navigation import end_page
 from engine.runs.format import SETUP_LABELS, SETUPS
 
 VARIANT_LABELS = {
@@ -58,7 +59,7 @@ def require_runs(sources: Sources, minimum: int = 1) -> pd.DataFrame:
     runs = cached.run_list(sources)
     if len(runs) < minimum:
         st.info(NO_RUNS if runs.empty else f"This page compares {minimum} runs; there is only {len(runs)}. {NO_RUNS}")
-        st.stop()
+        end_page()
     return runs
 
 

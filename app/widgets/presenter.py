@@ -25,12 +25,17 @@ def presenting() -> bool:
     return bool(st.session_state.get("present"))
 
 
-def chart(fig: go.Figure) -> None:
-    """A chart on the page; in the presenter view with projector-sized, high-contrast type."""
+def chart(fig: go.Figure, key: str | None = None) -> None:
+    """A chart on the page; in the presenter view with projector-sized, high-contrast type.
+
+    Args:
+        key: the chart's place on the page. A page that draws charts from the user's choices passes one: without it
+            Streamlit names a chart by its figure, and two equal figures (the same choice twice) would clash.
+    """
     if presenting():
         fig = go.Figure(fig)
         fig.update_layout(font={"size": 24, "color": "#000000"}, title_font_size=30)
-    st.plotly_chart(fig, theme=None)
+    st.plotly_chart(fig, theme=None, key=key)
 
 
 def story_steps(sources: Sources) -> list[stories.Step]:

@@ -9,28 +9,30 @@ from pathlib import Path
 
 from engine import jobs
 from engine.cli.eval_commands import SETUPS_HELP, add_results_option, parse_setups
-from engine.config import results_dir
+from engine.config import allowed_roots, results_dir
 from engine.errors import UserError
+from engine.jobs.inputs import resolve_request
 from engine.runs.format import SETUPS
 
 
 def job_submit(args: argparse.Namespace) -> int:
-    """Check a model's weights against its architecture and the dataset, then queue the job (nothing is queued if a
-    check fails) and start a worker unless one runs."""
+    """Check that the weights and the dataset lie under the allowed roots, the weights against their architecture and
+    the dataset, then queue the job (nothing is queued if a check fails) and start a worker unless one runs."""
     from engine.dataset.reader import load_dataset
     from engine.models import check_weights
 
     results = results_dir(args.results)
     try:
         setups = parse_setups(args.setups)
+        data = resolve_request(args.model, args.data, allowed_roots(results))  # before any file is read
         checked = check_weights(args.model)
-        dataset = load_dataset(Path(args.data))
+        dataset = load_dataset(data)
     except UserError as error:
         if not args.json:
             raise
         print(json.dumps({"error": str(error)}))  # for the Evaluate page: the message, in plain words
         return 2
-    request = {"model": args.model, "name": args.name, "data": str(Path(args.data).resolve()), "setups": setups}
+    request = {"model": args.model, "name": args.name, "data": str(data), "setups": setups}
     job = jobs.submit(results, {**request, "device": args.device, "checked": checked})
     started = False if args.no_start else jobs.ensure_worker(results)
     if args.json:
@@ -117,7 +119,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     job = commands.add_parser("job", help="evaluation jobs run by a background worker").add_subparsers(
         dest="job_command", required=True
     )
-    p = job.add_parser("submit", help="check a model's weights and the dataset, then queue the evaluation")
+    p = job.add_parser(
+        "submit",
+        help="check a model's weights and the dataset (both under the allowed roots, $COUNTERANIMAL_ALLOWED_ROOTS), "
+        "then queue the evaluation",
+    )
     p.add_argument("--model", required=True, help="model spec with local weights, e.g. timm:resnet50@/w/r50.pt")
     p.add_argument("--name", help="how the dashboard shows the model (default: from the spec)")
     p.add_argument("--data", required=True, help="the dataset folder")

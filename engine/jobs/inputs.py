@@ -1,8 +1,9 @@
 """What a browser may hand the engine: uploaded weight files, and paths of files on the server.
 
 Uploads are stored under `<results>/uploads/` with sanitized, content-addressed names. Server paths must lie under
-the configured allowed roots (`engine.config.allowed_roots`) once every symbolic link is resolved. Standard library
-only: the dashboard uses this module directly.
+the configured allowed roots (`engine.config.allowed_roots`) once every symbolic link is resolved; `job submit`
+checks a whole request (`resolve_request`), so no entry point can skip it. Torch-free: the dashboard uses this module
+directly.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import BinaryIO
 
 from engine.config import ROOTS_ENV, WEIGHT_SUFFIXES
 from engine.errors import UserError
+from engine.zoo.specs import parse_spec
 
 CHUNK_BYTES = 1 << 24
 
@@ -101,3 +103,20 @@ def resolve_allowed(text: str, roots: list[Path], what: str = "file") -> Path:
     if not exists:
         raise InputError(f"{text} does not exist on the server.")
     return real
+
+
+def resolve_request(model: str, data: str, roots: list[Path]) -> Path:
+    """The dataset folder's real path, once it and the model's local weights (a file, or an open_clip folder) are
+    found under `roots`. Checked before anything reads the weights, whoever asks (the Evaluate page, a terminal).
+
+    Raises:
+        InputError: the dataset or the weights outside every root, with `..`, or missing.
+        ModelError: an unknown model spec.
+    """
+    dataset = resolve_allowed(data, roots, "dataset")
+    spec = parse_spec(model)
+    if spec.folder is not None:
+        resolve_allowed(str(spec.folder), roots, "folder")
+    elif spec.file is not None:
+        resolve_allowed(str(spec.file), roots, "weight file")
+    return dataset
