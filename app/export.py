@@ -8,7 +8,7 @@ import io
 import threading
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 
 import pandas as pd
@@ -27,11 +27,28 @@ class ExportError(Exception):
     """A static image cannot be rendered (usually: no Chromium for kaleido); the message says what to do."""
 
 
-def provenance(what: str, setup: str, models: int) -> str:
-    """The caption that says where a figure comes from."""
+# The published numbers were read from the tables of the first preprint, not from the NeurIPS version.
+PAPER_VERSION = "Wang et al., arXiv 2403.11497v1"
+SCORE_TABLES = "Tables 3-16"  # every table the scores of results/paper/ were read from
+
+
+def paper_source(tables: Iterable[str] = ()) -> str:
+    """The paper version and the tables a figure's numbers come from, e.g. "…2403.11497v1, Tables 3, 13".
+
+    Args:
+        tables: the `source` values of the rows shown ("Table 3"); empty means every table with scores.
+    """
+    numbers = sorted({t.removeprefix("Table").strip() for t in tables if t}, key=lambda n: (len(n), n))  # 3 before 13
+    if not numbers:
+        return f"{PAPER_VERSION}, {SCORE_TABLES}"
+    return f"{PAPER_VERSION}, {'Table' if len(numbers) == 1 else 'Tables'} {', '.join(numbers)}"
+
+
+def provenance(what: str, setup: str, models: int, tables: Iterable[str] = ()) -> str:
+    """The caption that says where a figure comes from; `tables` as for `paper_source`."""
     return (
         f"CounterAnimal Explorer {__version__} · {what} · {setup} · {models} models · {date.today().isoformat()} · "
-        "data: Wang et al., NeurIPS 2024"
+        f"data: {paper_source(tables)}"
     )
 
 

@@ -25,6 +25,17 @@ def with_setup(rows: pd.DataFrame, setup: str, labels: dict[int, str]) -> pd.Dat
     )
 
 
+def confidence_text(confidence: float) -> str:
+    """A confidence as a whole percentage that never rounds to a wrong extreme: 0.004 -> "<1%", 0.996 -> ">99%"."""
+    if math.isnan(confidence):
+        return "n/a"  # a run without top-5 probabilities
+    if 0 < confidence < 0.01:
+        return "<1%"
+    if 0.99 < confidence < 1:
+        return ">99%"
+    return f"{confidence:.0%}"
+
+
 def select(rows: pd.DataFrame, shown: str, order: str) -> pd.DataFrame:
     """Keep all, only the errors or only the correct photos, then sort."""
     if shown == "errors only":

@@ -212,11 +212,15 @@ def model_counts(sources: Sources) -> pd.DataFrame:
     return run_query(sources, sql, ("models",))
 
 
+# Flags of published rows whose printed drop is not common - counter (results/paper/README.md).
+INCONSISTENT_FLAGS = ("drop_as_printed", "counter_as_printed")
+
+
 def flagged_rows(sources: Sources) -> pd.DataFrame:
     """Published rows whose printed drop is not common - counter, per table (scores, per_class)."""
     sql = """
-        SELECT 'scores' AS "table", count(*) AS rows FROM scores WHERE flag = 'drop_as_printed'
+        SELECT 'scores' AS "table", count(*) AS rows FROM scores WHERE flag IN (SELECT unnest(?::VARCHAR[]))
         UNION ALL
-        SELECT 'per_class', count(*) FROM per_class WHERE flag = 'drop_as_printed'
+        SELECT 'per_class', count(*) FROM per_class WHERE flag IN (SELECT unnest(?::VARCHAR[]))
     """
-    return run_query(sources, sql, ("scores", "per_class"))
+    return run_query(sources, sql, ("scores", "per_class"), [list(INCONSISTENT_FLAGS)] * 2)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
+
+from app.trends import Trend
 
 
 def filter_points(
@@ -65,7 +67,41 @@ def in_order_of(rows: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     return rows.sort_values("class_id", key=lambda ids: ids.map(rank).fillna(len(rank)), kind="stable")
 
 
-FLAG_NOTES = {"drop_as_printed": "printed drop ≠ common − counter"}
+# Footnotes for the `flag` values of the published tables (results/paper/README.md lists the flagged rows).
+FLAG_NOTES = {
+    "drop_as_printed": "printed drop ≠ common − counter",
+    "counter_as_printed": "printed counter is probably a typo (the paper's drop fits a corrected counter)",
+    "copy_of_single_prompt": "likely copy error: repeats the single-prompt row exactly; left out of trends",
+    "near_chance": "at or below chance (0.1%): likely a failed evaluation; left out of trends",
+}
+# Flags of published rows that are drawn but not fitted by default: their printed numbers are probably not a
+# measurement of the model (see results/paper/README.md).
+UNFITTED_FLAGS = ("copy_of_single_prompt", "near_chance")
+
+
+def rows_to_fit(points: pd.DataFrame, include_flagged: bool) -> pd.Series:
+    """True for the published rows trend lines are fitted to: all of them, or all but the doubtful flagged ones."""
+    if include_flagged:
+        return pd.Series(True, index=points.index)
+    return ~points["flag"].isin(UNFITTED_FLAGS)
+
+
+def overview_intro(variant: str) -> str:
+    """The Overview's first caption: what a point is, in the metric of the variant shown."""
+    metric = "plain per-image accuracy" if variant == "unbalanced_accuracy" else "class-balanced accuracy"
+    return (
+        f"Each point is a model: {metric} on photos with the class's common background (x) and with its counter "
+        "background (y). Below the dashed y = x line, a model loses accuracy when the background changes."
+    )
+
+
+def trend_sizes(trends: Mapping[str, Trend]) -> str:
+    """'the 20 CLIP and 15 ImageNet models fitted': how many published models each trend line was fitted to."""
+    if not trends:
+        return "no trend: too few models"
+    counts = [f"{trend.n} {group}" for group, trend in trends.items()]
+    listed = counts[0] if len(counts) == 1 else ", ".join(counts[:-1]) + " and " + counts[-1]
+    return f"the {listed} models fitted"
 
 
 def overview_table(points: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -1,14 +1,46 @@
 """Story presets: named sequences of views (a page and its choices) to step through in a meeting. Data, not code:
-`app/stories.toml` ships one; `<results>/stories.toml` adds a group's own."""
+`app/stories.toml` ships one; `<results>/stories.toml` adds a group's own.
+
+A step whose title states a direction ("CLIP models lose more ...") carries `claims` that say it in a form the
+published numbers can check (`check_claim`), so a headline cannot drift from the data it shows."""
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from app.trends import SCALES, place_on_trends
+
 BUILT_IN = Path(__file__).with_name("stories.toml")
 LATEST_RUN = "@latest_run"
+
+# Groups of published models a claim compares, by name: model rows (as `queries.model_scores` returns them) -> mask.
+GROUPS = {
+    "CLIP": lambda m: m["family"] == "CLIP",
+    "ImageNet": lambda m: m["family"] == "ImageNet",
+    "curated CLIP": lambda m: (m["family"] == "CLIP") & m["high_quality_data"].astype(bool),  # DataComp, DFN
+    "other CLIP": lambda m: (m["family"] == "CLIP") & ~m["high_quality_data"].astype(bool),
+}
+# What a claim compares: a column of the model rows (points), or effective robustness against the model's family
+# trend (points), checked in every axis scale, since its sign can depend on the scale.
+METRICS = ("common", "counter", "drop", "effective_robustness")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A direction a step's title states, in one of two forms: the mean `metric` of group `higher` exceeds that of
+    group `lower`; or the mean `metric` of `group` lies within `within` points of zero."""
+
+    metric: str
+    higher: str = ""
+    lower: str = ""
+    group: str = ""
+    within: float = 0.0  # points
 
 
 @dataclass(frozen=True)
@@ -17,6 +49,7 @@ class Step:
     page: str  # URL path of the page; "" is the Overview
     params: dict[str, str]  # as in a shared link
     needs_run: bool = False
+    claims: tuple[Claim, ...] = ()  # checked against the published numbers of the step's setup and variant
 
 
 @dataclass(frozen=True)
@@ -42,6 +75,7 @@ def _story(entry: dict) -> Story:
             s.get("page", ""),
             {k: str(v) for k, v in s.get("params", {}).items()},
             s.get("needs_run", False),
+            tuple(Claim(**c) for c in s.get("claims", [])),
         )
         for s in entry.get("step", [])
     )
@@ -55,5 +89,31 @@ def playable(story: Story, latest_run: str | None) -> list[Step]:
         if step.needs_run and latest_run is None:
             continue
         params = {k: v.replace(LATEST_RUN, latest_run or "") for k, v in step.params.items()}
-        steps.append(Step(step.title, step.page, params, step.needs_run))
+        steps.append(dataclasses.replace(step, params=params))
     return steps
+
+
+def _group_means(models: pd.DataFrame, claim: Claim, scale: str) -> dict[str, float]:
+    if claim.metric == "effective_robustness":
+        models, _, _ = place_on_trends(models, models.iloc[:0], scale, split_high_quality=False)
+    names = [name for name in (claim.higher, claim.lower, claim.group) if name]
+    means = {name: float(models.loc[GROUPS[name](models), claim.metric].mean()) for name in names}
+    if any(np.isnan(list(means.values()))):
+        raise ValueError(f"a group of {claim} has no published model")
+    return means
+
+
+def check_claim(models: pd.DataFrame, claim: Claim) -> bool:
+    """Whether the published models (one row each, as `queries.model_scores` returns them) bear the claim out."""
+    named = {claim.higher, claim.lower, claim.group} - {""}
+    one_form = bool(claim.group) != bool(claim.higher and claim.lower) and bool(claim.higher) == bool(claim.lower)
+    if claim.metric not in METRICS or not named <= set(GROUPS) or not one_form:
+        raise ValueError(
+            f"{claim}: give higher and lower, or group and within; metrics: {METRICS}, groups: {list(GROUPS)}"
+        )
+    for scale in SCALES if claim.metric == "effective_robustness" else ("linear",):
+        means = _group_means(models, claim, scale)
+        holds = abs(means[claim.group]) <= claim.within if claim.group else means[claim.higher] > means[claim.lower]
+        if not holds:
+            return False
+    return True

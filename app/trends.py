@@ -104,21 +104,28 @@ def trend_groups(points: pd.DataFrame, split_high_quality: bool) -> pd.Series:
 
 
 def place_on_trends(
-    points: pd.DataFrame, runs: pd.DataFrame, scale: str, split_high_quality: bool
+    points: pd.DataFrame,
+    runs: pd.DataFrame,
+    scale: str,
+    split_high_quality: bool,
+    fit: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Trend]]:
-    """Published models and runs with their `trend_group` and `effective_robustness`, and the trends.
+    """Published models and runs with their `trend_group`, `effective_robustness` and `in_trend`, and the trends.
 
-    The trends are fitted on the published models alone; runs are placed against them, never fitted, so evaluating a
-    model here does not move the line it is measured against.
+    The trends are fitted on the published rows chosen by `fit` alone; the other published rows and the runs are
+    placed against them, never fitted, so neither a doubtful printed row nor evaluating a model here moves the line
+    it is measured against.
 
     Args:
         points: published models (columns family, high_quality_data, common, counter).
         runs: models evaluated here, with the same columns; returned as given when empty.
         scale: the axis space the trends are fitted in (a key of `SCALES`).
         split_high_quality: whether curated-data CLIPs get their own trend.
+        fit: booleans aligned with `points`, True for the rows the trends are fitted to; None fits every row.
     """
-    points = points.assign(trend_group=trend_groups(points, split_high_quality))
-    trends = fit_trends(points, scale)
+    in_trend = pd.Series(True, index=points.index) if fit is None else fit.reindex(points.index, fill_value=False)
+    points = points.assign(trend_group=trend_groups(points, split_high_quality), in_trend=in_trend.astype(bool))
+    trends = fit_trends(points[points["in_trend"]], scale)
     points = points.assign(effective_robustness=effective_robustness(points, trends))
     if len(runs):
         runs = runs.assign(trend_group=trend_groups(runs, split_high_quality))

@@ -24,6 +24,7 @@ KEYS: dict[str, tuple[Callable, Callable]] = {
     "variant": _TEXT,
     "overview_scale": _TEXT,
     "overview_split_hq": _FLAG,
+    "overview_fit_flagged": _FLAG,  # fit trends to flagged rows too (copies, near-chance checkpoints)
     "overview_family": _LIST,
     "overview_backbone": _LIST,
     "overview_data": _LIST,

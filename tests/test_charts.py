@@ -162,3 +162,12 @@ def test_runs_are_stars_with_asymmetric_intervals_and_a_line_from_the_paper():
     assert stars.error_y.arrayminus[0] == pytest.approx(forward(np.array([41.0]))[0] - forward(np.array([38.0]))[0])
     gap = next(t for t in fig.data if t.name == "paper → here")
     assert list(gap.x)[:2] == pytest.approx(list(forward(np.array([64.0, 66.0]))))  # paper model 0, then the run
+
+
+def test_points_left_out_of_the_trend_fit_are_drawn_with_an_orange_outline():
+    points = POINTS.assign(trend_group=trend_groups(POINTS, False), in_trend=[True] * 8 + [False])
+    fig = charts.overview_scatter(points, "linear", fit_trends(points[points["in_trend"]], "linear"), "t")
+    (clip,) = [t for t in traces(fig, "markers") if t.name == "CLIP"]  # models 0, 1 and 8 (not curated)
+    assert list(clip.marker.line.color) == ["#ffffff", "#ffffff", "#ff7f0e"]
+    assert "flagged: not in trend fit" in {t.name for t in fig.data}
+    assert sum(len(t.x) for t in traces(fig, "markers")) == 9  # still drawn, once

@@ -178,7 +178,9 @@ def test_demo_writes_a_dataset_and_two_runs(capsys, tmp_path, monkeypatch, demo_
     cache = demo_results.parent / "cache"  # the session demo's cache: its text embeddings are reused
     code, out, _ = run_cli(capsys, "demo", "--to", tmp_path / "demo", "--workers", 1, "--cache", cache)
     assert code == 0 and out.count(": run ") == 2
-    assert f"counteranimal serve --results {tmp_path / 'demo' / 'results'}" in out
+    to = (tmp_path / "demo").resolve()  # the printed command works from any folder: absolute paths
+    data, roots = f"COUNTERANIMAL_DATA={to / 'data' / 'LAION-final'}", f"COUNTERANIMAL_ALLOWED_ROOTS={to}"
+    assert f"{data} {roots} counteranimal serve --results {to / 'results'}" in out  # Evaluate can reach the demo
     assert len(list((tmp_path / "demo" / "results" / "runs").iterdir())) == 2
 
 
@@ -222,3 +224,23 @@ def test_checking_photos_needs_no_torch(dataset_dir):
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "24 readable images" in done.stdout
+
+
+def test_an_engine_command_without_the_engine_says_how_to_install_it(tmp_path):
+    """`counteranimal demo` in a dashboard-only installation: one line naming `make engine`, no traceback."""
+    code = "import sys; sys.modules['torch'] = None; from engine.cli import main; sys.exit(main(sys.argv[1:]))"
+    command = [sys.executable, "-c", code, "demo", "--to", str(tmp_path / "demo")]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: this command needs the engine") and "make engine" in line
+
+
+def test_job_submit_names_a_wrong_weight_path_even_when_the_dataset_is_wrong_too(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv(config.ROOTS_ENV, str(tmp_path / "weights"))
+    weights, data = tmp_path / "elsewhere" / "w.safetensors", tmp_path / "no-dataset"
+    argv = ["job", "submit", "--no-start", "--results", tmp_path / "results", "--data", data]
+    code, _, err = run_cli(capsys, *argv, "--model", f"timm:test_resnet@{weights}")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"{weights} is outside" in err and f"{data} is outside" in err

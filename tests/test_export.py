@@ -37,6 +37,13 @@ def test_pdf_is_a_slide_page_with_the_title_and_caption():
     assert "Snow to grass" in text and "CounterAnimal Explorer" in text
 
 
+def test_caption_names_the_preprint_version_and_its_tables_not_the_neurips_version():
+    assert "arXiv 2403.11497v1, Tables 3-16" in CAPTION and "NeurIPS" not in CAPTION
+    shown = export.provenance("published numbers", "1 vs 20", 2, tables=["Table 13", "Table 3", "Table 13"])
+    assert shown.endswith("data: Wang et al., arXiv 2403.11497v1, Tables 3, 13")
+    assert export.paper_source(["Table 9"]) == "Wang et al., arXiv 2403.11497v1, Table 9"
+
+
 def test_html_works_without_a_server():
     html = export.render(FIGURE, "html").decode()
     assert "Snow to grass" in html and "plotly" in html.lower() and "<script" in html

@@ -49,3 +49,8 @@ def test_pages_follow_the_longer_column():
 def test_top5_names_classes_with_probabilities():
     table = gallery_rows.top5(ROWS.iloc[0], "1vs1000", LABELS)
     assert table["class"].tolist()[:2] == ["✓ ice bear", "1"] and table["probability"].iloc[0] == 0.9
+
+
+def test_confidence_text_never_rounds_to_a_wrong_extreme():
+    texts = [gallery_rows.confidence_text(p) for p in (0.004, 0.0, 0.2, 0.996, 1.0, float("nan"))]
+    assert texts == ["<1%", "0%", "20%", ">99%", "100%", "n/a"]

@@ -1,6 +1,7 @@
 """Reading dataset folders: both real layouts, awkward files, and clear errors."""
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,3 +111,12 @@ def test_fingerprint_survives_copying_and_changes_with_contents(named, tmp_path)
     assert load_dataset(copy).fingerprint == load_dataset(named).fingerprint
     next(copy.rglob("*.jpg")).write_bytes(b"different size")
     assert load_dataset(copy).fingerprint != load_dataset(named).fingerprint
+
+
+def test_a_missing_dataset_folder_is_named_absolutely_with_the_next_step(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatasetError) as raised:
+        find_dataset_root(Path("data"))
+    message = str(raised.value)
+    assert message.startswith(f"{tmp_path / 'data'} is not a folder")
+    assert "counteranimal download" in message and "counteranimal demo" in message

@@ -1,6 +1,7 @@
 import pandas as pd
 
 from app import selections
+from app.trends import Trend
 
 POINTS = pd.DataFrame(
     {
@@ -88,7 +89,7 @@ def test_overview_table_describes_each_model_and_notes_flags():
         drop=[20.0] * 5,
         effective_robustness=[1.0] * 5,
         trend_group=POINTS["family"],
-        flag=["", "drop_as_printed", "", "", ""],
+        flag=["", "drop_as_printed", "counter_as_printed", "", ""],
     )
     table = selections.overview_table(points)
     assert list(table.columns) == [
@@ -96,6 +97,7 @@ def test_overview_table_describes_each_model_and_notes_flags():
         "eff. robustness", "trend", "note", "run_id",
     ]  # fmt: skip
     assert table["note"].tolist()[:2] == ["", "printed drop ≠ common − counter"]
+    assert table["note"].iloc[2].startswith("printed counter is probably a typo")
 
 
 def test_overview_table_lists_runs_after_the_paper():
@@ -117,3 +119,21 @@ def test_runs_table_gives_the_reproduction_gap_and_intervals():
     (row,) = selections.runs_table(runs, paper).to_dict("records")
     assert (row["gap common"], row["gap counter"], row["gap drop"]) == (1.0, -1.5, 2.5)
     assert row["drop 95% CI"] == "19.0 to 26.0" and row["paper drop"] == 20.0
+
+
+def test_flagged_copy_and_near_chance_rows_are_not_fitted_unless_asked():
+    points = POINTS.assign(flag=["", "copy_of_single_prompt", "near_chance", "drop_as_printed", ""])
+    assert selections.rows_to_fit(points, include_flagged=False).tolist() == [True, False, False, True, True]
+    assert selections.rows_to_fit(points, include_flagged=True).all()
+
+
+def test_overview_intro_names_the_variants_metric():
+    assert "class-balanced accuracy" in selections.overview_intro("default")
+    unbalanced = selections.overview_intro("unbalanced_accuracy")
+    assert "per-image accuracy" in unbalanced and "class-balanced" not in unbalanced
+
+
+def test_trend_sizes_count_the_models_each_line_was_fitted_to():
+    trends = {"CLIP": Trend("CLIP", "linear", 1.0, 0.0, 27), "ImageNet": Trend("ImageNet", "linear", 1.0, 0.0, 15)}
+    assert selections.trend_sizes(trends) == "the 27 CLIP and 15 ImageNet models fitted"
+    assert selections.trend_sizes({}) == "no trend: too few models"

@@ -118,3 +118,16 @@ def test_no_runs_stay_no_runs():
     runs = points([])
     _, placed, _ = place_on_trends(points(ON_THE_LINE), runs, "linear", False)
     assert placed is runs
+
+
+def test_only_the_rows_to_fit_make_the_trend_but_every_row_is_placed():
+    # Three CLIPs on counter = common - 20 and one at (1, 1). Fitted, the outlier pulls the line (OLS on all four:
+    # means 52.75 and 37.75, Sxy = 2735.75, Sxx = 3770.75, slope 0.7255); left out, the line is the exact one and the
+    # outlier sits 1 - (1 - 20) = 20 points above it.
+    published = points([*ON_THE_LINE, ("CLIP", False, 1, 1)])
+    placed, _, trends = place_on_trends(published, points([]), "linear", False, fit=pd.Series([True] * 3 + [False]))
+    assert (trends["CLIP"].slope, trends["CLIP"].intercept, trends["CLIP"].n) == pytest.approx((1.0, -20.0, 3))
+    assert placed["effective_robustness"].iloc[3] == pytest.approx(20.0)
+    assert placed["in_trend"].tolist() == [True, True, True, False]
+    _, _, all_rows = place_on_trends(published, points([]), "linear", False)
+    assert all_rows["CLIP"].n == 4 and all_rows["CLIP"].slope == pytest.approx(2735.75 / 3770.75)

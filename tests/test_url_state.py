@@ -79,6 +79,7 @@ def changed(page: str | None, widget: str, key: str, value: object, **kwargs) ->
 CHANGED = [  # choices over the published numbers
     changed(None, "selectbox", "variant", "openai_80_prompt_ensemble"),
     changed(None, "toggle", "overview_split_hq", True),
+    changed(None, "toggle", "overview_fit_flagged", True),
     changed(None, "multiselect", "overview_backbone", ["RN50", "ViT/B/16"]),
     changed(None, "multiselect", "overview_data", ["LAION400M"]),
     changed("scaling", "selectbox", "scaling_data", "LAION2B"),

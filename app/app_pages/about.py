@@ -10,9 +10,10 @@ st.title("About CounterAnimal Explorer")
 st.markdown(
     """
 **What CounterAnimal measures.** Image classifiers can lean on the background instead of the animal: a polar bear
-is easy on snow and hard on grass. CounterAnimal (Wang et al., NeurIPS 2024) photographs 45 animal classes from
-iNaturalist twice: on the background where a reference CLIP model does best (**common**, e.g. ice bear on snow) and
-where it does worst (**counter**, e.g. ice bear on grass). The accuracy a model loses between the two is its
+is easy on snow and hard on grass. CounterAnimal (Wang et al., NeurIPS 2024; arXiv 2403.11497) collects photos of 45
+animal classes from iNaturalist and splits each class's photos by background: the background where a reference CLIP
+model does best (**common**, e.g. ice bear on snow) and the one where it does worst (**counter**, e.g. ice bear on
+grass). The accuracy a model loses between the two is its
 reliance on that spurious background. The paper finds that CLIP models drop more than ImageNet-trained models of
 similar accuracy, and that larger backbones and curated pre-training data (DataComp, DFN) help.
 
@@ -41,8 +42,9 @@ st.markdown(
     "**The published numbers here.** "
     + ", ".join(f"{row.models} {row.family}" for row in main.itertuples())
     + f" models from the paper's main tables, plus {counts.loc[counts['role'] != 'main', 'models'].sum()} "
-    "alternative checkpoints (Table 9). Every number was read from the text of the v1 preprint's tables (arXiv "
-    "2403.11497) and is kept as printed."
+    "alternative checkpoints (Table 9). Every number was read from the text of the tables of the first preprint, "
+    "arXiv 2403.11497v1 (Tables 2-16; the `source` column names each row's table), not from the NeurIPS version, "
+    "and is kept as printed."
 )
 flagged = cached.flagged_rows(sources).set_index("table")["rows"]
 st.markdown(
@@ -55,8 +57,11 @@ st.markdown(
 - Two checkpoint tags the paper prints do not exist in open_clip (ViT-bigG-14 "S34B B160K", DataComp ViT-L/14
   "XL S32B B82K"); the nearest real tags are used as model ids.
 - Which ImageNet weights the paper used is not stated; the ids name torchvision's `IMAGENET1K_V1` weights.
-- An independent reproduction matched most CLIP numbers to about 0.2 points, but got 70.12 / 41.29 for
-  CLIP-LAION400M-ViT/B/32 (paper: 67.13 / 36.95), possibly the QuickGELU variant.
+- An independent reproduction matched most CLIP numbers to about 0.2 points, but not all: it got 77.13 / 56.33
+  for CLIP-LAION2B-ConvNext/BW (paper: 61.03 / 39.91), a miss of 16 points; 70.12 / 41.29 for
+  CLIP-LAION400M-ViT/B/32 (paper: 67.13 / 36.95); and it missed ViT-bigG/14 by 0.9 points.
+- The `laion400m_e31` / `laion400m_e32` weights were trained with QuickGELU and need it; the engine evaluates them
+  with QuickGELU. The paper does not say which it used: its lower numbers may come from the plain-GELU model.
 - Class "prairie chicken": the figure says 25 common photos, while the class-wise accuracies are multiples of 1/259.
 - Background names differ between tables for three classes (black swan, dung beetle, brambling).
 

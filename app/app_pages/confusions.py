@@ -27,4 +27,9 @@ choice = pickers.picked_row(
     wrong[["label", "photos", "predicted"]], key=f"confusions_table_{run.run_id}_{class_id}_{split}_{setup}"
 )
 st.caption(f"Photos predicted as **{wrong.iloc[choice].label}** (select another row above to see its photos).")
-photos.thumbnail_grid(Path(run.dataset_root), list(wrong.iloc[choice].image_ids)[:12], columns=6)
+photos.thumbnail_grid(
+    Path(run.dataset_root),
+    list(wrong.iloc[choice].image_ids),
+    columns=6,
+    key=f"confusions_photos_{run.run_id}_{class_id}_{split}_{setup}_{choice}",
+)

@@ -45,7 +45,7 @@ for column, split in zip(st.columns(2), ("common", "counter"), strict=True):
                 missing += path is None
                 st.image(str(path or placeholder(GALLERY_PX, cache)), width="stretch")
                 mark = ":green[**✓**]" if row.correct else ":red[**✗**]"
-                st.markdown(f"{mark} {row.predicted_label} · {row.confidence:.0%}")
+                st.markdown(f"{mark} {row.predicted_label} · {gallery_rows.confidence_text(row.confidence)}")
                 if st.button("Enlarge", key=f"zoom_{row.image_id}", width="stretch"):
                     photos.photo_dialog(root / row.image_id, rows.set_index("image_id").loc[row.image_id], labels)
 if missing:

@@ -12,13 +12,9 @@ from engine.runs.format import SETUP_LABELS
 
 sources = cached.sources()
 st.title("Common vs counter backgrounds")
-st.caption(
-    "Each point is a model: class-balanced accuracy on photos with the class's common background (x) and with its "
-    "counter background (y). Below the dashed y = x line, a model loses accuracy when the background changes."
-)
-
 setup, variant = pickers.setup_and_variant(sources)
-left, right = st.columns([1, 1])
+st.caption(selections.overview_intro(variant))
+left, middle, right = st.columns([1, 1, 1])
 scale = left.radio(
     "Axis scale",
     ["linear", "probit", "logit"],
@@ -26,12 +22,22 @@ scale = left.radio(
     key="overview_scale",
     help="Trend lines are least-squares fits in the chosen axis space.",
 )
-split_high_quality = right.toggle("Own trend for DataComp/DFN CLIPs", key="overview_split_hq")
+split_high_quality = middle.toggle("Own trend for DataComp/DFN CLIPs", key="overview_split_hq")
+fit_flagged = right.toggle(
+    "Fit trends to flagged rows too",
+    key="overview_fit_flagged",
+    help="Flagged rows (a likely copy error, a near-chance score) are drawn, ringed, and by default not fitted.",
+)
 
-# Trends and effective robustness come from every published model of the setup and variant (filters only choose
-# what is shown); the models evaluated here are placed against the same trends.
+# Trends and effective robustness come from the published models of the setup and variant (filters only choose what
+# is shown; flagged rows only if asked); the models evaluated here are placed against the same trends.
+published = cached.model_scores(sources, setup, variant)
 points, runs, trends = place_on_trends(
-    cached.model_scores(sources, setup, variant), cached.run_scores(sources, setup, variant), scale, split_high_quality
+    published,
+    cached.run_scores(sources, setup, variant),
+    scale,
+    split_high_quality,
+    selections.rows_to_fit(published, fit_flagged),
 )
 if len(runs) and variant != "unbalanced_accuracy":  # intervals are for the class-balanced metric
     runs = runs.merge(cached.run_intervals(sources, setup), on="run_id", how="left")
@@ -60,7 +66,7 @@ st.caption(
     f"{len(shown)} of {len(points)} published models, {len(shown_runs)} evaluated here (stars, with 95% bootstrap "
     "intervals; dotted: from the paper's number for the same model). Marker size: backbone parameters; CLIP colour: "
     "pre-training pairs; outlined: curated data (DataComp, DFN). Effective robustness: counter accuracy minus the "
-    f"model's trend line ({scale} fit over all {len(points)} models of its family) at its common accuracy."
+    f"model's trend line ({scale} fit over {selections.trend_sizes(trends)}) at its common accuracy."
 )
 
 table = selections.overview_table(shown, shown_runs)

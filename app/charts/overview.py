@@ -71,7 +71,7 @@ def _points_trace(name: str, rows: pd.DataFrame, scale: str) -> go.Scatter:
             **marker_color,
             "symbol": FAMILY_SYMBOLS.get(family, "circle"),
             "size": marker_size(rows["params_m"]),
-            "line": _highlight_line(name),
+            "line": _marker_lines(name, rows),
             "opacity": 0.9,
         },
         customdata=custom.fillna("").to_numpy(),
@@ -99,6 +99,33 @@ def _legend_swatch(name: str) -> go.Scatter:
         y=[None],
         mode="markers",
         marker={"color": "#21918c", "symbol": "circle", "size": 12, "line": _highlight_line(name)},
+        meta={"legend_only": True},
+    )
+
+
+UNFITTED_COLOR = "#ff7f0e"  # outline of published points drawn but left out of the trend fits (flagged rows)
+
+
+def _marker_lines(name: str, rows: pd.DataFrame) -> dict:
+    """Each point's outline: its group's, or a thick orange one where the row is not in the trend fit."""
+    line = _highlight_line(name)
+    if "in_trend" not in rows:
+        return line
+    unfitted = ~rows["in_trend"].astype(bool).to_numpy()
+    return {
+        "width": np.where(unfitted, 3.0, line["width"]).tolist(),
+        "color": np.where(unfitted, UNFITTED_COLOR, line["color"]).tolist(),
+    }
+
+
+def _unfitted_legend() -> go.Scatter:
+    """The legend entry explaining the orange outline of flagged points."""
+    return go.Scatter(
+        name="flagged: not in trend fit",
+        x=[None],
+        y=[None],
+        mode="markers",
+        marker={"color": "#ffffff", "symbol": "circle", "size": 12, "line": {"width": 3, "color": UNFITTED_COLOR}},
         meta={"legend_only": True},
     )
 
@@ -226,6 +253,8 @@ def overview_scatter(
         fig.add_trace(_points_trace(name, rows, scale))
         if rows["family"].iloc[0] == "CLIP":
             fig.add_trace(_legend_swatch(name))
+    if "in_trend" in points and (~points["in_trend"]).any():
+        fig.add_trace(_unfitted_legend())
     if len(runs):
         if (gaps := _gap_trace(runs, points, scale)) is not None:
             fig.add_trace(gaps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,8 @@ from app import gallery_rows
 from app.thumbnails import DETAIL_PX, GALLERY_PX, placeholder, thumbnail
 from engine.config import cache_root
 from engine.runs.format import SETUP_LABELS, SETUPS
+
+PHOTOS_PER_PAGE = 12  # thumbnails on one page of a grid: two or three rows, quick to scan and to make
 
 
 @st.dialog("Photo", width="large")
@@ -30,11 +33,25 @@ def photo_dialog(photo: Path, row: pd.Series, labels: dict[int, str]) -> None:
             })  # fmt: skip
 
 
-def thumbnail_grid(root: Path, image_ids: list[str], columns: int) -> None:
-    """Thumbnails of photos under `root`, `columns` per row; a placeholder and a notice for missing ones."""
+def photo_page(image_ids: list[str], page: int) -> tuple[list[str], str]:
+    """The photos on `page` (from 1) of `PHOTOS_PER_PAGE` each, and a caption saying which of how many they are."""
+    start = (page - 1) * PHOTOS_PER_PAGE
+    shown = image_ids[start : start + PHOTOS_PER_PAGE]
+    return shown, f"{len(shown)} of {len(image_ids)} photos ({start + 1}-{start + len(shown)})"
+
+
+def thumbnail_grid(root: Path, image_ids: list[str], columns: int, key: str) -> None:
+    """Thumbnails of photos under `root`, `columns` per row, a page at a time with a page number (widget `key`) when
+    there are more than `PHOTOS_PER_PAGE`; a placeholder and a notice for missing ones."""
     if not image_ids:
         st.caption("No photos.")
         return
+    if len(image_ids) > PHOTOS_PER_PAGE:
+        pages = math.ceil(len(image_ids) / PHOTOS_PER_PAGE)
+        left, right = st.columns([1, 3], vertical_alignment="bottom")
+        page = left.number_input(f"Page (of {pages})", min_value=1, max_value=pages, step=1, key=key)
+        image_ids, caption = photo_page(image_ids, min(int(page), pages))
+        right.caption(caption)
     cache, missing = cache_root(), 0
     for i, image_id in enumerate(image_ids):
         if i % columns == 0:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import cached
+from app import cached, job_client
 from app.queries import Sources
 from app.widgets.navigation import end_page
 from engine.runs.format import SETUP_LABELS, SETUPS
@@ -18,6 +18,10 @@ VARIANT_LABELS = {
     "alt_checkpoint": "Alternative checkpoints (Table 9)",
 }
 NO_RUNS = "No evaluated runs yet. Evaluate a model with `counteranimal eval`, or try `counteranimal demo`."
+NO_RUNS_NO_ENGINE = (
+    "No evaluated runs yet. Making them (`counteranimal eval`, or `counteranimal demo` to try the pages) needs the "
+    "engine, which this installation lacks: run `make engine`, or `pip install -e '.[engine]'`."
+)
 
 
 def keep_choices() -> None:
@@ -58,7 +62,8 @@ def require_runs(sources: Sources, minimum: int = 1) -> pd.DataFrame:
     """The runs (`run_queries.run_list`), or a note saying how to make them and the end of the page."""
     runs = cached.run_list(sources)
     if len(runs) < minimum:
-        st.info(NO_RUNS if runs.empty else f"This page compares {minimum} runs; there is only {len(runs)}. {NO_RUNS}")
+        note = NO_RUNS if job_client.engine_installed() else NO_RUNS_NO_ENGINE
+        st.info(note if runs.empty else f"This page compares {minimum} runs; there is only {len(runs)}. {note}")
         end_page()
     return runs
 
@@ -91,6 +96,12 @@ def run_setup_picker(run: pd.Series, key: str, where=st) -> str:
 def picked_row(table: pd.DataFrame, key: str) -> int:
     """A table the user picks a row of; the picked row's position (the first row until one is picked). The key
     carries what the table shows, so a pick never outlives its table."""
+    row = ticked_row(table, key)
+    return 0 if row is None else row
+
+
+def ticked_row(table: pd.DataFrame, key: str) -> int | None:
+    """A table the user picks a row of; the picked row's position, or None until one is ticked."""
     event = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key=key)
     rows = event.selection.rows if event else []
-    return min(rows[0], len(table) - 1) if rows else 0
+    return min(rows[0], len(table) - 1) if rows else None

@@ -1,6 +1,7 @@
 """The `counteranimal` command: the only place that parses arguments. Each command is a thin shell over the engine,
 defined with its siblings in `eval_commands`, `job_commands` and `data_commands`; torch is imported only inside the
-commands that need it. Bad input (any `engine.errors.UserError`) is printed as one line, never as a traceback."""
+commands that need it. Bad input (any `engine.errors.UserError`) is printed as one line, never as a traceback, and so
+is a command that needs the engine run where only the dashboard is installed."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from engine.errors import UserError
 
 APP_MAIN = Path(__file__).resolve().parents[2] / "app" / "main.py"
 MAX_UPLOAD_MB = 2048  # the Evaluate page's largest upload (a ViT-L/14 checkpoint is about 1.7 GB)
+ENGINE_MODULES = {"torch", "torchvision", "open_clip", "timm", "safetensors"}  # the `engine` extra, not the dashboard
+NO_ENGINE = "this command needs the engine (torch, open_clip, timm): run `make engine`, or `pip install -e '.[engine]'`"
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -53,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:  # commands import torch & co. only when they run, so this is the one place
+        if (error.name or "").split(".")[0] not in ENGINE_MODULES:
+            raise
+        print(f"error: {NO_ENGINE}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `counteranimal zoo | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 from pathlib import Path
 
-from engine.config import RESULTS_ENV, results_dir
+from engine.config import DATA_ENV, RESULTS_ENV, ROOTS_ENV, results_dir
 from engine.errors import UserError
 from engine.runs.format import SETUPS
 
@@ -124,8 +125,20 @@ def demo(args: argparse.Namespace) -> int:
     results, outcomes = write_demo(Path(args.to), cache_root(args.cache), workers=args.workers)
     for outcome in outcomes:
         print(f"{outcome.spec}: run {outcome.run_id}{' (already there)' if outcome.skipped else ''}")
-    print(f"demo runs in {results}; look at them with `counteranimal serve --results {results}`")
+    print(f"demo runs in {results}; look at them, and evaluate the demo models on the Evaluate page, with")
+    print(f"  {demo_serve_command(Path(args.to))}")
     return 0
+
+
+def demo_serve_command(to: Path) -> str:
+    """The shell command that serves the demo in `to` with every page working: its dataset as the Evaluate page's
+    default, and its folder (models, dataset, results) as the one the page may read weights and datasets from."""
+    from engine.dataset.reader import find_dataset_root
+
+    to = Path(to).resolve()
+    settings = {DATA_ENV: find_dataset_root(to / "data"), ROOTS_ENV: to}
+    assignments = " ".join(f"{name}={shlex.quote(str(value))}" for name, value in settings.items())
+    return f"{assignments} counteranimal serve --results {shlex.quote(str(to / 'results'))}"
 
 
 def add_results_option(parser: argparse.ArgumentParser) -> None:

@@ -23,6 +23,12 @@ SPLITS = ("common", "counter")
 _INDEXED_FOLDER = re.compile(r"^(\d+)\s+(.+)$")  # "100 black swan"
 
 
+GET_DATASET = (
+    "Get the dataset with `counteranimal download` and pass the extracted folder, or make a small synthetic one "
+    "with `counteranimal demo` and start the dashboard as it prints."
+)
+
+
 class DatasetError(UserError):
     """The folder is not a usable CounterAnimal dataset; the message says why and what to do."""
 
@@ -106,13 +112,16 @@ def locate_dataset(root: Path, max_depth: int = 3) -> Path | None:
 def find_dataset_root(path: Path) -> Path:
     """The folder holding the class folders: `path` itself or the shallowest such folder inside it."""
     path = Path(path).expanduser()
-    if not path.is_dir():
-        raise DatasetError(f"{path} is not a folder. Pass the dataset folder, or the folder the archive went into.")
+    if not path.is_dir():  # messages name the absolute path: a relative one hides which folder was meant
+        raise DatasetError(
+            f"{path.absolute()} is not a folder. Pass the dataset folder, or the folder the archive went into. "
+            + GET_DATASET
+        )
     if root := locate_dataset(path):
         return root
     raise DatasetError(
-        f"No CounterAnimal class folders (with common-<background>/ and counter-<background>/ inside) in {path} "
-        "or below. Get the dataset with `counteranimal download`, then pass the extracted folder."
+        f"No CounterAnimal class folders (with common-<background>/ and counter-<background>/ inside) in "
+        f"{path.absolute()} or below. {GET_DATASET}"
     )
 
 

@@ -110,13 +110,18 @@ def resolve_request(model: str, data: str, roots: list[Path]) -> Path:
     found under `roots`. Checked before anything reads the weights, whoever asks (the Evaluate page, a terminal).
 
     Raises:
-        InputError: the dataset or the weights outside every root, with `..`, or missing.
+        InputError: the weights or the dataset outside every root, with `..`, or missing: every problem in one
+            message, so a wrong dataset does not hide a wrong weight path.
         ModelError: an unknown model spec.
     """
-    dataset = resolve_allowed(data, roots, "dataset")
     spec = parse_spec(model)
-    if spec.folder is not None:
-        resolve_allowed(str(spec.folder), roots, "folder")
-    elif spec.file is not None:
-        resolve_allowed(str(spec.file), roots, "weight file")
+    checks = [(path, what) for path, what in ((spec.folder, "folder"), (spec.file, "weight file")) if path is not None]
+    problems, dataset = [], None
+    for path, what in [*checks, (data, "dataset")]:
+        try:
+            dataset = resolve_allowed(str(path), roots, what)  # the last check is the dataset's
+        except InputError as error:
+            problems.append(str(error))
+    if problems:
+        raise InputError(" ".join(dict.fromkeys(problems)))  # each problem once
     return dataset
