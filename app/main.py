@@ -1,12 +1,14 @@
 """Dashboard entry point: `counteranimal serve` (or `streamlit run app/main.py`)."""
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app import cached, job_client, url_state
 from app.queries import DataError
 from app.widgets import navigation, pickers, presenter
 
-st.set_page_config(page_title="CounterAnimal Explorer", page_icon=":material/pets:", layout="wide")
+# An emoji tab icon: a `:material/` one is fetched from a font CDN, so offline it is missing.
+st.set_page_config(page_title="CounterAnimal Explorer", page_icon="🐾", layout="wide")
 
 pickers.keep_choices()
 job_client.resume_jobs()
@@ -21,6 +23,18 @@ pages = [
     st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/play_circle:"),
     st.Page("app_pages/about.py", title="About", icon=":material/info:"),
 ]
+
+
+def forget_unknown_address(known: list[st.Page]) -> None:
+    """An unknown address (`/nosuchpage`) opens the default page plainly: Streamlit would open it under a "Page not
+    found" dialog. Streamlit has no public hook for this, so the intent is reset on its page manager, if it has one."""
+    manager = getattr(get_script_run_ctx(), "pages_manager", None)
+    asked = getattr(manager, "intended_page_name", None)
+    if asked and not manager.intended_page_script_hash and asked not in {p.url_path for p in known}:
+        manager.set_script_intent("", "")
+
+
+forget_unknown_address(pages)
 page = st.navigation(pages)
 if target := st.session_state.pop("goto", None):  # a story step or a button chose another view
     page_path, params = target

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from app.trends import Trend
@@ -104,14 +105,54 @@ def trend_sizes(trends: Mapping[str, Trend]) -> str:
     return f"the {listed} models fitted"
 
 
-def overview_table(points: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+def fitted_common_ranges(points: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Per trend group, the lowest and highest common accuracy (%) of the published rows its trend was fitted to."""
+    if "trend_group" not in points:
+        return {}
+    fitted = points[points["in_trend"].astype(bool)] if "in_trend" in points else points
+    spans = fitted.groupby("trend_group")["common"].agg(["min", "max"])
+    return {group: (float(lo), float(hi)) for group, lo, hi in spans.itertuples()}
+
+
+def outside_fitted_range(rows: pd.DataFrame, ranges: Mapping[str, tuple[float, float]]) -> pd.Series:
+    """True where a row's common accuracy lies outside the range its trend was fitted on, so its effective robustness
+    is an extrapolation of the line (False where the row has no fitted trend)."""
+    lo = rows["trend_group"].map(lambda group: ranges.get(group, (np.nan, np.nan))[0]).astype(float)
+    hi = rows["trend_group"].map(lambda group: ranges.get(group, (np.nan, np.nan))[1]).astype(float)
+    return ((rows["common"] < lo) | (rows["common"] > hi)).astype(bool)
+
+
+def extrapolation_note(group: str, ranges: Mapping[str, tuple[float, float]]) -> str:
+    """The words for an effective robustness read off the trend line outside its fitted range."""
+    lo, hi = ranges[group]
+    return f"eff. robustness extrapolated: common outside the {lo:.0f}-{hi:.0f}% the {group} trend was fitted on"
+
+
+def _notes(table: pd.DataFrame, ranges: Mapping[str, tuple[float, float]]) -> pd.Series:
+    """Each row's footnotes: its flag's, and the extrapolation of its effective robustness."""
+    flags = table["flag"].map(FLAG_NOTES).fillna("") if "flag" in table else pd.Series("", index=table.index)
+    extrapolated = [
+        extrapolation_note(group, ranges) if outside else ""
+        for group, outside in zip(table["trend_group"], table["ER extrapolated"], strict=True)
+    ]
+    return pd.Series(["; ".join(n for n in pair if n) for pair in zip(flags, extrapolated, strict=True)], table.index)
+
+
+def overview_table(
+    points: pd.DataFrame,
+    runs: pd.DataFrame | None = None,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+) -> pd.DataFrame:
     """The Overview's table (and CSV): one row per published model and per run evaluated here, with scores,
-    effective robustness and trend group."""
+    effective robustness (flagged where it extrapolates past `ranges`, by default those of `points`) and trend
+    group."""
+    ranges = fitted_common_ranges(points) if ranges is None else ranges
     rows = [points.assign(source="paper", run_id="")]
     if runs is not None and len(runs):
         rows.append(runs.assign(source="evaluated here"))
     table = pd.concat(rows, ignore_index=True)
-    table = table.assign(note=table["flag"].map(FLAG_NOTES).fillna(""))
+    table = table.assign(**{"ER extrapolated": outside_fitted_range(table, ranges)})
+    table = table.assign(note=_notes(table, ranges))
     columns = {
         "name": "model",
         "source": "source",
@@ -124,6 +165,7 @@ def overview_table(points: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd
         "counter": "counter",
         "drop": "drop",
         "effective_robustness": "eff. robustness",
+        "ER extrapolated": "ER extrapolated",
         "trend_group": "trend",
         "note": "note",
         "run_id": "run_id",
@@ -131,19 +173,44 @@ def overview_table(points: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd
     return table[list(columns)].rename(columns=columns).reset_index(drop=True)
 
 
-def runs_table(runs: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
-    """The evaluated runs: scores with their 95% intervals, effective robustness, and the reproduction gap (run minus
-    paper, points) where the paper reports the same model in the same setup and variant."""
+INTERVAL_BOUNDS = [f"{metric} 95% {end}" for metric in ("common", "counter", "drop") for end in ("low", "high")]
+
+
+def runs_table(
+    runs: pd.DataFrame, paper: pd.DataFrame, ranges: Mapping[str, tuple[float, float]] | None = None
+) -> pd.DataFrame:
+    """The evaluated runs: scores with their 95% intervals (as text, and as numbers in `INTERVAL_BOUNDS`), effective
+    robustness (flagged where it extrapolates past `ranges`, by default those of `paper`), and the reproduction gap
+    (run minus paper, points) where the paper reports the same model in the same setup and variant."""
+    ranges = fitted_common_ranges(paper) if ranges is None else ranges
     published = paper.set_index("model_id")[["common", "counter", "drop"]].add_prefix("paper ")
     table = runs.join(published, on="model_id")
+    table["ER extrapolated"] = outside_fitted_range(table, ranges) if "trend_group" in table else False
     for metric in ("common", "counter", "drop"):
         table[f"gap {metric}"] = table[metric] - table[f"paper {metric}"]
+        for end in ("low", "high"):
+            table[f"{metric} 95% {end}"] = table.get(f"{metric}_{end}", pd.Series(dtype=float)).reindex(table.index)
         table[f"{metric} 95% CI"] = [
             f"{low:.1f} to {high:.1f}" if pd.notna(low) else ""
-            for low, high in zip(table.get(f"{metric}_low", pd.Series(dtype=float)).reindex(table.index),
-                                 table.get(f"{metric}_high", pd.Series(dtype=float)).reindex(table.index), strict=True)
-        ]  # fmt: skip
+            for low, high in zip(table[f"{metric} 95% low"], table[f"{metric} 95% high"], strict=True)
+        ]
     columns = ["name", "family", "images", "common", "common 95% CI", "counter", "counter 95% CI", "drop"]
-    columns += ["drop 95% CI", "effective_robustness", "paper common", "paper counter", "paper drop", "gap common"]
-    columns += ["gap counter", "gap drop", "protocol", "run_id", "model_id"]
+    columns += ["drop 95% CI", "effective_robustness", "ER extrapolated", "paper common", "paper counter"]
+    columns += ["paper drop", "gap common", "gap counter", "gap drop", "protocol", "run_id", "model_id"]
+    columns += INTERVAL_BOUNDS
     return table[columns].rename(columns={"name": "model", "effective_robustness": "eff. robustness"})
+
+
+def for_display(table: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
+    """A table as a grid shows it without the literal "None" it prints for missing values: missing text is blank,
+    and a number column with gaps becomes text (`decimals` places, blank where missing)."""
+    shown = table.copy()
+    for column in shown.columns:
+        values = shown[column]
+        if not values.isna().any():
+            continue
+        if pd.api.types.is_float_dtype(values):
+            shown[column] = [f"{v:.{decimals}f}" if pd.notna(v) else "" for v in values]
+        else:
+            shown[column] = values.astype(object).where(values.notna(), "")
+    return shown

@@ -13,14 +13,14 @@ GALLERY_PX = 224  # longest side of a gallery thumbnail
 DETAIL_PX = 640  # longest side of the enlarged view
 
 
-def thumbnail(photo: Path, size: int, cache: Path) -> Path | None:
-    """A JPEG of `photo` no larger than `size` px, from the cache or made now; None if the photo is missing or
-    unreadable."""
+def thumbnail(photo: Path, size: int, cache: Path, enlarge: bool = False) -> Path | None:
+    """A JPEG of `photo` no larger than `size` px (`enlarge`: a smaller photo scaled up to `size`), from the cache or
+    made now; None if the photo is missing or unreadable."""
     try:
         stat = photo.stat()
     except OSError:
         return None
-    key = hashlib.sha1(f"{photo.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{size}".encode()).hexdigest()
+    key = hashlib.sha1(f"{photo.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{size}|{enlarge}".encode()).hexdigest()
     path = cache / "thumbnails" / key[:2] / f"{key}.jpg"
     if path.is_file():
         return path
@@ -29,6 +29,9 @@ def thumbnail(photo: Path, size: int, cache: Path) -> Path | None:
             image.draft("RGB", (size, size))  # JPEG: decode at reduced scale directly (display only, not evaluation)
             image = image.convert("RGB")
             image.thumbnail((size, size))
+            if enlarge and max(image.size) < size:  # the enlarged view: a small photo fills it, not a corner of it
+                scale = size / max(image.size)
+                image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
     except Exception:  # an unreadable photo gets the placeholder, never an error page
         return None
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -171,3 +171,20 @@ def test_points_left_out_of_the_trend_fit_are_drawn_with_an_orange_outline():
     assert list(clip.marker.line.color) == ["#ffffff", "#ffffff", "#ff7f0e"]
     assert "flagged: not in trend fit" in {t.name for t in fig.data}
     assert sum(len(t.x) for t in traces(fig, "markers")) == 9  # still drawn, once
+
+
+def test_hover_gives_units_the_parameter_count_and_effective_robustness():
+    points = POINTS.assign(trend_group=trend_groups(POINTS, False), effective_robustness=1.25)
+    trace = traces(charts.overview_scatter(points, "linear", {}, "t"), "markers")[0]
+    assert "common: %{customdata[3]:.2f}%" in trace.hovertemplate and "points" in trace.hovertemplate
+    assert (trace.customdata[0][7], trace.customdata[0][8]) == ("38 M parameters", "+1.2 points")
+
+
+def test_run_hover_has_no_empty_data_line_and_the_highlighted_name_stays_inside():
+    runs = POINTS.head(1).assign(run_id="r1", common=100.0, counter=99.0, pretrain_data=None, pretrain_size=None)
+    points = POINTS.assign(trend_group=trend_groups(POINTS, False))
+    fig = charts.overview_scatter(points, "linear", {}, "t", runs, highlight="r1")
+    stars = next(t for t in fig.data if t.name == "evaluated here")
+    assert "data: %{" not in stars.hovertemplate and stars.customdata[0][2] == ""
+    ring = next(t for t in fig.data if t.name.startswith("highlighted"))
+    assert ring.textposition == "bottom left" and ring.cliponaxis is False  # a run at the top right corner

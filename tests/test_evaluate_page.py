@@ -132,6 +132,13 @@ def test_an_uploaded_pickle_that_would_run_code_is_refused_never_runs_and_is_rem
     assert jobs.list_jobs(results_dir) == []
 
 
+def test_an_upload_of_another_type_is_refused_in_words_not_by_the_browser(app, results_dir):
+    upload(app, "model.onnx", b"not weights")
+    assert list(app.file_uploader(key="upload_weights_0").proto.type) == []  # the browser accepts any suffix
+    assert "model.onnx is not a weight file; upload one of .pt" in errors(app)
+    assert stored_uploads(results_dir) == [] and jobs.list_jobs(results_dir) == []
+
+
 def test_an_upload_that_fails_the_check_is_removed(app, results_dir, tiny_timm):
     upload(app, "truncated.safetensors", tiny_timm.read_bytes()[:5000])
     assert "is not a readable safetensors file" in errors(app)
@@ -154,6 +161,18 @@ def test_a_checked_checkpoint_is_queued_evaluated_and_linked_to_the_overview(app
     assert "so this is an extrapolation" in highlight.value  # random weights: far below every published model
     (figure,) = figures(app)
     assert "highlighted: My tiny ResNet" in [trace.name for trace in figure.data]
+
+
+def test_the_queued_notice_goes_once_its_job_no_longer_waits(app, weights_dir, tiny_timm, results_dir, no_worker):
+    (weights_dir / "mine.safetensors").write_bytes(tiny_timm.read_bytes())
+    fill(app, weights_dir / "mine.safetensors")
+    app.run()
+    assert [s.value for s in app.success if s.value.startswith("Queued")]  # still waiting: the notice stays
+    (job,) = jobs.list_jobs(results_dir)
+    jobs.cancel(results_dir, job.id)
+    app.run()
+    assert not app.exception, app.exception
+    assert not [s.value for s in app.success if s.value.startswith("Queued")]
 
 
 def test_failed_jobs_show_their_error_and_can_be_retried(app, results_dir, tiny_timm, dataset_dir):

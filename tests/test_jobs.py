@@ -113,7 +113,7 @@ def test_jobs_run_in_submission_order_one_at_a_time(queue_env, tiny_timm, datase
         assert earlier.state["finished_at"] <= later.state["started_at"]  # never two at once, oldest first
     assert finished[0].state["skipped"] is False and finished[1].state["skipped"] is True  # same weights: one run
     run = json.loads((queue_env / "runs" / finished[0].state["run_id"] / "run.json").read_text())
-    assert run["model"]["name"] == "model 0"
+    assert run["model"]["name"] == "model 2"  # each identical re-run renames the run: the latest name stands
     assert finished[0].progress()["stage"] == "writing the run"
 
 

@@ -6,6 +6,15 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import APP_MAIN
 
 
+def open_overview(**query: str) -> AppTest:
+    at = AppTest.from_file(APP_MAIN, default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 @pytest.fixture
 def app(paper_copy, results_dir) -> AppTest:
     at = AppTest.from_file(APP_MAIN, default_timeout=60)
@@ -34,3 +43,20 @@ def test_flagged_copy_row_is_left_out_of_the_fit_until_the_toggle_puts_it_back(a
     assert "the 27 CLIP models fitted" in captions(app)
     app.toggle(key="overview_fit_flagged").set_value(True).run()
     assert not app.exception and "the 28 CLIP models fitted" in captions(app)
+
+
+def test_a_run_far_outside_the_fitted_range_is_flagged_in_the_table_and_no_cell_reads_none(with_runs):
+    at = open_overview()
+    table, evaluated = (frame.value for frame in at.dataframe)
+    clip = table[table["model"].str.startswith("demo-clip")].iloc[0]  # common 0%: far below the CLIPs fitted
+    assert clip["ER extrapolated"] and "extrapolated" in clip["note"]
+    assert evaluated["ER extrapolated"].all()  # the demo runs score 0% and 100% common
+    for frame in (table, evaluated):
+        assert not frame.isna().any().any() and not (frame.astype(str) == "None").any().any()
+    assert at.get("download_button")[-1].proto.label.startswith("Download evaluated runs")
+
+
+def test_a_highlighted_id_that_is_no_run_is_called_missing_not_unscored(with_runs):
+    at = open_overview(overview_run="doesnotexist")
+    (toast,) = at.toast
+    assert "There is no run doesnotexist" in toast.value and "no scores" not in toast.value

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 
 from app import selections
@@ -94,7 +95,7 @@ def test_overview_table_describes_each_model_and_notes_flags():
     table = selections.overview_table(points)
     assert list(table.columns) == [
         "model", "source", "model_id", "family", "backbone", "params (M)", "data", "common", "counter", "drop",
-        "eff. robustness", "trend", "note", "run_id",
+        "eff. robustness", "ER extrapolated", "trend", "note", "run_id",
     ]  # fmt: skip
     assert table["note"].tolist()[:2] == ["", "printed drop ≠ common − counter"]
     assert table["note"].iloc[2].startswith("printed counter is probably a typo")
@@ -137,3 +138,45 @@ def test_trend_sizes_count_the_models_each_line_was_fitted_to():
     trends = {"CLIP": Trend("CLIP", "linear", 1.0, 0.0, 27), "ImageNet": Trend("ImageNet", "linear", 1.0, 0.0, 15)}
     assert selections.trend_sizes(trends) == "the 27 CLIP and 15 ImageNet models fitted"
     assert selections.trend_sizes({}) == "no trend: too few models"
+
+
+FITTED = pd.DataFrame(
+    {"trend_group": ["CLIP", "CLIP", "CLIP", "ImageNet"], "common": [40.0, 90.0, 0.02, 70.0],
+     "in_trend": [True, True, False, True]}
+)  # fmt: skip
+
+
+def test_outside_fitted_range_uses_only_the_fitted_rows_of_the_same_trend():
+    ranges = selections.fitted_common_ranges(FITTED)
+    assert ranges == {"CLIP": (40.0, 90.0), "ImageNet": (70.0, 70.0)}  # the unfitted 0.02% row does not widen it
+    rows = pd.DataFrame({"trend_group": ["CLIP", "CLIP", "ImageNet", None], "common": [0.0, 65.0, 71.0, 0.0]})
+    assert selections.outside_fitted_range(rows, ranges).tolist() == [True, False, True, False]
+
+
+def test_overview_table_flags_extrapolated_effective_robustness_in_a_column_and_the_note():
+    points = POINTS.assign(model_id=list("abcde"), common=[40.0, 90.0, 0.02, 70.0, 70.0], counter=10.0, drop=1.0,
+                           effective_robustness=1.0, trend_group=POINTS["family"], in_trend=[True, True, False, True,
+                           True], flag=["", "", "near_chance", "", ""])  # fmt: skip
+    table = selections.overview_table(points)
+    assert table["ER extrapolated"].tolist() == [False, False, True, False, False]
+    assert table["note"].iloc[2].startswith("at or below chance")
+    assert "eff. robustness extrapolated: common outside the 40-90% the CLIP trend" in table["note"].iloc[2]
+
+
+def test_runs_table_carries_numeric_interval_bounds_and_the_extrapolation_flag():
+    paper = pd.DataFrame({"model_id": ["m"], "common": [80.0], "counter": [60.0], "drop": [20.0],
+                          "trend_group": ["CLIP"], "in_trend": [True]})  # fmt: skip
+    runs = pd.DataFrame({"name": ["M"], "family": ["CLIP"], "images": [10], "common": [0.0], "counter": [0.0],
+                         "drop": [0.0], "effective_robustness": [56.2], "protocol": ["default"], "run_id": ["r1"],
+                         "model_id": ["x"], "trend_group": ["CLIP"], "common_low": [0.0],
+                         "common_high": [1.5]})  # fmt: skip
+    (row,) = selections.runs_table(runs, paper).to_dict("records")
+    assert row["ER extrapolated"] and (row["common 95% low"], row["common 95% high"]) == (0.0, 1.5)
+    assert row["common 95% CI"] == "0.0 to 1.5" and row["drop 95% CI"] == "" and pd.isna(row["drop 95% low"])
+
+
+def test_for_display_leaves_no_missing_cell_for_the_grid_to_print_as_none():
+    table = pd.DataFrame({"name": ["a", None], "params": [1.234, np.nan], "common": [1.0, 2.0]})
+    shown = selections.for_display(table)
+    assert shown["name"].tolist() == ["a", ""] and shown["params"].tolist() == ["1.23", ""]
+    assert shown["common"].dtype == float  # a complete number column stays a number

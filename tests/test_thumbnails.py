@@ -32,3 +32,12 @@ def test_missing_or_broken_photos_have_no_thumbnail_but_a_placeholder(tmp_path):
     assert thumbnail(tmp_path / "gone.jpg", 224, tmp_path) is None
     assert thumbnail(broken, 224, tmp_path) is None
     assert Image.open(placeholder(224, tmp_path)).size == (224, 224)
+
+
+def test_an_enlarged_view_scales_a_small_photo_up_to_fill_it(tmp_path):
+    source = photo(tmp_path / "small.jpg", size=(100, 50))
+    enlarged = Image.open(thumbnail(source, 640, tmp_path / "cache", enlarge=True)).convert("RGB")
+    assert enlarged.size == (640, 640)
+    assert enlarged.getpixel((5, 320))[0] < 100 and enlarged.getpixel((320, 5)) == (255, 255, 255)  # photo 640 x 320
+    plain = Image.open(thumbnail(source, 640, tmp_path / "cache")).convert("RGB")
+    assert plain.getpixel((5, 320)) == (255, 255, 255)  # a gallery thumbnail never scales up

@@ -46,7 +46,7 @@ def per_class(option: tuple[str, str, str]):
 
 figures = {}
 shared_order = st.toggle("Same class order in both charts (the left model's)", key="classes_shared_order")
-left_rows, flagged = None, False
+left_rows, flags, setups = None, set(), []
 for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_model_b"), (0, 1), strict=True):
     with column:
         chosen = st.selectbox(
@@ -60,10 +60,16 @@ for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_mode
         if shared_order and left_rows is not None:
             rows = selections.in_order_of(rows, left_rows)
         left_rows = rows if left_rows is None else left_rows
-        flagged = flagged or rows["flag"].ne("").any()
+        flags |= set(rows["flag"]) - {""}
+        setups.append(SETUP_LABELS.get(chosen[2], chosen[2]))
         name = f"per-class-{key[-1]}"
-        figures[name] = charts.per_class_dumbbell(rows, names[chosen])
+        figures[name] = charts.per_class_dumbbell(rows, f"{names[chosen]} · {setups[-1]}")
         presenter.chart(figures[name], key=f"classes_chart_{key[-1]}")  # the same model may be picked twice
-if flagged:
-    st.caption("† the paper's printed drop differs from common − counter here; kept as printed (see About).")
-export_menu("classes", figures, classes, export.provenance("per-class accuracy", "per model", len(figures)))
+if flags:
+    notes = "; ".join(selections.FLAG_NOTES.get(flag, flag) for flag in sorted(flags))
+    st.caption(
+        f"† the printed drop or counter is inconsistent with common − counter here: {notes}. Kept as printed "
+        "(see About)."
+    )
+caption = export.provenance("per-class accuracy", " and ".join(dict.fromkeys(setups)), len(figures))
+export_menu("classes", figures, classes, caption)

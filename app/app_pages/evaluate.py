@@ -30,8 +30,8 @@ st.caption(
     "evaluation then runs in the background (one at a time, on the GPU when there is one), so you can leave this "
     "page, or close the tab, and come back. When it is done, the model appears on the Overview."
 )
-if notice := st.session_state.pop("evaluate_notice", None):
-    st.success(notice, icon=":material/schedule:")
+if notice := st.session_state.get("evaluate_notice"):  # (job id, text): shown while that job waits or runs
+    st.success(notice[1], icon=":material/schedule:")
 
 
 def _form() -> None:
@@ -50,7 +50,8 @@ def _form() -> None:
         round_ = st.session_state.setdefault("evaluate_upload_round", 0)
         upload = st.file_uploader(
             f"Weight file ({', '.join(WEIGHT_SUFFIXES)}; safetensors preferred; up to {limit_mb:,} MB)",
-            type=[s.lstrip(".") for s in WEIGHT_SUFFIXES],
+            # Any suffix: the browser would refuse others with a bare icon; the check below says why in words.
+            type=None,
             key=f"upload_weights_{round_}",
             help="Bigger files: copy them to the server and choose Path on the server.",
         )
@@ -114,8 +115,9 @@ def _submit(
             weights.unlink(missing_ok=True)
         return submitted.error
     st.session_state["evaluate_notice"] = (
+        submitted.job_id,
         f"Queued: {submitted.checked['tensors']} tensors ({submitted.checked['parameters'] / 1e6:,.1f} M parameters) "
-        "fit the architecture. Follow it below."
+        "fit the architecture. Follow it below.",
     )
     st.session_state["evaluate_upload_round"] = st.session_state.get("evaluate_upload_round", 0) + 1  # frees it
     st.rerun()
@@ -186,11 +188,22 @@ def _announce(all_jobs: list[jobs.Job]) -> None:
         seen[job.id] = job.status
 
 
+def _end_notice(all_jobs: list[jobs.Job]) -> None:
+    """The "Queued" notice goes once its job no longer waits or runs (a full rerun: the notice is outside this
+    fragment)."""
+    if not (notice := st.session_state.get("evaluate_notice")):
+        return
+    if not any(job.id == notice[0] and job.status in (jobs.QUEUED, jobs.RUNNING) for job in all_jobs):
+        del st.session_state["evaluate_notice"]
+        st.rerun()
+
+
 def _jobs() -> None:
     all_jobs = jobs.list_jobs(results)
     if job_client.keep_queue_moving(results, all_jobs):  # a worker died while the dashboard runs: its job changed
         all_jobs = jobs.list_jobs(results)
     _announce(all_jobs)
+    _end_notice(all_jobs)
     if not all_jobs:
         st.caption("No evaluations yet.")
     for job in reversed(all_jobs[-SHOWN_JOBS:]):  # newest first

@@ -59,7 +59,7 @@ if shown.empty and shown_runs.empty:
 
 title = f"CounterAnimal, {SETUP_LABELS.get(setup, setup)} · {pickers.VARIANT_LABELS.get(variant, variant)}"
 shown_trends = {group: trend for group, trend in trends.items() if group in set(shown["trend_group"])}
-highlight = highlighted_run(runs, points, setup)
+highlight = highlighted_run(runs, points, setup, set(cached.run_list(sources)["run_id"]))
 figure = charts.overview_scatter(shown, scale, shown_trends, title, shown_runs, highlight)
 presenter.chart(figure)
 st.caption(
@@ -69,10 +69,12 @@ st.caption(
     f"model's trend line ({scale} fit over {selections.trend_sizes(trends)}) at its common accuracy."
 )
 
-table = selections.overview_table(shown, shown_runs)
+# Extrapolation is judged against the ranges the trends were fitted on, whatever the filters show.
+ranges = selections.fitted_common_ranges(points)
+table = selections.overview_table(shown, shown_runs, ranges)
 number = st.column_config.NumberColumn(format="%.2f")
 st.dataframe(
-    table.drop(columns=["model_id", "run_id"]),
+    selections.for_display(table.drop(columns=["model_id", "run_id"])),
     hide_index=True,
     column_config={c: number for c in ["params (M)", "common", "counter", "drop", "eff. robustness"]},
 )
@@ -88,11 +90,19 @@ st.download_button(
 
 if len(shown_runs):
     st.subheader("Evaluated here")
+    evaluated = selections.runs_table(shown_runs, points, ranges)
     st.dataframe(
-        selections.runs_table(shown_runs, points),
+        selections.for_display(evaluated.drop(columns=selections.INTERVAL_BOUNDS)),
         hide_index=True,
         column_config={
             c: number for c in ["common", "counter", "drop", "eff. robustness", "gap common", "gap counter"]
         },
+    )
+    st.download_button(
+        "Download evaluated runs (CSV, with 95% interval bounds)",
+        evaluated.assign(setup=setup, variant=variant, scale=scale).to_csv(index=False),
+        file_name=f"counteranimal_runs_{setup}_{variant}_{scale}.csv",
+        mime="text/csv",
+        key="overview_runs_csv",
     )
     st.page_link("app_pages/gallery.py", label="See their photos in the gallery", icon=":material/photo_library:")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app import cached, charts, export, selections
+from app.charts.comparisons import BACKBONE_KINDS, backbone_kind
 from app.widgets import pickers, presenter
 from app.widgets.export_menu import export_menu
 from engine.runs.format import SETUP_LABELS
@@ -28,8 +29,13 @@ with by_data:
     options = selections.values_shared_by(clip, "pretrain_data")
     if options:
         chosen = st.selectbox("Pre-training data", options, key="scaling_data")
-        rows = selections.same_data(points, chosen)
-        figures["same-data"] = charts.score_bars(rows, "label", f"CLIP trained on {chosen}")
+        rows = selections.same_data(points, chosen)  # smallest backbone first
+        # ResNets, ConvNeXts and ViTs apart, each in size order: sizes only compare within a kind.
+        kinds = rows["backbone"].map(backbone_kind)
+        order = kinds.map({kind: i for i, kind in enumerate(BACKBONE_KINDS.values())}).fillna(len(BACKBONE_KINDS))
+        rows = rows.assign(kind=kinds, _order=order).sort_values("_order", kind="stable")
+        data = "OpenAI's data" if chosen == "OpenAI" else chosen
+        figures["same-data"] = charts.score_bars(rows, "label", f"CLIP models trained on {data}", group="kind")
         presenter.chart(figures["same-data"])
     else:
         st.info("No pre-training dataset has two or more CLIP models in this setup and variant.")

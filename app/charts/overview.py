@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from app.charts.hover import SCORES_HOVER, data_label, er_label, params_label
+from app.charts.runs import gap_trace, highlight_trace, runs_trace
 from app.charts.style import (
     ACCURACY_TICKS,
     DATA_SIZE_TICKS,
@@ -59,7 +61,8 @@ def _points_trace(name: str, rows: pd.DataFrame, scale: str) -> go.Scatter:
         marker_color = {"color": color, "coloraxis": "coloraxis"}
     else:
         marker_color = {"color": FAMILY_COLORS.get(family, "#555555")}
-    custom = rows.assign(data=_data_label(rows))[["name", "backbone", "data", "common", "counter", "drop", "model_id"]]
+    custom = rows.assign(data=data_label(rows), params=params_label(rows), er=er_label(rows))
+    custom = custom[["name", "backbone", "data", "common", "counter", "drop", "model_id", "params", "er"]]
     return go.Scatter(
         name=name,
         legendgroup=name,
@@ -76,20 +79,13 @@ def _points_trace(name: str, rows: pd.DataFrame, scale: str) -> go.Scatter:
         },
         customdata=custom.fillna("").to_numpy(),
         hovertemplate=(
-            "<b>%{customdata[0]}</b><br>backbone: %{customdata[1]}<br>data: %{customdata[2]}"
-            "<br>common: %{customdata[3]:.2f}<br>counter: %{customdata[4]:.2f}<br>drop: %{customdata[5]:.2f}"
-            "<extra></extra>"
+            "<b>%{customdata[0]}</b><br>backbone: %{customdata[1]} (%{customdata[7]})<br>data: %{customdata[2]}"
+            + SCORES_HOVER
         ),
     )
 
 
-def _data_label(rows: pd.DataFrame) -> pd.Series:
-    """'LAION2B (2B)'; just 'ImageNet-1K' where the size only repeats the name."""
-    data, size = rows["pretrain_data"].fillna(""), rows["pretrain_size"].fillna("")
-    same = size.str.lower() == data.str.lower()
-    return data.where(same | (size == ""), data + " (" + size + ")")
-
-
+# The scores in a hover, customdata[3:6] being common, counter and drop and customdata[8] the effective robustness.
 def _legend_swatch(name: str) -> go.Scatter:
     """A legend entry in a fixed colour for a group whose points take their colours from the data-size scale."""
     return go.Scatter(
@@ -149,75 +145,6 @@ def _trend_trace(trend: Trend, axis_range: list[float]) -> go.Scatter:
     )
 
 
-RUN_COLOR = "#000000"
-HIGHLIGHT_COLOR = "#d62728"  # the run someone just evaluated
-
-
-def _interval_arms(centre: pd.Series, low: pd.Series, high: pd.Series, scale: str) -> dict:
-    """Asymmetric error bars in the scale's coordinates (an interval symmetric in accuracy is not in probit)."""
-    forward = SCALES[scale].forward
-    c = forward(centre.to_numpy())
-    return {
-        "type": "data",
-        "symmetric": False,
-        "array": np.nan_to_num(forward(high.to_numpy()) - c),
-        "arrayminus": np.nan_to_num(c - forward(low.to_numpy())),
-        "color": "#555555",
-        "thickness": 1.2,
-        "width": 3,
-    }
-
-
-def _runs_trace(runs: pd.DataFrame, scale: str) -> go.Scatter:
-    """Models evaluated here: stars, with 95% bootstrap intervals as error bars where known."""
-    forward = SCALES[scale].forward
-    has_ci = "common_low" in runs
-    custom = runs.assign(data=_data_label(runs))[["name", "run_id", "data", "common", "counter", "drop"]]
-    return go.Scatter(
-        name="evaluated here",
-        x=forward(runs["common"].to_numpy()),
-        y=forward(runs["counter"].to_numpy()),
-        mode="markers",
-        marker={"symbol": "star", "size": 16, "color": RUN_COLOR, "line": {"width": 1, "color": "#ffffff"}},
-        error_x=_interval_arms(runs["common"], runs["common_low"], runs["common_high"], scale) if has_ci else None,
-        error_y=_interval_arms(runs["counter"], runs["counter_low"], runs["counter_high"], scale) if has_ci else None,
-        customdata=custom.fillna("").to_numpy(),
-        hovertemplate=(
-            "<b>%{customdata[0]}</b> (evaluated here, run %{customdata[1]})<br>data: %{customdata[2]}"
-            "<br>common: %{customdata[3]:.2f}<br>counter: %{customdata[4]:.2f}<br>drop: %{customdata[5]:.2f}"
-            "<extra></extra>"
-        ),
-    )
-
-
-def _gap_trace(runs: pd.DataFrame, paper: pd.DataFrame, scale: str) -> go.Scatter | None:
-    """A dotted segment from each published point to its re-evaluation here: the reproduction gap."""
-    pairs = runs.merge(paper, on="model_id", suffixes=("", "_paper"))
-    if pairs.empty:
-        return None
-    forward = SCALES[scale].forward
-    x = [v for row in pairs.itertuples() for v in (*forward(np.array([row.common_paper, row.common])), None)]
-    y = [v for row in pairs.itertuples() for v in (*forward(np.array([row.counter_paper, row.counter])), None)]
-    line = {"color": RUN_COLOR, "dash": "dot", "width": 1.5}
-    return go.Scatter(name="paper → here", x=x, y=y, mode="lines", line=line, hoverinfo="skip")
-
-
-def _highlight_trace(run: pd.Series, scale: str) -> go.Scatter:
-    """A ring and the name around one run: the model someone just evaluated."""
-    forward = SCALES[scale].forward
-    return go.Scatter(
-        name=f"highlighted: {run['name']}",
-        x=forward(np.array([run["common"]])),
-        y=forward(np.array([run["counter"]])),
-        mode="markers+text",
-        marker={"symbol": "circle-open", "size": 34, "color": HIGHLIGHT_COLOR, "line": {"width": 3}},
-        text=[f"<b>{run['name']}</b>"],
-        textposition="top center",
-        textfont={"color": HIGHLIGHT_COLOR, "size": 15},
-        hoverinfo="skip",
-    )
-
-
 def overview_scatter(
     points: pd.DataFrame,
     scale: str,
@@ -256,11 +183,11 @@ def overview_scatter(
     if "in_trend" in points and (~points["in_trend"]).any():
         fig.add_trace(_unfitted_legend())
     if len(runs):
-        if (gaps := _gap_trace(runs, points, scale)) is not None:
+        if (gaps := gap_trace(runs, points, scale)) is not None:
             fig.add_trace(gaps)
-        fig.add_trace(_runs_trace(runs, scale))
+        fig.add_trace(runs_trace(runs, scale))
         for _, run in runs[runs["run_id"] == highlight].iterrows():
-            fig.add_trace(_highlight_trace(run, scale))
+            fig.add_trace(highlight_trace(run, scale, axis_range))
     fig.update_layout(_scatter_layout(title, scale, axis_range))
     return fig
 

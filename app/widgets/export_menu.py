@@ -10,6 +10,8 @@ import streamlit as st
 
 from app import export
 
+FORMATS_PER_ROW = 2  # format buttons side by side in the popover
+
 
 def export_menu(name: str, figures: dict[str, go.Figure], table: pd.DataFrame | None, caption: str) -> None:
     """An "Export" popover: each chart as PNG (3x), SVG, PDF or standalone HTML, and the whole page as a zip (every
@@ -19,14 +21,20 @@ def export_menu(name: str, figures: dict[str, go.Figure], table: pd.DataFrame | 
         text = caption if st.checkbox("Provenance caption", key="export_caption") else None
         for chart, fig in figures.items():
             st.markdown(f"**{fig.layout.title.text or chart}**")
-            for column, fmt in zip(st.columns(len(export.FORMATS)), export.FORMATS, strict=True):
-                column.download_button(
-                    fmt.upper(),
-                    data=partial(export.render, fig, fmt, text),
-                    file_name=f"{chart}.{fmt}",
-                    mime=export.FORMATS[fmt],
-                    on_click="ignore",
-                )
+            formats = list(export.FORMATS)
+            for start in range(
+                0, len(formats), FORMATS_PER_ROW
+            ):  # a popover is narrow: wider columns keep "HTML" whole
+                row = formats[start : start + FORMATS_PER_ROW]
+                for column, fmt in zip(st.columns(FORMATS_PER_ROW), row, strict=False):
+                    column.download_button(
+                        fmt.upper(),
+                        data=partial(export.render, fig, fmt, text),
+                        file_name=f"{chart}.{fmt}",
+                        mime=export.FORMATS[fmt],
+                        on_click="ignore",
+                        width="stretch",
+                    )
         st.download_button(
             "Export this page (zip)",
             data=partial(export.page_zip, figures, table, text),

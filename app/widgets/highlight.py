@@ -5,27 +5,33 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app.selections import fitted_common_ranges, outside_fitted_range
 from app.widgets.navigation import go_to
 from engine.runs.format import SETUP_LABELS
 
 
-def highlighted_run(runs: pd.DataFrame, points: pd.DataFrame, setup: str) -> str | None:
+def highlighted_run(runs: pd.DataFrame, points: pd.DataFrame, setup: str, all_run_ids: set[str]) -> str | None:
     """The highlighted run (`overview_run`, set by a finished job's link), told in words: its scores, its effective
-    robustness against its family's trend, and a way to its photos; its id, or None when there is none."""
+    robustness against its family's trend, and a way to its photos; its id, or None when there is none.
+    `all_run_ids` are the runs of every setup, to tell a run that does not exist from one with no scores here."""
     run_id = st.session_state.get("overview_run")
     if not run_id:
         return None
     rows = runs[runs["run_id"] == run_id] if len(runs) else runs
     if rows.empty:
-        st.toast(f"Run {run_id} has no scores in this setup and variant.", icon=":material/link_off:")
+        if run_id in all_run_ids:
+            st.toast(f"Run {run_id} has no scores in this setup and variant.", icon=":material/link_off:")
+        else:
+            st.toast(f"There is no run {run_id} in the results folder.", icon=":material/link_off:")
         return None
     run = rows.iloc[0]
     er = run["effective_robustness"]
-    fitted = points.loc[points["trend_group"] == run["trend_group"], "common"]
+    ranges = fitted_common_ranges(points)
     outside = ""
-    if len(fitted) and not fitted.min() <= run["common"] <= fitted.max():
+    if outside_fitted_range(rows.head(1), ranges).iloc[0]:
+        lo, hi = ranges[run["trend_group"]]
         outside = (
-            f" Its common accuracy lies outside the {fitted.min():.0f}-{fitted.max():.0f}% the trend was fitted on, "
+            f" Its common accuracy lies outside the {lo:.0f}-{hi:.0f}% the trend was fitted on, "
             "so this is an extrapolation."
         )
     with st.container(border=True):

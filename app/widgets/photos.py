@@ -19,7 +19,7 @@ PHOTOS_PER_PAGE = 12  # thumbnails on one page of a grid: two or three rows, qui
 @st.dialog("Photo", width="large")
 def photo_dialog(photo: Path, row: pd.Series, labels: dict[int, str]) -> None:
     """The photo larger, with its top-5 classes in every setup."""
-    path = thumbnail(photo, DETAIL_PX, cache_root())
+    path = thumbnail(photo, DETAIL_PX, cache_root(), enlarge=True)
     if path is None:
         st.warning(f"{photo} is missing or unreadable.")
     else:

@@ -211,6 +211,8 @@ class Evaluator:
         identity = _identity(model, self.dataset, self.options, self.candidates_digest)
         rid = store.run_id(identity)
         if store.is_complete(self.options.results, rid) and not self.options.force:
+            if name:  # not part of the identity: the run keeps its predictions and takes the name given now
+                store.rename_run(self.options.results, rid, name)
             return Outcome(spec, rid, store.run_path(self.options.results, rid), skipped=True)
         seconds = {"load": load_seconds}
         self._stage("decoding photos", 0, len(self.dataset.images))

@@ -61,9 +61,7 @@ def write_run(results: Path, manifest: RunManifest, predictions: pa.Table) -> Pa
     partial.mkdir(parents=True)
     try:
         pq.write_table(predictions, partial / "predictions.parquet", compression="zstd")
-        (partial / "run.json").write_text(
-            json.dumps(manifest.to_json(), indent=2, sort_keys=True)
-        )  # last: marks complete
+        _write_manifest(partial / "run.json", manifest.to_json())  # last: its presence marks the run complete
         final = run_path(results, rid)
         final.parent.mkdir(parents=True, exist_ok=True)
         _move_into_place(partial, final, results / PARTIAL / f"{rid}-replaced-{os.getpid()}")
@@ -86,6 +84,25 @@ def _move_into_place(partial: Path, final: Path, retired: Path) -> None:
             raise
     if replacing:
         shutil.rmtree(retired, ignore_errors=True)
+
+
+def rename_run(results: Path, rid: str, name: str) -> bool:
+    """Give a complete run another display name (`model.name` in run.json), replacing run.json atomically; whether it
+    changed. The name is not part of a run's identity, so an identical re-run under a new name renames the run."""
+    path = run_path(results, rid) / "run.json"
+    manifest = json.loads(path.read_text())
+    if manifest["model"].get("name") == name:
+        return False
+    manifest["model"]["name"] = name
+    _write_manifest(path, manifest)
+    return True
+
+
+def _write_manifest(path: Path, manifest: dict) -> None:
+    """run.json, written whole under a temporary name and renamed: a reader sees the old or the new one."""
+    partial = path.with_name(f".run.json.{os.getpid()}.partial")
+    partial.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    partial.replace(path)
 
 
 def list_runs(results: Path) -> list[dict]:

@@ -1,0 +1,88 @@
+"""The runs evaluated here on the Overview's scatter: stars with their 95% intervals, dotted lines to the paper's
+number for the same model, and the ringed run someone just evaluated."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from app.charts.hover import SCORES_HOVER, data_label, er_label, params_label
+from app.trends import SCALES
+
+RUN_COLOR = "#000000"
+HIGHLIGHT_COLOR = "#d62728"  # the run someone just evaluated
+
+
+def _interval_arms(centre: pd.Series, low: pd.Series, high: pd.Series, scale: str) -> dict:
+    """Asymmetric error bars in the scale's coordinates (an interval symmetric in accuracy is not in probit)."""
+    forward = SCALES[scale].forward
+    c = forward(centre.to_numpy())
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": np.nan_to_num(forward(high.to_numpy()) - c),
+        "arrayminus": np.nan_to_num(c - forward(low.to_numpy())),
+        "color": "#555555",
+        "thickness": 1.2,
+        "width": 3,
+    }
+
+
+def runs_trace(runs: pd.DataFrame, scale: str) -> go.Scatter:
+    """Models evaluated here: stars, with 95% bootstrap intervals as error bars where known."""
+    forward = SCALES[scale].forward
+    has_ci = "common_low" in runs
+    data_line = data_label(runs).map(lambda data: f"<br>data: {data}" if data else "")  # none for a local model
+    custom = runs.assign(data=data_line, params=params_label(runs), er=er_label(runs))
+    custom = custom[["name", "run_id", "data", "common", "counter", "drop", "model_id", "params", "er"]]
+    return go.Scatter(
+        name="evaluated here",
+        x=forward(runs["common"].to_numpy()),
+        y=forward(runs["counter"].to_numpy()),
+        mode="markers",
+        marker={"symbol": "star", "size": 16, "color": RUN_COLOR, "line": {"width": 1, "color": "#ffffff"}},
+        error_x=_interval_arms(runs["common"], runs["common_low"], runs["common_high"], scale) if has_ci else None,
+        error_y=_interval_arms(runs["counter"], runs["counter_low"], runs["counter_high"], scale) if has_ci else None,
+        customdata=custom.fillna("").to_numpy(),
+        hovertemplate=(
+            "<b>%{customdata[0]}</b> (evaluated here, run %{customdata[1]})<br>%{customdata[7]}%{customdata[2]}"
+            + SCORES_HOVER
+        ),
+    )
+
+
+def gap_trace(runs: pd.DataFrame, paper: pd.DataFrame, scale: str) -> go.Scatter | None:
+    """A dotted segment from each published point to its re-evaluation here: the reproduction gap."""
+    pairs = runs.merge(paper, on="model_id", suffixes=("", "_paper"))
+    if pairs.empty:
+        return None
+    forward = SCALES[scale].forward
+    x = [v for row in pairs.itertuples() for v in (*forward(np.array([row.common_paper, row.common])), None)]
+    y = [v for row in pairs.itertuples() for v in (*forward(np.array([row.counter_paper, row.counter])), None)]
+    line = {"color": RUN_COLOR, "dash": "dot", "width": 1.5}
+    return go.Scatter(name="paper → here", x=x, y=y, mode="lines", line=line, hoverinfo="skip")
+
+
+def _text_position(x: float, y: float, axis_range: list[float]) -> str:
+    """Where a point's label goes so it stays inside the plot: towards the centre of the shared axis range."""
+    middle = (axis_range[0] + axis_range[1]) / 2
+    return f"{'bottom' if y > middle else 'top'} {'left' if x > middle else 'right'}"
+
+
+def highlight_trace(run: pd.Series, scale: str, axis_range: list[float]) -> go.Scatter:
+    """A ring and the name around one run: the model someone just evaluated."""
+    forward = SCALES[scale].forward
+    x, y = forward(np.array([run["common"]])), forward(np.array([run["counter"]]))
+    return go.Scatter(
+        name=f"highlighted: {run['name']}",
+        x=x,
+        y=y,
+        mode="markers+text",
+        marker={"symbol": "circle-open", "size": 34, "color": HIGHLIGHT_COLOR, "line": {"width": 3}},
+        text=[f"<b>{run['name']}</b>"],
+        textposition=_text_position(float(x[0]), float(y[0]), axis_range),
+        textfont={"color": HIGHLIGHT_COLOR, "size": 15},
+        cliponaxis=False,  # the ring of a run at 0% or 100% is drawn whole
+        hoverinfo="skip",
+    )
