@@ -46,7 +46,22 @@ for column, split in zip(st.columns(2), ("common", "counter"), strict=True):
                 st.image(str(path or placeholder(GALLERY_PX, cache)), width="stretch")
                 mark = ":green[**✓**]" if row.correct else ":red[**✗**]"
                 st.markdown(f"{mark} {row.predicted_label} · {gallery_rows.confidence_text(row.confidence)}")
-                if st.button("Enlarge", key=f"zoom_{row.image_id}", width="stretch"):
-                    photos.photo_dialog(root / row.image_id, rows.set_index("image_id").loc[row.image_id], labels)
+                st.caption(Path(row.image_id).name)
+
+
+def _ask_to_enlarge() -> None:
+    st.session_state["zoom_request"] = st.session_state["zoom_pick"]  # opened once, below, not on every rerun
+
+
+# One picker for the whole page, not a button per photo: choosing a photo opens it once, larger, with its top-5.
+shown = [
+    row.image_id for split in ("common", "counter") for row in gallery_rows.page_of(rows, split, page).itertuples()
+]
+st.selectbox(
+    "Enlarge a photo", shown, index=None, key="zoom_pick", format_func=lambda image_id: Path(image_id).name,
+    placeholder="Choose a photo of this page", on_change=_ask_to_enlarge,
+)  # fmt: skip
+if (image_id := st.session_state.pop("zoom_request", None)) in shown:
+    photos.photo_dialog(root / image_id, rows.set_index("image_id").loc[image_id], labels)
 if missing:
     st.warning(f"{missing} photos of this page are not under {root} (moved or deleted?); placeholders are shown.")
