@@ -121,6 +121,9 @@ def test_models_csv_is_the_zoo():
             model.loader,
         )
         assert row["high_quality_data"] == str(bool(model.pretrain and model.pretrain.high_quality)).lower()
+        pairs = model.pretrain.pairs_m if model.pretrain else None
+        assert row["pretrain_pairs_m"] == ("" if pairs is None else f"{pairs:g}")
+        assert row["pretrain_pairs_source"] == (model.pretrain.pairs_source if model.pretrain else "")
 
 
 def test_zoo_has_every_model_of_the_papers_main_tables():

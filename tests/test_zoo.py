@@ -4,7 +4,7 @@ from engine.models.params import count_parameters
 from engine.zoo.catalog import load_zoo
 from engine.zoo.specs import ModelError
 
-PRETRAIN = '[pretrain.OpenAI]\npairs_m = 400\nsize = "400M"\n'
+PRETRAIN = '[pretrain.OpenAI]\npairs_m = 400\nsize = "400M"\npairs_source = "CLIP paper"\n'
 
 
 def write_zoo(tmp_path, models: str):
@@ -47,3 +47,20 @@ def test_timm_models_are_counted_too():
 def test_unknown_source_is_refused():
     with pytest.raises(ModelError, match="Unknown model spec"):
         count_parameters("keras:resnet50")
+
+
+def test_a_pair_count_without_its_source_is_refused(tmp_path):
+    path = tmp_path / "zoo.toml"
+    path.write_text('[pretrain.X]\npairs_m = 5\nsize = "5M"\n[[model]]\nid = "timm:a"\nname = "a"\nfamily = "CLIP"\n')
+    with pytest.raises(ValueError, match="pretrain 'X': pairs_m = 5 needs a pairs_source"):
+        load_zoo(path)
+
+
+def test_every_pre_training_size_is_pairs_trained_on_with_its_source():
+    data = {m.pretrain.name: m.pretrain for m in load_zoo() if m.pretrain and m.pretrain.pairs_m is not None}
+    assert all(d.pairs_source.strip() for d in data.values())
+    # One definition for all: DataComp-1B (1.4B filtered pairs) is more data than the smaller scales' filtered
+    # subsets (DataComp-L was once sized by its 1.28B candidate pool, above DataComp-1B's nominal 1B).
+    sizes = [data[n].pairs_m for n in ("DataComp1B", "DataComp-L", "DataComp-M", "DataComp-S")]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] == 1400
+    assert data["DataComp-L"].pairs_m < data["OpenAI"].pairs_m < data["LAION2B"].pairs_m

@@ -71,8 +71,9 @@ st.markdown(
 - Background names differ between tables for three classes (black swan, dung beetle, brambling).
 
 Backbone size is the image encoder's parameter count (CLIP's visual tower; the whole ImageNet classifier), measured
-by building each architecture with open_clip or torchvision. Pre-training data sizes are nominal, as the datasets'
-names state them. Details: `results/paper/README.md`.
+by building each architecture with open_clip or torchvision. Pre-training data sizes count the image-text pairs each
+model was trained on (after filtering: DataComp-1B is 1.4B pairs, the DataComp-L subset 140M), each with its source
+in `engine/zoo/zoo.toml`. Details: `results/paper/README.md`.
 
 **How to cite.**
 """

@@ -16,7 +16,7 @@ FAMILY_COLORS = {"ImageNet": "#D55E00", "LVLM": "#CC79A7"}  # CLIP points are sh
 FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 15}
 
 # CLIP marker colour: log10 of pre-training pairs (millions), on a fixed range so colours mean the same in every view.
-DATA_SIZE_TICKS = {"10M": 10, "100M": 100, "400M": 400, "1B": 1000, "2B": 2000, "5B": 5000}
+DATA_SIZE_TICKS = {"1M": 1, "10M": 10, "100M": 100, "400M": 400, "1B": 1000, "2B": 2000, "5B": 5000}
 ACCURACY_TICKS = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99]  # percent, for probit/logit axes
 
 

@@ -20,7 +20,8 @@ class Pretrain:
 
     name: str
     size: str  # human-readable, e.g. "2B" or "ImageNet-1k"
-    pairs_m: float | None  # image-text pairs in millions (nominal); None for supervised ImageNet data
+    pairs_m: float | None  # distinct image-text pairs trained on, in millions; None for supervised ImageNet data
+    pairs_source: str  # where the pairs_m figure comes from
     high_quality: bool  # curated data (DataComp, DFN)
 
 
@@ -60,10 +61,14 @@ def load_zoo(path: Path = ZOO_PATH) -> tuple[ZooModel, ...]:
 
 
 def _pretrain(name: str, entry: dict) -> Pretrain:
+    pairs_m, source = entry.get("pairs_m"), entry.get("pairs_source", "")
+    if pairs_m is not None and not source.strip():
+        raise ValueError(f"pretrain {name!r}: pairs_m = {pairs_m:g} needs a pairs_source saying where it comes from")
     return Pretrain(
         name=name,
         size=entry["size"],
-        pairs_m=entry.get("pairs_m"),
+        pairs_m=pairs_m,
+        pairs_source=source,
         high_quality=entry.get("high_quality", False),
     )
 
