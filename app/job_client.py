@@ -17,12 +17,19 @@ import streamlit as st
 from engine import jobs
 from engine.files import write_json
 
-# What the page offers -> the spec's kind. An open_clip folder holds its own architecture (open_clip_config.json).
+# What the page offers -> the spec's kind. A folder holds its own architecture: an open_clip one has
+# open_clip_config.json, a transformers one (save_pretrained) config.json and its processor's files.
 KINDS = {
     "open_clip architecture": "open_clip",
     "timm model": "timm",
     "torchvision model": "torchvision",
     "open_clip folder (hub format)": "local-dir",
+    "vision-language model (transformers folder)": "hf",
+}
+# The kinds given as a folder on the server (it cannot be uploaded) -> what the folder holds.
+FOLDER_KINDS = {
+    "local-dir": "open_clip folder (with open_clip_config.json)",
+    "hf": "transformers folder (save_pretrained: config.json, the processor's files and the weights)",
 }
 CHECK_TIMEOUT_S = 600  # reading names and shapes is quick; importing torch and listing a big dataset take seconds
 

@@ -53,7 +53,7 @@ PAPER_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "models": (
         "models.csv",
         ("model_id", "name", "family", "role", "backbone", "params_m", "pretrain_data", "pretrain_size")
-        + ("pretrain_pairs_m", "high_quality_data", "paper_checkpoint"),
+        + ("pretrain_pairs_m", "high_quality_data", "paper_checkpoint", "loader"),
     ),
     "scores": ("scores.csv", ("model_id", "setup", "variant", "common", "counter", "drop", "source", "flag")),
     "per_class": ("per_class.csv", ("model_id", "setup", "class_id", "common", "counter", "drop", "source", "flag")),

@@ -8,16 +8,32 @@ import re
 import pandas as pd
 
 from app.queries import DataError, Sources, run_query
-from engine.runs.format import SETUPS, correct_column, pred_column, top_prefix
+from engine.runs.format import LVLM_ANSWER, LVLM_QUESTION, SETUPS, correct_column, pred_column, top_prefix
 from engine.runs.store import run_path
-from engine.runs.views import GROUP_COUNTS_SQL, METRICS_SQL
+from engine.runs.views import GROUP_COUNTS_SQL, METRICS_SQL, literal
 from engine.zoo.specs import display_name
 
-# Which published variant a run reproduces: its prompts and class names decide (ImageNet models have neither).
-RUN_VARIANT = """CASE
-    WHEN r.family = 'ImageNet' OR (r.templates = ['A photo of {}.'] AND r.classnames = 'wordnet') THEN 'default'
+# Which published variant a run reproduces: its prompts and class names decide (ImageNet models have neither); a
+# vision-language model's question, answer and answer score (the mean loss of its tokens) decide with its class names.
+PAPER_LVLM = (
+    f"r.lvlm_question = {literal(LVLM_QUESTION)} AND r.lvlm_answer = {literal(LVLM_ANSWER)} AND r.lvlm_score = 'mean'"
+)
+RUN_VARIANT = f"""CASE
+    WHEN r.family = 'ImageNet' OR (r.templates = ['A photo of {{}}.'] AND r.classnames = 'wordnet') THEN 'default'
+    WHEN r.family = 'LVLM' AND r.classnames = 'wordnet' AND {PAPER_LVLM} THEN 'default'
     WHEN len(r.templates) = 80 AND r.classnames = 'wordnet' THEN 'openai_80_prompt_ensemble'
     ELSE 'custom' END"""
+# The `protocol` column: the variant, and for a vision-language model of another protocol, which one (the question
+# is what people change).
+RUN_PROTOCOL = f"""CASE
+    WHEN r.family = 'LVLM' AND ({RUN_VARIANT}) = 'custom' THEN
+        'custom: question "' || coalesce(r.lvlm_question, '?') || '", answer "' || coalesce(r.lvlm_answer, '?')
+        || '", ' || coalesce(r.lvlm_score, '?') || ' loss'
+        || CASE WHEN r.classnames = 'wordnet' THEN '' ELSE ', ' || r.classnames || ' class names' END
+    ELSE {RUN_VARIANT} END"""
+# A zoo model is matched by its id, or by the spec it is evaluated with when that differs (the paper's LVLMs: the run
+# of `lvlm:llava-1.5-7b` records `hf:llava-hf/llava-1.5-7b-hf`).
+ZOO_JOIN = "LEFT JOIN models m ON m.model_id = r.model_id OR m.loader = r.model_id"
 LABEL = "split_part(c.name, ',', 1) || ' (' || c.common_background || ' → ' || c.counter_background || ')'"
 
 
@@ -49,7 +65,7 @@ def run_list(sources: Sources) -> pd.DataFrame:
     sql = f"""
         SELECT r.run_id, r.model_id, coalesce(r.run_name, m.name, r.model_id) AS name, r.family,
                {RUN_VARIANT} AS variant, r.images, r.started_at, r.dataset_root, r.setups, r.dataset_fingerprint
-        FROM runs r LEFT JOIN models m USING (model_id)
+        FROM runs r {ZOO_JOIN}
         ORDER BY r.started_at, r.run_id
     """
     return _named(run_query(sources, sql, ("runs", "models")))
@@ -73,21 +89,23 @@ def run_scores(sources: Sources, setup: str, variant: str) -> pd.DataFrame:
         ("common", "counter", "drop") if balanced else ("common_unbalanced", "counter_unbalanced", "drop_unbalanced")
     )
     sql = f"""
-        SELECT * FROM (
-        SELECT r.model_id, coalesce(r.run_name, m.name, r.model_id) AS name, coalesce(m.family, r.family) AS family,
+        SELECT * EXCLUDE (variant) FROM (
+        SELECT coalesce(m.model_id, r.model_id) AS model_id, coalesce(r.run_name, m.name, r.model_id) AS name,
+               coalesce(m.family, r.family) AS family,
                coalesce(m.role, 'run') AS role, coalesce(m.backbone, '') AS backbone,
                CAST(m.params_m AS DOUBLE) AS params_m, m.pretrain_data, m.pretrain_size,
                CAST(m.pretrain_pairs_m AS DOUBLE) AS pretrain_pairs_m,
                coalesce(CAST(m.high_quality_data AS BOOLEAN), false) AS high_quality_data,
                x.{common} AS common, x.{counter} AS counter, x.{drop} AS drop,
-               'evaluated here' AS source, '' AS flag, x.run_id, x.images, {RUN_VARIANT} AS variant
-        FROM ({METRICS_SQL}) x JOIN runs r USING (run_id) LEFT JOIN models m USING (model_id)
+               'evaluated here' AS source, '' AS flag, x.run_id, x.images, {RUN_VARIANT} AS variant,
+               {RUN_PROTOCOL} AS protocol
+        FROM ({METRICS_SQL}) x JOIN runs r USING (run_id) {ZOO_JOIN}
         WHERE x.setup = ?
         ) WHERE {VARIANT_RUNS.get(variant, "false")}
         ORDER BY name, run_id
     """
     rows = run_query(sources, sql, ("runs", "models"), [_setup(setup)])
-    return _named(rows).rename(columns={"variant": "protocol"})
+    return _named(rows)
 
 
 def group_counts(sources: Sources, setup: str) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from app.trends import Trend
+from engine.runs.format import SETUP_LABELS, SETUPS
 
 
 def filter_points(
@@ -214,3 +215,44 @@ def for_display(table: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
         else:
             shown[column] = values.astype(object).where(values.notna(), "")
     return shown
+
+
+def _other_setups(setups: Sequence[str]) -> str:
+    return " and ".join(SETUP_LABELS[s] for s in SETUPS if s in set(setups)) or "no setup"
+
+
+def missing_setups_note(name: str, family: str, setups: Sequence[str]) -> str:
+    """Why a run has no answers in some setup ("" when it has all): a vision-language model is scored in 1 vs 20
+    only; another run was made for fewer setups (`counteranimal eval --setups`)."""
+    missing = [SETUP_LABELS[s] for s in SETUPS if s not in set(setups)]
+    if not missing:
+        return ""
+    why = "vision-language models are scored in" if family == "LVLM" else "it was evaluated in"
+    return f"{name} has no {' or '.join(missing)} answers: {why} {_other_setups(setups)} only."
+
+
+def absent_runs_note(runs: pd.DataFrame, setup: str) -> str:
+    """Why runs evaluated here are not in a setup's view ("" when all are), and where to see them. `runs`: the run
+    list (`family`, `setups`)."""
+    if runs.empty:
+        return ""
+    lacking = runs[[setup not in set(found) for found in runs["setups"]]]
+    lvlm = lacking["family"] == "LVLM"
+    notes = (
+        _absent(lacking[lvlm], setup, "vision-language run", ("is scored", "are scored")),
+        _absent(lacking[~lvlm], setup, "run", ("was evaluated", "were evaluated")),
+    )
+    return " ".join(note for note in notes if note)
+
+
+def _absent(rows: pd.DataFrame, setup: str, noun: str, verbs: tuple[str, str]) -> str:
+    """ "2 runs were evaluated in 1 vs 20 only, so they have no 1 vs 1000 answers ...": `verbs` singular, plural."""
+    if rows.empty:
+        return ""
+    one = len(rows) == 1
+    others = _other_setups({s for found in rows["setups"] for s in found})
+    return (
+        f"{len(rows)} {noun}{'' if one else 's'} {verbs[0] if one else verbs[1]} in {others} only, so "
+        f"{'it has' if one else 'they have'} no {SETUP_LABELS[setup]} answers to show here: choose {others} to see "
+        f"{'it' if one else 'them'}."
+    )

@@ -104,8 +104,9 @@ def obvious_seconds(model: LoadedModel, head, dataset: Dataset, images: int, bat
 
 
 def zoo_specs(chosen: str | None) -> list[str]:
-    """Every evaluable zoo model (or the chosen ones), grouped by recipe so models sharing a cache run together."""
-    specs = chosen.split(",") if chosen else [m.loader for m in load_zoo() if m.loader]
+    """Every evaluable zoo classifier (or the chosen ones), grouped by recipe so models sharing a cache run together.
+    Vision-language models have their own benchmark, bench/lvlm_throughput.py."""
+    specs = chosen.split(",") if chosen else [m.loader for m in load_zoo() if m.loader and m.family != "LVLM"]
     return sorted(specs, key=lambda spec: model_recipe(spec).key)
 
 

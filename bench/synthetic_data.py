@@ -69,7 +69,7 @@ def write_runs(results: Path, paper: Path, photos: Path, count: int, seed: int =
         write_photos(dataset, first, split, rng)
     ids, truth, splits, backgrounds = _photo_ids(classes)
     is_common = np.array([s == "common" for s in splits])
-    specs = [m.loader for m in load_zoo() if m.loader]
+    specs = [m.loader for m in load_zoo() if m.loader and m.family != "LVLM"]  # classifiers: both setups
     for number in range(count):
         spec = specs[number % len(specs)]
         accuracy = np.where(is_common, rng.uniform(0.6, 0.95), rng.uniform(0.3, 0.8))

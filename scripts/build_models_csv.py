@@ -37,7 +37,8 @@ def millions(n: int) -> str:
 
 
 def model_row(model: ZooModel) -> dict[str, str]:
-    counts = count_parameters(model.loader) if model.loader else None
+    # LVLM architectures come from their hub configs, which are not here offline: their counts stay empty.
+    counts = count_parameters(model.loader) if model.loader and model.family != "LVLM" else None
     data = model.pretrain
     return {
         "model_id": model.id,

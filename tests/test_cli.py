@@ -79,7 +79,7 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 def test_zoo_lists_every_model_with_its_spec(capsys):
     code, out, _ = run_cli(capsys, "zoo")
     assert code == 0 and len(out.splitlines()) == 53
-    assert "open_clip:ViT-B-32/laion2b_s34b_b79k" in out and "not evaluable: lvlm:llava-1.5-7b" in out
+    assert "open_clip:ViT-B-32/laion2b_s34b_b79k" in out and "hf:llava-hf/llava-1.5-7b-hf" in out
 
 
 def test_eval_writes_a_run_and_prints_its_metrics(capsys, tmp_path, dataset_dir, tiny_clip):

@@ -36,7 +36,7 @@ def fill(
 ) -> AppTest:
     open_page(app, "evaluate")
     app.radio(key="evaluate_kind").set_value(kind).run()
-    if job_client.KINDS[kind] != "local-dir":  # an open_clip folder names its own architecture
+    if job_client.KINDS[kind] not in job_client.FOLDER_KINDS:  # a folder names its own architecture
         app.selectbox(key=f"evaluate_arch_{job_client.KINDS[kind]}").set_value(arch)
     app.radio(key="evaluate_source").set_value("Path on the server").run()
     app.text_input(key="evaluate_path").set_value(str(path))
@@ -261,3 +261,43 @@ def test_progress_says_the_stage_photos_and_time_left():
         "loading the model",
     )
     assert job_client.progress_line({}) == (None, "starting (loading the engine)")
+
+
+LVLM_KIND = "vision-language model (transformers folder)"
+
+
+def test_a_transformers_folder_is_queued_in_1vs20_only_and_evaluated(app, weights_dir, results_dir):
+    from engine.inference.labels import imagenet_classnames
+    from engine.models.tiny_llava import write_tiny_llava
+
+    write_tiny_llava(weights_dir / "tiny-llava", imagenet_classnames("wordnet"))
+    fill(app, weights_dir / "tiny-llava", kind=LVLM_KIND, name="My LLaVA")
+    assert not app.get("multiselect")  # no setup to choose: vision-language models answer in 1 vs 20
+    assert errors(app) == ""
+    assert "match the folder's config.json; scored in 1 vs 20" in app.success[0].value
+    (job,) = jobs.list_jobs(results_dir)
+    assert job.request["model"] == f"hf:{(weights_dir / 'tiny-llava').resolve()}"
+    assert job.request["setups"] == ["1vs20"] and job.request["checked"]["family"] == "LVLM"
+    finished = wait_finished(results_dir, job.id)
+    assert finished.status == jobs.DONE, finished.state.get("error")
+    app.run()
+    app.button(key=f"job_gallery_{job.id}").click().run()
+    assert not app.exception, app.exception
+    assert app.radio(key="gallery_setup").options == ["1 vs 20"]
+
+
+def test_a_folder_that_is_not_a_transformers_model_is_refused_in_words(app, weights_dir, results_dir):
+    (weights_dir / "notes").mkdir()
+    (weights_dir / "notes" / "readme.txt").write_text("not a model")
+    fill(app, weights_dir / "notes", kind=LVLM_KIND)
+    assert "has no config.json: it is not a transformers model folder" in errors(app)
+    assert jobs.list_jobs(results_dir) == []
+
+
+def test_the_vision_language_kind_explains_its_protocol_and_the_terminal(app):
+    open_page(app, "evaluate")
+    app.radio(key="evaluate_kind").set_value(LVLM_KIND).run()
+    explained = " ".join(c.value for c in app.caption)
+    assert "“What is the main object in the image?”" in explained and "1 vs 20 only" in explained
+    assert "counteranimal eval --model lvlm:llava-1.5-7b" in explained
+    assert app.radio(key="evaluate_source").options == ["Path on the server"]

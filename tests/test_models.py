@@ -1,6 +1,7 @@
 """Model specs and loaders: every spec form, preprocessing recipes, and clear errors."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,9 +26,9 @@ def test_a_paper_name_resolves_to_its_zoo_id():
     assert parse_spec("CLIP-OpenAI-ViT/B/32").text == "open_clip:ViT-B-32/openai"
 
 
-def test_lvlms_are_not_evaluable():
-    with pytest.raises(ModelError, match="cannot be evaluated"):
-        parse_spec("LLaVA1.5-7B")
+def test_the_papers_lvlms_name_their_weights():
+    assert parse_spec("MiniGPT4-Viccuna7B").folder == Path("~/.cache/counteranimal/minigpt4-vicuna-7b").expanduser()
+    assert parse_spec("lvlm:llava-1.5-7b").name == "llava-hf/llava-1.5-7b-hf"
 
 
 def test_unknown_source_is_named():

@@ -133,7 +133,7 @@ def test_zoo_has_every_model_of_the_papers_main_tables():
 
 def test_parameter_counts_are_measured_not_typed():
     for row in read("models.csv"):
-        if not row["loader"]:
+        if not row["loader"] or row["family"] == "LVLM":
             assert row["params_m"] == ""
             continue
         counts = count_parameters(row["loader"])

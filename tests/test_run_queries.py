@@ -131,3 +131,35 @@ def test_no_runs_no_rows(tmp_path, paper_copy, monkeypatch):
     monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(tmp_path / "empty"))
     sources = Sources.current()
     assert run_queries.run_list(sources).empty and run_queries.run_scores(sources, "1vs20", "default").empty
+
+
+LVLM_PAPER = {"question": "What is the main object in the image?", "answer": "A {}", "score": "mean"}
+
+
+def lvlm_run(tmp_path, run_id, spec, lvlm, classnames="wordnet"):
+    """A vision-language run: 1 vs 20 only, its question, answer and score in `labels.lvlm`."""
+    labels = {"classnames": classnames, "templates": None, "lvlm": lvlm}
+    manifest = run_manifest(
+        run_id, model={"spec": spec, "family": "LVLM"}, labels=labels, setups=["1vs20"], images={"evaluated": 9}
+    )
+    rows = predictions(A_ROWS).drop_columns(["pred_1vs1000", "correct_1vs1000", "top5_ids", "top5_probs"])
+    store.write_run(tmp_path, manifest, predictions_table({n: rows[n].combine_chunks() for n in rows.column_names}))
+
+
+def test_an_lvlm_run_of_the_papers_protocol_is_default_and_another_question_is_custom(sources, tmp_path):
+    lvlm_run(tmp_path, "run-paper", "hf:/m/llava", LVLM_PAPER)
+    lvlm_run(tmp_path, "run-sum", "hf:/m/llava", LVLM_PAPER | {"score": "sum"})
+    lvlm_run(tmp_path, "run-asked", "hf:/m/llava", LVLM_PAPER | {"question": "Which animal?"})
+    variants = run_queries.run_list(sources).set_index("run_id")["variant"]
+    assert variants[["run-paper", "run-sum", "run-asked"]].tolist() == ["default", "custom", "custom"]
+    scores = run_queries.run_scores(sources, "1vs20", "default").set_index("run_id")
+    assert scores.loc["run-paper", "protocol"] == "default" and scores.loc["run-paper", "family"] == "LVLM"
+    assert scores.loc["run-asked", "protocol"] == 'custom: question "Which animal?", answer "A {}", mean loss'
+    assert scores.loc["run-sum", "protocol"].endswith("sum loss")
+
+
+def test_a_run_of_a_zoo_lvlm_is_the_papers_model(sources, tmp_path):
+    lvlm_run(tmp_path, "run-llava", "hf:llava-hf/llava-1.5-7b-hf", LVLM_PAPER)  # what `lvlm:llava-1.5-7b` records
+    assert run_queries.run_list(sources).set_index("run_id").loc["run-llava", "name"] == "LLaVA1.5-7B"
+    scores = run_queries.run_scores(sources, "1vs20", "default").set_index("run_id")
+    assert scores.loc["run-llava", ["model_id", "name"]].tolist() == ["lvlm:llava-1.5-7b", "LLaVA1.5-7B"]

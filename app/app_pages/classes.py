@@ -25,16 +25,30 @@ st.dataframe(
 )
 
 st.subheader("Per-class drop")
-# Published per-class numbers, and every run evaluated here (in both setups, with photo counts).
+# Published per-class numbers, and every run evaluated here (in the setups it has, with photo counts).
 published = cached.per_class_models(sources)
 runs = cached.run_list(sources)
 options = [("paper", row.model_id, row.setup) for row in published.itertuples()]
-options += [("run", row.run_id, setup) for row in runs.itertuples() for setup in SETUPS]
+options += [("run", row.run_id, setup) for row in runs.itertuples() for setup in SETUPS if setup in set(row.setups)]
 names = {("paper", r.model_id, r.setup): r.name for r in published.itertuples()}
 names |= {("run", r.run_id, s): f"{r.name} (run {r.run_id})" for r in runs.itertuples() for s in SETUPS}
 if not options:
     st.info("No per-class numbers: none are published, and no run is evaluated yet.")
     end_page()
+if lacking := " ".join(note for s in SETUPS if (note := selections.absent_runs_note(runs, s))):
+    st.caption(lacking)
+
+
+def keep_run_in_its_setups(key: str) -> None:
+    """A run kept (from a link) in a setup it has no answers in moves to one it has, saying so."""
+    kept = st.session_state.get(key)
+    if not kept or tuple(kept) in options or kept[0] != "run":
+        return
+    if has := [o for o in options if o[:2] == tuple(kept[:2])]:
+        st.session_state[key] = has[0]
+        run = runs.set_index("run_id").loc[kept[1]]
+        note = selections.missing_setups_note(run["name"], run["family"], run["setups"])
+        st.info(f"{note} Showing {SETUP_LABELS[has[0][2]]}.", icon=":material/info:")
 
 
 def per_class(option: tuple[str, str, str]):
@@ -49,6 +63,7 @@ shared_order = st.toggle("Same class order in both charts (the left model's)", k
 left_rows, flags, setups = None, set(), []
 for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_model_b"), (0, 1), strict=True):
     with column:
+        keep_run_in_its_setups(key)
         chosen = st.selectbox(
             "Model",
             options,

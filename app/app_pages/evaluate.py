@@ -10,7 +10,7 @@ from app.widgets.navigation import go_to
 from engine import jobs
 from engine.config import WEIGHT_SUFFIXES, allowed_roots, data_dir, results_dir
 from engine.jobs.inputs import InputError, resolve_allowed, save_upload
-from engine.runs.format import SETUP_LABELS, SETUPS
+from engine.runs.format import LVLM_ANSWER, LVLM_QUESTION, ONE_VS_20, SETUP_LABELS, SETUPS
 from engine.zoo.specs import spec_for
 
 SHOWN_JOBS = 20
@@ -20,6 +20,14 @@ ARCHITECTURE_HELP = {
     "timm": "Photos are preprocessed as for the architecture's default pretrained weights; the head must predict the "
     "1,000 ImageNet classes.",
 }
+ONLY_SETUPS = {"hf": [ONE_VS_20]}  # kinds scored in one setup only: vision-language models answer 1 vs 20
+LVLM_PROTOCOL = (
+    f"As in the paper, the model is asked “{LVLM_QUESTION}” about each photo, and each of the class's 20 candidates is "
+    f"scored by the loss of the answer “{LVLM_ANSWER.format('<candidate>')}”, so it is evaluated in 1 vs 20 only: "
+    "slow on a CPU, and a model too big for this machine's memory, or estimated to take hours, is refused with its "
+    "size and time estimate. MiniGPT-4 and models on the Hugging Face hub are evaluated from the terminal, e.g. "
+    "`counteranimal eval --model lvlm:llava-1.5-7b --setups 1vs20` (README, “Vision-language models”)."
+)
 results = results_dir()
 roots = allowed_roots(results)
 limit_mb = st.get_option("server.maxUploadSize")
@@ -37,13 +45,15 @@ if notice := st.session_state.get("evaluate_notice"):  # (job id, text): shown w
 def _form() -> None:
     kind = job_client.KINDS[st.radio("Kind", list(job_client.KINDS), horizontal=True, key="evaluate_kind")]
     architecture = ""
-    if kind != "local-dir":
+    if kind == "hf":
+        st.caption(LVLM_PROTOCOL)
+    if kind not in job_client.FOLDER_KINDS:
         names = job_client.architectures()[kind]
         architecture = st.selectbox(
             "Architecture", names, index=None, key=f"evaluate_arch_{kind}",
             placeholder="Type to search the installed architectures", help=ARCHITECTURE_HELP.get(kind),
         )  # fmt: skip
-    sources = ["Path on the server"] if kind == "local-dir" else ["Upload", "Path on the server"]
+    sources = ["Path on the server"] if kind in job_client.FOLDER_KINDS else ["Upload", "Path on the server"]
     source = st.radio("Weights", sources, horizontal=True, key="evaluate_source")
     upload, server_path = None, ""
     if source == "Upload":
@@ -56,7 +66,7 @@ def _form() -> None:
             help="Bigger files: copy them to the server and choose Path on the server.",
         )
     else:
-        what = "open_clip folder (with open_clip_config.json)" if kind == "local-dir" else "weight file"
+        what = job_client.FOLDER_KINDS.get(kind, "weight file")
         server_path = st.text_input(
             f"Path of the {what} on the server",
             key="evaluate_path",
@@ -65,8 +75,7 @@ def _form() -> None:
     name = st.text_input("Display name", key="evaluate_name", placeholder="e.g. My ViT-B/16, epoch 30")
     st.session_state.setdefault("evaluate_data", str(data_dir()))
     data = st.text_input("Dataset folder", key="evaluate_data")
-    st.session_state.setdefault("evaluate_setups", list(SETUPS))
-    setups = st.multiselect("Setups", list(SETUPS), key="evaluate_setups", format_func=SETUP_LABELS.get)
+    setups = _setups(kind)
     if st.button("Check and evaluate", type="primary", key="job_submit"):
         with st.spinner("Checking the weights against the architecture, and the dataset..."):
             error = _submit(kind, architecture, upload, server_path, name.strip(), data, setups)
@@ -74,8 +83,17 @@ def _form() -> None:
             st.error(error, icon=":material/block:")
 
 
+def _setups(kind: str) -> list[str]:
+    """The setups to evaluate: the user's choice, or the only one a kind is scored in."""
+    if only := ONLY_SETUPS.get(kind):
+        st.caption(f"Setups: {', '.join(SETUP_LABELS[s] for s in only)} only.")
+        return only
+    st.session_state.setdefault("evaluate_setups", list(SETUPS))
+    return st.multiselect("Setups", list(SETUPS), key="evaluate_setups", format_func=SETUP_LABELS.get)
+
+
 def _missing_choice(kind: str, architecture: str | None, upload, server_path: str, setups: list) -> str:
-    if kind != "local-dir" and not architecture:
+    if kind not in job_client.FOLDER_KINDS and not architecture:
         return "Choose the architecture the weights belong to."
     if not setups:
         return "Choose at least one setup."
@@ -91,7 +109,9 @@ def _weights(kind: str, upload, server_path: str) -> tuple[Path, bool]:
         InputError: a path outside the allowed roots, or an upload that is not weights or too big.
     """
     if upload is None:
-        return resolve_allowed(server_path, roots, "folder" if kind == "local-dir" else "weight file"), False
+        return resolve_allowed(
+            server_path, roots, "folder" if kind in job_client.FOLDER_KINDS else "weight file"
+        ), False
     try:
         return save_upload(results, upload.name, upload, upload.size, limit_mb * 2**20)
     except OSError as error:  # a full disk, a read-only results folder
@@ -114,13 +134,16 @@ def _submit(
         if stored_now:  # a file that fails the check is not kept
             weights.unlink(missing_ok=True)
         return submitted.error
-    st.session_state["evaluate_notice"] = (
-        submitted.job_id,
-        f"Queued: {submitted.checked['tensors']} tensors ({submitted.checked['parameters'] / 1e6:,.1f} M parameters) "
-        "fit the architecture. Follow it below.",
-    )
+    st.session_state["evaluate_notice"] = (submitted.job_id, _queued_text(kind, submitted.checked))
     st.session_state["evaluate_upload_round"] = st.session_state.get("evaluate_upload_round", 0) + 1  # frees it
     st.rerun()
+
+
+def _queued_text(kind: str, checked: dict) -> str:
+    millions = f"{checked['parameters'] / 1e6:,.1f} M parameters"
+    if kind == "hf":  # its weights are checked by count against its config.json (names are checked as they load)
+        return f"Queued: the weights' {millions} match the folder's config.json; scored in 1 vs 20. Follow it below."
+    return f"Queued: {checked['tensors']} tensors ({millions}) fit the architecture. Follow it below."
 
 
 def _act(change, job: jobs.Job) -> None:

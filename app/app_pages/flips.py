@@ -5,10 +5,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import cached, intervals
+from app import cached, intervals, selections
 from app.widgets import photos, pickers
 from app.widgets.navigation import end_page
-from engine.runs.format import SETUP_LABELS, SETUPS
+from engine.runs.format import SETUPS
 
 
 def points(value: float, signed: bool = False) -> str:
@@ -31,7 +31,11 @@ shared_setups = [s for s in SETUPS if s in set(run_a.setups) & set(run_b.setups)
 if not shared_setups:
     st.warning("These runs have no setup in common.")
     end_page()
-setup = st.radio("Candidate labels", shared_setups, format_func=SETUP_LABELS.get, key="flips_setup", horizontal=True)
+lacking = [
+    selections.missing_setups_note(f"Run {side} ({run['name']})", run.family, run.setups)
+    for side, run in zip("AB", (run_a, run_b), strict=True)
+]
+setup = pickers.offered_setup(shared_setups, "flips_setup", " ".join(note for note in lacking if note))
 if run_a.dataset_fingerprint != run_b.dataset_fingerprint:
     st.warning("The two runs used different copies or versions of the dataset; only photos with the same path count.")
 

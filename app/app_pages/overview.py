@@ -68,6 +68,8 @@ st.caption(
     "pre-training pairs; outlined: curated data (DataComp, DFN). Effective robustness: counter accuracy minus the "
     f"model's trend line ({scale} fit over {selections.trend_sizes(trends)}) at its common accuracy."
 )
+if absent := selections.absent_runs_note(cached.run_list(sources), setup):  # vision-language runs: 1 vs 20 only
+    st.caption(absent)
 
 # Extrapolation is judged against the ranges the trends were fitted on, whatever the filters show.
 ranges = selections.fitted_common_ranges(points)

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from app.charts.hover import SCORES_HOVER, data_label, er_label, params_label
-from app.charts.runs import gap_trace, highlight_trace, runs_trace
+from app.charts.runs import gap_trace, highlight_trace, runs_traces
 from app.charts.style import (
     ACCURACY_TICKS,
     DATA_SIZE_TICKS,
@@ -185,7 +185,7 @@ def overview_scatter(
     if len(runs):
         if (gaps := gap_trace(runs, points, scale)) is not None:
             fig.add_trace(gaps)
-        fig.add_trace(runs_trace(runs, scale))
+        fig.add_traces(runs_traces(runs, scale))
         for _, run in runs[runs["run_id"] == highlight].iterrows():
             fig.add_trace(highlight_trace(run, scale, axis_range))
     fig.update_layout(_scatter_layout(title, scale, axis_range))

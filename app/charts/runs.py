@@ -8,10 +8,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from app.charts.hover import SCORES_HOVER, data_label, er_label, params_label
+from app.charts.style import FAMILY_COLORS
 from app.trends import SCALES
 
 RUN_COLOR = "#000000"
 HIGHLIGHT_COLOR = "#d62728"  # the run someone just evaluated
+# Runs of a family the paper draws apart keep its colour, as stars of their own (vision-language models: 1 vs 20
+# only, a family with two published points and no trend); other runs are black stars.
+RUN_MARKERS = {"LVLM": ("star-diamond", FAMILY_COLORS["LVLM"])}
 
 
 def _interval_arms(centre: pd.Series, low: pd.Series, high: pd.Series, scale: str) -> dict:
@@ -29,7 +33,20 @@ def _interval_arms(centre: pd.Series, low: pd.Series, high: pd.Series, scale: st
     }
 
 
-def runs_trace(runs: pd.DataFrame, scale: str) -> go.Scatter:
+def runs_traces(runs: pd.DataFrame, scale: str) -> list[go.Scatter]:
+    """Models evaluated here: black stars, and one trace of stars in the family's colour per family of
+    `RUN_MARKERS`."""
+    apart = runs["family"].isin(list(RUN_MARKERS))
+    traces = [runs_trace(runs[~apart], scale)] if (~apart).any() else []
+    for family, rows in runs[apart].groupby("family", sort=True):
+        symbol, color = RUN_MARKERS[family]
+        traces.append(runs_trace(rows, scale, f"evaluated here · {family}", symbol, color))
+    return traces
+
+
+def runs_trace(
+    runs: pd.DataFrame, scale: str, name: str = "evaluated here", symbol: str = "star", color: str = RUN_COLOR
+) -> go.Scatter:
     """Models evaluated here: stars, with 95% bootstrap intervals as error bars where known."""
     forward = SCALES[scale].forward
     has_ci = "common_low" in runs
@@ -37,11 +54,11 @@ def runs_trace(runs: pd.DataFrame, scale: str) -> go.Scatter:
     custom = runs.assign(data=data_line, params=params_label(runs), er=er_label(runs))
     custom = custom[["name", "run_id", "data", "common", "counter", "drop", "model_id", "params", "er"]]
     return go.Scatter(
-        name="evaluated here",
+        name=name,
         x=forward(runs["common"].to_numpy()),
         y=forward(runs["counter"].to_numpy()),
         mode="markers",
-        marker={"symbol": "star", "size": 16, "color": RUN_COLOR, "line": {"width": 1, "color": "#ffffff"}},
+        marker={"symbol": symbol, "size": 16, "color": color, "line": {"width": 1, "color": "#ffffff"}},
         error_x=_interval_arms(runs["common"], runs["common_low"], runs["common_high"], scale) if has_ci else None,
         error_y=_interval_arms(runs["counter"], runs["counter_low"], runs["counter_high"], scale) if has_ci else None,
         customdata=custom.fillna("").to_numpy(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import cached, job_client
+from app import cached, job_client, selections
 from app.queries import Sources
 from app.widgets.navigation import end_page
 from engine.runs.format import SETUP_LABELS, SETUPS
@@ -88,9 +88,25 @@ def run_picker(runs: pd.DataFrame, key: str, label: str = "Run", index: int = 0)
 
 
 def run_setup_picker(run: pd.Series, key: str, where=st) -> str:
-    """The setups this run evaluated (a run made for one setup has no answers in the other)."""
+    """The setups this run evaluated (a run made for one setup, or a vision-language run, has no answers in the
+    other), with a note naming the ones it lacks."""
     setups = [s for s in SETUPS if s in set(run.setups)]
-    return where.radio("Candidate labels", setups, format_func=SETUP_LABELS.get, key=key, horizontal=True)
+    return offered_setup(setups, key, selections.missing_setups_note("This run", run.family, run.setups), where)
+
+
+def offered_setup(setups: list[str], key: str, note: str, where=st) -> str:
+    """A setup among `setups`, and `note` saying why the others are not offered: a notice when the kept choice (made
+    for another run, or a link's) is one of them and moves to the first offered setup, else a caption."""
+    kept = st.session_state.get(key)
+    moved = kept in SETUPS and kept not in setups
+    if moved:  # before the widget exists, so the page shows the setup it says it shows
+        st.session_state[key] = setups[0]
+    chosen = where.radio("Candidate labels", setups, format_func=SETUP_LABELS.get, key=key, horizontal=True)
+    if moved and note:
+        st.info(f"{note} Showing {SETUP_LABELS[setups[0]]}.", icon=":material/info:")
+    elif note:
+        where.caption(note)
+    return chosen
 
 
 def picked_row(table: pd.DataFrame, key: str) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.config import DATA_ENV, RESULTS_ENV, ROOTS_ENV, results_dir
 from engine.errors import UserError
-from engine.runs.format import SETUPS
+from engine.runs.format import LVLM_ANSWER, LVLM_QUESTION, SETUPS
 
 
 def parse_setups(text: str) -> tuple[str, ...]:
@@ -41,8 +41,21 @@ def _evaluator(args: argparse.Namespace):
         batch_size=args.batch_size or (1024 if device.type == "cuda" else 256),
         workers=args.workers,
         force=getattr(args, "force", False),
+        **_lvlm_options(args),
     )
     return Evaluator(load_dataset(Path(args.data)), options)
+
+
+def _lvlm_options(args: argparse.Namespace) -> dict:
+    """`eval`'s vision-language options, as EvalOptions fields (other commands keep the defaults)."""
+    if not hasattr(args, "question"):
+        return {}
+    return {
+        "question": args.question,
+        "answer": args.answer,
+        "answer_score": args.score,
+        "allow_large": args.allow_large,
+    }
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -161,11 +174,32 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", help="image and text-embedding cache (default $COUNTERANIMAL_CACHE or ~/.cache)")
 
 
+def _add_lvlm_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("vision-language models (hf:..., minigpt4:...; scored 1 vs 20 only)")
+    group.add_argument(
+        "--question",
+        default=LVLM_QUESTION,
+        help=f"asked about every photo; {{}} = the candidate (default {LVLM_QUESTION!r})",
+    )
+    group.add_argument(
+        "--answer",
+        default=LVLM_ANSWER,
+        help=f"the answer scored for each candidate, {{}} = its name (default {LVLM_ANSWER!r})",
+    )
+    group.add_argument(
+        "--score", default="mean", choices=["mean", "sum"], help="the answer tokens' loss: mean (the paper's) or sum"
+    )
+    group.add_argument(
+        "--allow-large", action="store_true", help="run a model estimated too big or too slow for this machine"
+    )
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("eval", help="evaluate models on CounterAnimal into runs")
     p.add_argument("--model", action="append", required=True, help="model spec or zoo id; repeat for several")
     _add_eval_options(p)
     p.add_argument("--force", action="store_true", help="re-run even if an identical run exists")
+    _add_lvlm_options(p)
     p.set_defaults(run=evaluate)
 
     p = commands.add_parser("runs", help="list evaluated runs with their metrics")

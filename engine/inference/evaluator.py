@@ -14,19 +14,32 @@ from functools import cache, partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import pyarrow as pa
 import torch
 
 from engine.dataset.reader import Dataset, DatasetError
 from engine.files import digest
 from engine.inference.devices import precision
 from engine.inference.image_cache import ImageCache, load_or_build_cache, warm_up_workers
-from engine.inference.labels import default_candidates_path, imagenet_classnames, load_candidates, templates
+from engine.inference.labels import (
+    answer_names,
+    default_candidates_path,
+    imagenet_classnames,
+    load_candidates,
+    templates,
+)
+from engine.inference.lvlm import estimate_size, predict_lvlm
 from engine.inference.scorers import Scorer, predict
 from engine.inference.text_heads import text_head
-from engine.models import LoadedModel, load_model
+from engine.models import LoadedModel, architecture, load_model, parse_spec
 from engine.models.recipes import Recipe
+from engine.models.vlm import ANSWER, QUESTION
 from engine.runs import store
 from engine.runs.format import ONE_VS_20, SCHEMA_VERSION, SETUPS, RunManifest
+from engine.zoo.catalog import VLM_SOURCES
+from engine.zoo.specs import ModelError
+
+LVLM_PHOTOS = 8  # photos per batch for vision-language models: each holds 20 answers' copies of its prompt cache
 
 MAX_UNREADABLE_SHARE = 0.05  # more unreadable photos than this and the dataset, not the model, is what is measured
 
@@ -45,6 +58,10 @@ class EvalOptions:
     batch_size: int = 256
     workers: int = 4  # decode processes for the image cache
     force: bool = False
+    question: str = QUESTION  # vision-language models: the question asked about every photo ({} = a candidate)
+    answer: str = ANSWER  # vision-language models: the answer whose loss scores a candidate ({} = its name)
+    answer_score: str = "mean"  # vision-language models: "mean" (the paper's) or "sum" of the answer tokens' losses
+    allow_large: bool = False  # evaluate a vision-language model even when it is estimated too big or too slow here
     progress: bool = True  # progress bars on the terminal
     on_progress: Callable[[str, int, int], None] | None = None  # (stage, done, total), e.g. for a job's page
 
@@ -63,7 +80,7 @@ class Outcome:
 @cache
 def _packages() -> dict[str, str]:
     found = {}
-    for name in ("torch", "torchvision", "open_clip_torch", "timm", "pillow", "counteranimal-explorer"):
+    for name in ("torch", "torchvision", "open_clip_torch", "timm", "transformers", "pillow", "counteranimal-explorer"):
         try:
             found[name] = version(name)
         except PackageNotFoundError:
@@ -74,19 +91,28 @@ def _packages() -> dict[str, str]:
 def _identity(model: LoadedModel, dataset: Dataset, options: EvalOptions, candidates_digest: str | None) -> dict:
     """Everything that determines the predictions, and nothing else (not where a weight file lies); its hash is the
     run id."""
-    clip = model.family == "CLIP"
-    return {
+    clip, lvlm, recipe = model.family == "CLIP", model.family == "LVLM", model.recipe
+    identity = {
         "schema": SCHEMA_VERSION,
         "model": model.spec.without_file(),
         "weights": model.checkpoint.get("sha256") or model.checkpoint["source"],
         "config": model.checkpoint.get("config_sha256"),  # an open_clip hub folder's own architecture file
         "dataset": dataset.fingerprint,
-        "classnames": digest(imagenet_classnames(options.classnames)) if clip else None,
+        "classnames": digest(answer_names(options.classnames) if lvlm else imagenet_classnames(options.classnames))
+        if clip or lvlm
+        else None,
         "templates": digest(templates(options.templates)) if clip else None,
         "candidates": candidates_digest,
-        "preprocess": [model.recipe.key, model.recipe.convert_first, model.recipe.mean, model.recipe.std],
+        "preprocess": [recipe.key, recipe.convert_first, recipe.mean, recipe.std] if recipe else "model's processor",
         "precision": precision(options.device),
     }
+    if lvlm:  # only for these, so that every other run keeps its id
+        identity["lvlm"] = _lvlm_labels(options)
+    return identity
+
+
+def _lvlm_labels(options: EvalOptions) -> dict:
+    return {"question": options.question, "answer": options.answer, "score": options.answer_score}
 
 
 def _manifest(
@@ -94,15 +120,18 @@ def _manifest(
     identity: dict,
     model: LoadedModel,
     dataset: Dataset,
-    cache: ImageCache,
+    cache: ImageCache | None,
     options: EvalOptions,
     started: str,
     seconds: dict[str, float],
+    evaluated: int,
 ) -> RunManifest:
     """run.json: the identity and everything else worth knowing about how the run was made."""
     skipped = [{"image_id": i, "reason": "empty file"} for i in dataset.empty_files]
-    skipped += [{"image_id": i, "reason": reason} for i, reason in cache.skipped.items()]
+    skipped += [{"image_id": i, "reason": reason} for i, reason in cache.skipped.items()] if cache else []
     wants_20 = ONE_VS_20 in options.setups
+    lvlm = model.family == "LVLM"
+    recipe = model.recipe
     return RunManifest(
         run_id=rid,
         identity=identity,
@@ -112,9 +141,11 @@ def _manifest(
             "classnames": options.classnames,
             "templates": list(templates(options.templates)) if model.family == "CLIP" else None,
             "candidates": str(options.candidates or default_candidates_path()) if wants_20 else None,
-        },
-        setups=list(options.setups),
-        preprocess={"steps": model.recipe.key, "mean": model.recipe.mean, "std": model.recipe.std},
+        }
+        | ({"lvlm": _lvlm_labels(options)} if lvlm else {}),
+        # Vision-language models answer among each class's 20 candidates only (the paper's protocol).
+        setups=[ONE_VS_20] if lvlm else list(options.setups),
+        preprocess={"steps": recipe.key, "mean": recipe.mean, "std": recipe.std} if recipe else {"steps": "processor"},
         precision=precision(options.device),
         device=_device_name(options.device),
         packages=_packages(),
@@ -122,7 +153,7 @@ def _manifest(
         started_at=started,
         finished_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         seconds=seconds,
-        images={"listed": len(dataset.images) + len(dataset.empty_files), "evaluated": len(cache.image_ids)},
+        images={"listed": len(dataset.images) + len(dataset.empty_files), "evaluated": evaluated},
         skipped_files=skipped,
     )
 
@@ -146,11 +177,12 @@ class Evaluator:
         self.candidates = load_candidates(options.candidates) if wants_20 else None
         self.candidates_digest = digest(sorted(self.candidates.items())) if self.candidates else None
 
-    def prefetch(self, recipes: Iterable[Recipe]) -> None:
+    def prefetch(self, recipes: Iterable[Recipe | None]) -> None:
         """Queue the image caches of these recipes, built one after another in the background, so that decoding for
-        later models overlaps with the models running now."""
+        later models overlaps with the models running now (None: a model without a cache)."""
         for recipe in recipes:
-            self._cache_future(recipe)
+            if recipe is not None:
+                self._cache_future(recipe)
 
     def close(self) -> None:
         """Stop background cache builds (queued ones never start; a running one stops at its next photo)."""
@@ -199,9 +231,28 @@ class Evaluator:
     def evaluate(self, spec: str, name: str | None = None) -> Outcome:
         """Load a model spec and evaluate it (see `evaluate_model`)."""
         clock = time.perf_counter()
+        if parse_spec(spec).kind in VLM_SOURCES:
+            self.check_vlm(spec)
         self._stage("loading the model")
         model = load_model(spec, self.options.device)
         return self.evaluate_model(model, load_seconds=time.perf_counter() - clock, name=name)
+
+    def check_vlm(self, spec: str) -> None:
+        """Refuse, before reading any weights, a vision-language model this machine cannot hold or would take hours
+        over (unless `allow_large`), and one asked for without the 1 vs 20 setup it is scored in."""
+        if ONE_VS_20 not in self.options.setups:
+            raise ModelError(
+                f"{spec} is a vision-language model: it is scored in 1 vs 20 only (the loss of each of 20 candidate "
+                "answers; 1,000 answers per photo would be 50 times the work). Add 1vs20 to --setups."
+            )
+        if self.options.allow_large:
+            return
+        network = architecture(spec).network
+        parameters = sum(p.numel() for p in network.parameters())
+        photos = len(self.dataset.images)
+        estimate = estimate_size(parameters, self.options.device, photos)
+        if problem := estimate.problem(self.options.device, photos):
+            raise ModelError(f"{spec}: {problem} Run it on a GPU, or pass --allow-large to run it anyway.")
 
     def evaluate_model(self, model: LoadedModel, load_seconds: float = 0.0, name: str | None = None) -> Outcome:
         """Evaluate a loaded model into a run, unless an identical run exists (and `force` is off). `name` is how
@@ -216,22 +267,47 @@ class Evaluator:
             return Outcome(spec, rid, store.run_path(self.options.results, rid), skipped=True)
         seconds = {"load": load_seconds}
         self._stage("decoding photos", 0, len(self.dataset.images))
-        cache = self.image_cache(model)
+        cache = self.image_cache(model) if model.recipe is not None else None
         seconds["cache_wait"] = time.perf_counter() - clock
         tick = time.perf_counter()
-        if model.family == "CLIP":
-            self._stage("encoding the class prompts")
-        scorer = self.scorer(model)
-        seconds["text_head"], tick = time.perf_counter() - tick, time.perf_counter()
-        o = self.options
-        report = partial(self._stage, "scoring photos")
-        report(0, len(cache.image_ids))  # the stage's clock starts before its first batch
-        table = predict(scorer, self.dataset, cache, self.candidates, o.batch_size, o.progress, report)
+        if model.family == "LVLM":
+            table = self._answers(model, cache)
+        else:
+            table = self._predict(model, cache, seconds)
+            tick += seconds["text_head"]
         seconds["inference"] = time.perf_counter() - tick
         seconds = {k: round(v, 3) for k, v in seconds.items()}
         self._stage("writing the run")
-        manifest = _manifest(rid, identity, model, self.dataset, cache, self.options, started, seconds)
+        manifest = _manifest(
+            rid, identity, model, self.dataset, cache, self.options, started, seconds, evaluated=table.num_rows
+        )
         if name:
             manifest.model["name"] = name
         path = store.write_run(self.options.results, manifest, table)
         return Outcome(spec, rid, path, skipped=False, seconds=seconds)
+
+    def _predict(self, model: LoadedModel, cache: ImageCache, seconds: dict[str, float]) -> pa.Table:
+        """A classifier's run table: CLIP through its text head, ImageNet models through their own logits."""
+        tick = time.perf_counter()
+        if model.family == "CLIP":
+            self._stage("encoding the class prompts")
+        scorer = self.scorer(model)
+        seconds["text_head"] = time.perf_counter() - tick
+        o = self.options
+        report = partial(self._stage, "scoring photos")
+        report(0, len(cache.image_ids))  # the stage's clock starts before its first batch
+        return predict(scorer, self.dataset, cache, self.candidates, o.batch_size, o.progress, report)
+
+    def _answers(self, model: LoadedModel, cache: ImageCache | None) -> pa.Table:
+        """A vision-language model's run table: the loss of each candidate answer, 1 vs 20."""
+        if self.candidates is None:
+            raise ModelError(f"{model.spec.text} is a vision-language model: it is scored in 1 vs 20 only.")
+        o = self.options
+        report = partial(self._stage, "scoring answers")
+        report(0, len(cache.image_ids) if cache else len(self.dataset.images))
+        names = list(answer_names(o.classnames))
+        photos = max(1, min(o.batch_size, LVLM_PHOTOS))
+        return predict_lvlm(
+            model.vlm, self.dataset, cache, self.candidates, names, question=o.question, answer=o.answer,
+            score=o.answer_score, photos=photos, progress=o.progress, report=report,
+        )  # fmt: skip

@@ -34,6 +34,14 @@ def imagenet_classnames(kind: str = "wordnet") -> tuple[str, ...]:
     raise UserError(f"unknown class names {kind!r}; choose from {CLASSNAME_SETS}")
 
 
+def answer_names(kind: str = "wordnet") -> tuple[str, ...]:
+    """The names vision-language models answer with ("A ice bear"): a class's first WordNet lemma, not the whole
+    synonym list CLIP's prompts carry ("ice bear, polar bear, Ursus Maritimus, ..."), which no one would say; or
+    open_clip's short names ("polar bear") with kind "openai"."""
+    names = imagenet_classnames(kind)
+    return tuple(n.split(",")[0].strip() for n in names) if kind == "wordnet" else names
+
+
 def templates(name: str = "paper") -> tuple[str, ...]:
     """Prompt templates as format strings: "paper" (one prompt) or "openai80" (open_clip's 80 OpenAI prompts)."""
     if name == "paper":

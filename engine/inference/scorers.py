@@ -95,7 +95,7 @@ def candidate_matrix(class_ids: np.ndarray, candidates: dict[int, tuple[int, ...
 
 
 @dataclass
-class _TopK:
+class TopK:
     """The k best classes of every image in one setup, filled batch by batch."""
 
     ids: np.ndarray  # (N, K) ImageNet indices, best first
@@ -103,7 +103,7 @@ class _TopK:
     probs: np.ndarray  # (N, K) probability among the setup's candidates
 
     @classmethod
-    def empty(cls, n: int) -> _TopK:
+    def empty(cls, n: int) -> TopK:
         return cls(np.empty((n, TOP_K), np.int64), np.empty((n, TOP_K), np.float32), np.empty((n, TOP_K), np.float32))
 
     def fill(self, window: slice, labels: torch.Tensor, scores: torch.Tensor, scale: float) -> None:
@@ -133,25 +133,26 @@ def predict(
     device = scorer.device
     options = candidate_matrix(class_ids, candidates).to(device) if candidates else None  # (N, 20)
     all_classes = torch.arange(1000, device=device).expand(batch_size, -1)
-    top1000, top20 = _TopK.empty(len(rows)), _TopK.empty(len(rows)) if options is not None else None
+    top1000, top20 = TopK.empty(len(rows)), TopK.empty(len(rows)) if options is not None else None
     desc = f"{scorer.model.spec.text} inference"
     for window, scores in score_all(scorer, cache, batch_size, progress, desc, report):
         top1000.fill(window, all_classes[: len(scores)], scores, scorer.scale)
         if top20 is not None:
             allowed = options[window]  # (B, 20)
             top20.fill(window, allowed, scores.gather(1, allowed), scorer.scale)
-    return _table(rows, class_ids, top1000, top20)
+    return run_table(rows, class_ids, top1000, top20)
 
 
-def _table(rows: list, class_ids: np.ndarray, top1000: _TopK, top20: _TopK | None) -> pa.Table:
-    """The run format's table; without 1 vs 20 answers, its columns are null."""
+def run_table(rows: list, class_ids: np.ndarray, top1000: TopK | None, top20: TopK | None) -> pa.Table:
+    """The run format's table; a setup without answers (None) has null columns."""
     columns = {
         "image_id": pa.array([r.image_id for r in rows], pa.string()),
         "class_id": pa.array(class_ids, pa.int16()),
         "split": pa.array([r.split for r in rows], pa.string()).dictionary_encode(),
         "background": pa.array([r.background for r in rows], pa.string()).dictionary_encode(),
     }
-    columns |= setup_columns(ONE_VS_1000, top1000.ids, top1000.scores, top1000.probs, class_ids)
+    if top1000 is not None:
+        columns |= setup_columns(ONE_VS_1000, top1000.ids, top1000.scores, top1000.probs, class_ids)
     if top20 is not None:
         columns |= setup_columns(ONE_VS_20, top20.ids, top20.scores, top20.probs, class_ids)
     return predictions_table(columns)

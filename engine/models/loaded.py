@@ -6,11 +6,15 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from engine.models.recipes import Recipe
 from engine.zoo.specs import ModelError, Spec
+
+if TYPE_CHECKING:
+    from engine.models.vlm import VisionLanguageModel
 
 IMAGENET_CLASSES = 1000
 RANDOM_INIT = {"source": "random init", "sha256": None}
@@ -21,11 +25,12 @@ class LoadedModel:
     """A model ready for inference (eval mode, on its device)."""
 
     spec: Spec
-    family: str  # "CLIP" (zero-shot via text embeddings) or "ImageNet" (its own 1,000 logits)
+    family: str  # "CLIP" (zero-shot via text embeddings), "ImageNet" (its own 1,000 logits) or "LVLM" (answer loss)
     network: torch.nn.Module
-    recipe: Recipe
+    recipe: Recipe | None  # None: an LVLM whose processor sizes each photo its own way (no image cache)
     checkpoint: dict  # {"source": where the weights came from, "sha256": hash of the weight file or None}
     text_config: str | None = None  # CLIP only: what `open_clip.get_tokenizer` takes (an arch or local-dir:DIR)
+    vlm: VisionLanguageModel | None = None  # LVLM only: prompts, prefix encoding and answer continuation
 
 
 def fetch_error(spec: Spec, error: Exception) -> ModelError:

@@ -9,18 +9,24 @@ from collections.abc import Callable
 import torch
 
 from engine.models.checkpoints import CheckpointError, fit_report, read_state_dict
+from engine.models.load_minigpt4 import load_minigpt4
 from engine.models.load_open_clip import load_open_clip, open_clip_weights
 from engine.models.load_timm import load_timm
 from engine.models.load_torchvision import load_torchvision
+from engine.models.load_transformers import load_transformers, weight_files
 from engine.models.loaded import LoadedModel
 from engine.models.recipes import Recipe
+from engine.zoo.catalog import VLM_SOURCES
 from engine.zoo.specs import ModelError, Spec, parse_spec
 
 # One loader per source of `engine.zoo.catalog.SOURCES`: (spec, random_weights) -> a model on the current device.
-LOADERS: dict[str, Callable[[Spec, bool], LoadedModel]] = {
+# Vision-language loaders also take the dtype to load in: 7B parameters in bf16 on a GPU, never fp32 first.
+LOADERS: dict[str, Callable[..., LoadedModel]] = {
     "open_clip": load_open_clip,
     "torchvision": load_torchvision,
     "timm": load_timm,
+    "hf": load_transformers,
+    "minigpt4": load_minigpt4,
 }
 
 
@@ -36,7 +42,11 @@ def load_model(text: str, device: torch.device, random_weights: bool = False) ->
         CheckpointError: a local weight file that is unreadable, unsafe, or does not fit the architecture.
     """
     spec = parse_spec(text)
-    loaded = LOADERS[spec.kind](spec, random_weights)
+    if spec.kind in VLM_SOURCES:
+        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32  # losses are taken in fp32 either way
+        loaded = LOADERS[spec.kind](spec, random_weights, dtype)
+    else:
+        loaded = LOADERS[spec.kind](spec, random_weights)
     loaded.network.eval().to(device)
     return loaded
 
@@ -52,8 +62,9 @@ def architecture(text: str) -> LoadedModel:
         return load_model(text, torch.device("cpu"), random_weights=True)
 
 
-def model_recipe(text: str) -> Recipe:
-    """A spec's preprocessing recipe without its weights, so image caches can be prepared before models load."""
+def model_recipe(text: str) -> Recipe | None:
+    """A spec's preprocessing recipe without its weights, so image caches can be prepared before models load (None:
+    a vision-language model whose processor sizes each photo itself)."""
     return architecture(text).recipe
 
 
@@ -70,6 +81,12 @@ def check_weights(text: str) -> dict:
     spec = parse_spec(text)
     if spec.file is None and spec.folder is None:
         raise ModelError(f"{text} names no weight file; give one as ARCH@FILE or open_clip:local-dir:FOLDER.")
+    if spec.kind == "hf":
+        return _check_folder(text, spec)
+    if spec.kind == "minigpt4":
+        raise ModelError(
+            f"{text}: MiniGPT-4 folders are checked as they load; evaluate them with `counteranimal eval`."
+        )
     model = architecture(text)
     path = spec.file or open_clip_weights(spec.folder)
     state_dict = read_state_dict(path, shapes_only=True)
@@ -82,4 +99,31 @@ def check_weights(text: str) -> dict:
         "file": str(path),
         "tensors": len(state_dict),
         "parameters": parameters,
+    }
+
+
+def _check_folder(text: str, spec: Spec) -> dict:
+    """A vision-language model folder: its configuration and processor build the architecture on the meta device, and
+    the weight files' headers (not their values) must hold exactly as many parameters as that architecture. Names
+    are checked when the run loads the weights (transformers renames checkpoint keys between versions)."""
+    model = architecture(text)
+    files = weight_files(spec.folder)
+    if not files:
+        raise CheckpointError(f"No weight file (*.safetensors, *.bin) in {spec.folder.resolve()}.")
+    state_dict = {}
+    for path in files:
+        state_dict |= read_state_dict(path, shapes_only=True)
+    given = sum(t.numel() for t in state_dict.values())
+    expected = sum(p.numel() for p in model.network.parameters())  # tied weights count once, as they are saved
+    if given != expected:
+        raise CheckpointError(
+            f"The weights in {spec.folder} hold {given:,} parameters, but its config.json describes a model with "
+            f"{expected:,}: they are another model's weights, or some files are missing."
+        )
+    return {
+        "spec": text,
+        "family": model.family,
+        "file": str(spec.folder),
+        "tensors": len(state_dict),
+        "parameters": given,
     }

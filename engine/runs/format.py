@@ -20,6 +20,12 @@ SETUP_LABELS = {ONE_VS_1000: "1 vs 1000", ONE_VS_20: "1 vs 20"}
 CANDIDATES_PER_CLASS = 20  # the 1 vs 20 setup's candidate labels per class, the true one included
 TOP_K = 5  # classes kept per image and setup, best first
 
+# The paper's vision-language protocol (run.json's `labels.lvlm` when a run used it): this question about each photo,
+# and the loss of this answer ({} = a candidate's name) scores each of the 20 candidates. Here, not in the torch
+# layer's `models.vlm`, because the dashboard names the protocol of every run too.
+LVLM_QUESTION = "What is the main object in the image?"
+LVLM_ANSWER = "A {}"  # e.g. "A ice bear"
+
 
 def pred_column(setup: str) -> str:
     """The column holding a setup's predicted ImageNet index (SMALLINT)."""

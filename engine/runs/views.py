@@ -25,7 +25,8 @@ def literal(text: str) -> str:
 
 
 # The `runs` view: column -> (SQL type, how it is read from run.json). Runs written before `setups` was recorded
-# evaluated both setups.
+# evaluated both setups. Fields only some runs have (a display name, a vision-language model's question, answer and
+# score) are read through JSON, so a folder without any such run still has the column (NULL).
 RUN_COLUMNS: dict[str, tuple[str, str]] = {
     "run_id": ("VARCHAR", "run_id"),
     "model_id": ("VARCHAR", "model.spec"),
@@ -38,6 +39,10 @@ RUN_COLUMNS: dict[str, tuple[str, str]] = {
     "setups": ("VARCHAR[]", f"coalesce(setups::VARCHAR[], [{', '.join(literal(s) for s in SETUPS)}])"),
     "dataset_fingerprint": ("VARCHAR", "dataset.fingerprint"),
     "run_name": ("VARCHAR", "json_extract_string(to_json(model), '$.name')"),
+    "lvlm_question": ("VARCHAR", "json_extract_string(to_json(labels), '$.lvlm.question')"),
+    "lvlm_answer": ("VARCHAR", "json_extract_string(to_json(labels), '$.lvlm.answer')"),
+    # "mean" (the paper's) or "sum" of the answer tokens' losses
+    "lvlm_score": ("VARCHAR", "json_extract_string(to_json(labels), '$.lvlm.score')"),
 }
 
 

@@ -10,8 +10,10 @@ from pathlib import Path
 ZOO_PATH = Path(__file__).with_name("zoo.toml")
 
 # The model sources the engine can load: a model id's prefix before the first ":" (the spec grammar is in
-# `engine.zoo.specs`; `engine.models.LOADERS` has one loader function for each).
-SOURCES = ("open_clip", "torchvision", "timm")
+# `engine.zoo.specs`; `engine.models.LOADERS` has one loader function for each). hf and minigpt4 are
+# vision-language models, scored by the language-model loss of each candidate answer (1 vs 20 only).
+SOURCES = ("open_clip", "torchvision", "timm", "hf", "minigpt4")
+VLM_SOURCES = ("hf", "minigpt4")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class ZooModel:
     pretrain: Pretrain | None
     paper_checkpoint: str
     role: str  # "main" or "alt_checkpoint"
+    spec: str = ""  # the loader spec when it differs from the id (LVLMs: lvlm:NAME is evaluated as hf:REPO)
 
     @property
     def kind(self) -> str:
@@ -44,7 +47,7 @@ class ZooModel:
     @property
     def loader(self) -> str:
         """The loader spec the engine evaluates this model with; empty when the engine cannot load it."""
-        return self.id if self.kind in SOURCES else ""
+        return self.spec or (self.id if self.kind in SOURCES else "")
 
 
 @cache
@@ -85,4 +88,5 @@ def _model(entry: dict, pretrain: dict[str, Pretrain]) -> ZooModel:
         pretrain=pretrain[data] if data else None,
         paper_checkpoint=entry.get("paper_checkpoint", ""),
         role=entry.get("role", "main"),
+        spec=entry.get("spec", ""),
     )

@@ -5,8 +5,10 @@
     open_clip:local-dir:DIR     a folder with open_clip_config.json and weights, as open_clip saves for the hub
     torchvision:NAME/WEIGHTS    e.g. torchvision:resnet50/IMAGENET1K_V1;  torchvision:NAME@FILE for local weights
     timm:NAME                   e.g. timm:convnext_base.fb_in1k (pretrained);  timm:NAME@FILE for local weights
+    hf:REPO_ID | hf:DIR         a transformers image-text-to-text model (LLaVA, ...): hub id or save_pretrained folder
+    minigpt4:DIR                a MiniGPT-4 folder assembled from its public parts (README, "Vision-language models")
 
-A zoo entry's paper name (e.g. "CLIP-OpenAI-ViT/B/32") stands for its spec.
+A zoo entry's paper name (e.g. "CLIP-OpenAI-ViT/B/32") or its id (e.g. "lvlm:llava-1.5-7b") stands for its spec.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import UserError
-from engine.zoo.catalog import SOURCES, load_zoo
+from engine.zoo.catalog import SOURCES, VLM_SOURCES, load_zoo
 
 LOCAL_DIR = "local-dir:"  # open_clip:local-dir:DIR
 
@@ -35,8 +37,12 @@ class Spec:
 
     @property
     def folder(self) -> Path | None:
-        """The open_clip hub-format folder of an `open_clip:local-dir:DIR` spec."""
-        return Path(self.name.removeprefix(LOCAL_DIR)).expanduser() if self.name.startswith(LOCAL_DIR) else None
+        """The local folder of an `open_clip:local-dir:DIR`, `hf:DIR` or `minigpt4:DIR` spec."""
+        if self.name.startswith(LOCAL_DIR):
+            return Path(self.name.removeprefix(LOCAL_DIR)).expanduser()
+        if self.kind in VLM_SOURCES and _is_path(self.name):
+            return Path(self.name).expanduser()
+        return None
 
     @property
     def architecture(self) -> str:
@@ -44,9 +50,16 @@ class Spec:
         return self.name.split("/", 1)[0]
 
     def without_file(self) -> str:
-        """The spec with a local weight file's path replaced by `@file`: a run's identity is the file's hash, not
-        where the file lies."""
+        """The spec with a local weight file's path replaced by `@file` (a vision-language model's folder by
+        `folder`): a run's identity is the weights' hash, not where they lie."""
+        if self.kind in VLM_SOURCES and self.folder is not None:
+            return f"{self.kind}:folder"
         return f"{self.kind}:{self.name}" if self.file is None else f"{self.kind}:{self.name}@file"
+
+
+def _is_path(name: str) -> bool:
+    """A hub id is OWNER/NAME; a folder is written as a path, or exists."""
+    return name.startswith(("/", "./", "../", "~")) or Path(name).expanduser().is_dir()
 
 
 def parse_spec(text: str) -> Spec:
@@ -55,33 +68,33 @@ def parse_spec(text: str) -> Spec:
     Raises:
         ModelError: an unknown source, or a zoo model listed only for its published numbers.
     """
-    by_name = {m.name: m for m in load_zoo() if m.role == "main"}
-    if text in by_name:
-        if not by_name[text].loader:
-            raise ModelError(
-                f"{text} ({by_name[text].id}) is listed for its published numbers; it cannot be evaluated."
-            )
-        text = by_name[text].id
+    zoo = {m.name: m for m in load_zoo() if m.role == "main"} | {m.id: m for m in load_zoo() if m.spec}
+    if text in zoo:
+        if not zoo[text].loader:
+            raise ModelError(f"{text} ({zoo[text].id}) is listed for its published numbers; it cannot be evaluated.")
+        text = zoo[text].loader
     kind, sep, rest = text.partition(":")
     if not sep or kind not in SOURCES or not rest:
         raise ModelError(f"Unknown model spec {text!r}. Use one of: {', '.join(f'{k}:...' for k in SOURCES)}.")
-    if kind == "open_clip" and rest.startswith(LOCAL_DIR):
+    if (kind == "open_clip" and rest.startswith(LOCAL_DIR)) or kind in VLM_SOURCES:
         return Spec(text, kind, rest, None)
     name, at, file = rest.partition("@")
     return Spec(text, kind, name, Path(file).expanduser() if at else None)
 
 
 def spec_for(kind: str, architecture: str, weights: Path) -> str:
-    """The spec of a local weight file for an architecture of a source, or (kind "local-dir") of an open_clip folder."""
-    if kind == "local-dir":
-        return f"open_clip:{LOCAL_DIR}{weights}"
+    """The spec of a local weight file for an architecture of a source, or of a folder, which names its own
+    architecture: an open_clip hub folder (kind "local-dir") or a transformers save_pretrained folder (kind "hf")."""
+    folders = {"local-dir": f"open_clip:{LOCAL_DIR}", "hf": "hf:"}  # kind -> the spec up to the folder's path
+    if kind in folders:
+        return f"{folders[kind]}{weights}"
     return f"{kind}:{architecture}@{weights}"
 
 
 def display_name(spec: str) -> str:
     """A short name for a model spec that is not in the zoo: its folder or weight file, not the whole path."""
     kind, _, rest = spec.partition(":")
-    if rest.startswith(LOCAL_DIR):
+    if rest.startswith(LOCAL_DIR) or (kind in VLM_SOURCES and _is_path(rest)):
         return f"{Path(rest.removeprefix(LOCAL_DIR)).name} ({kind})"
     name, at, file = rest.partition("@")
     return f"{name} · {Path(file).stem}" if at else spec
