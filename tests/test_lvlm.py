@@ -250,3 +250,21 @@ def test_the_command_line_asks_another_question_and_lists_1_vs_20_only(llava, ph
 def test_answers_name_a_class_by_its_first_lemma_not_its_synonym_list():
     assert answer_names("wordnet")[296] == "ice bear" and answer_names("wordnet")[9] == "ostrich"
     assert len(answer_names("openai")) == 1000 and answer_names("openai")[296] == "polar bear"
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["image cache", "processor per photo"])
+def test_an_unreadable_photo_is_skipped_and_listed_as_for_other_models(llava, tmp_path, cached):
+    data = write_dataset(tmp_path / "data", CLASSES, per_group=4, sizes=(40, 50))  # 1 in 24: under the 5% limit
+    dataset = load_dataset(data)
+    broken = dataset.images[1].image_id
+    (data / broken).write_bytes(b"not a jpeg")
+    model = load_model(llava, CPU)
+    if not cached:
+        model.recipe = model.vlm.recipe = None
+    with Evaluator(load_dataset(data), options(tmp_path, workers=1)) as evaluator:
+        outcome = evaluator.evaluate_model(model)
+    manifest = json.loads((outcome.path / "run.json").read_text())
+    assert [s["image_id"] for s in manifest["skipped_files"]] == [broken]
+    assert manifest["images"]["evaluated"] == len(dataset.images) - 1
+    table = pq.read_table(outcome.path / "predictions.parquet").to_pandas()
+    assert broken not in set(table["image_id"]) and len(table) == len(dataset.images) - 1

@@ -28,7 +28,7 @@ from engine.inference.labels import (
     load_candidates,
     templates,
 )
-from engine.inference.lvlm import estimate_size, predict_lvlm
+from engine.inference.lvlm import estimate_size, predict_lvlm, readable_photos
 from engine.inference.scorers import Scorer, predict
 from engine.inference.text_heads import text_head
 from engine.models import LoadedModel, architecture, load_model, parse_spec
@@ -120,7 +120,7 @@ def _manifest(
     identity: dict,
     model: LoadedModel,
     dataset: Dataset,
-    cache: ImageCache | None,
+    unreadable: dict[str, str],
     options: EvalOptions,
     started: str,
     seconds: dict[str, float],
@@ -128,7 +128,7 @@ def _manifest(
 ) -> RunManifest:
     """run.json: the identity and everything else worth knowing about how the run was made."""
     skipped = [{"image_id": i, "reason": "empty file"} for i in dataset.empty_files]
-    skipped += [{"image_id": i, "reason": reason} for i, reason in cache.skipped.items()] if cache else []
+    skipped += [{"image_id": i, "reason": reason} for i, reason in unreadable.items()]
     wants_20 = ONE_VS_20 in options.setups
     lvlm = model.family == "LVLM"
     recipe = model.recipe
@@ -212,14 +212,17 @@ class Evaluator:
 
     def image_cache(self, model: LoadedModel) -> ImageCache:
         cache = self._cache_future(model.recipe).result()
-        unreadable = len(cache.skipped) + len(self.dataset.empty_files)
+        self._check_readable(cache.skipped)
+        return cache
+
+    def _check_readable(self, skipped: dict[str, str]) -> None:
+        unreadable = len(skipped) + len(self.dataset.empty_files)
         if unreadable > MAX_UNREADABLE_SHARE * (len(self.dataset.images) + len(self.dataset.empty_files)):
-            examples = "; ".join(f"{k}: {v}" for k, v in list(cache.skipped.items())[:3])
+            examples = "; ".join(f"{k}: {v}" for k, v in list(skipped.items())[:3])
             raise DatasetError(
                 f"{unreadable} photos of {self.dataset.root} cannot be read ({examples}); that is too many to measure "
                 "a model on. See them all with `counteranimal data check`."
             )
-        return cache
 
     def scorer(self, model: LoadedModel) -> Scorer:
         head = None
@@ -267,11 +270,16 @@ class Evaluator:
             return Outcome(spec, rid, store.run_path(self.options.results, rid), skipped=True)
         seconds = {"load": load_seconds}
         self._stage("decoding photos", 0, len(self.dataset.images))
-        cache = self.image_cache(model) if model.recipe is not None else None
+        if model.recipe is not None:
+            cache = self.image_cache(model)
+            readable, unreadable = list(cache.image_ids), cache.skipped
+        else:  # a vision-language processor that sizes each photo itself: decoded as the model goes
+            cache, (readable, unreadable) = None, readable_photos(self.dataset)
+            self._check_readable(unreadable)
         seconds["cache_wait"] = time.perf_counter() - clock
         tick = time.perf_counter()
         if model.family == "LVLM":
-            table = self._answers(model, cache)
+            table = self._answers(model, cache, readable)
         else:
             table = self._predict(model, cache, seconds)
             tick += seconds["text_head"]
@@ -279,7 +287,7 @@ class Evaluator:
         seconds = {k: round(v, 3) for k, v in seconds.items()}
         self._stage("writing the run")
         manifest = _manifest(
-            rid, identity, model, self.dataset, cache, self.options, started, seconds, evaluated=table.num_rows
+            rid, identity, model, self.dataset, unreadable, self.options, started, seconds, evaluated=table.num_rows
         )
         if name:
             manifest.model["name"] = name
@@ -298,16 +306,16 @@ class Evaluator:
         report(0, len(cache.image_ids))  # the stage's clock starts before its first batch
         return predict(scorer, self.dataset, cache, self.candidates, o.batch_size, o.progress, report)
 
-    def _answers(self, model: LoadedModel, cache: ImageCache | None) -> pa.Table:
+    def _answers(self, model: LoadedModel, cache: ImageCache | None, readable: list[str]) -> pa.Table:
         """A vision-language model's run table: the loss of each candidate answer, 1 vs 20."""
         if self.candidates is None:
             raise ModelError(f"{model.spec.text} is a vision-language model: it is scored in 1 vs 20 only.")
         o = self.options
         report = partial(self._stage, "scoring answers")
-        report(0, len(cache.image_ids) if cache else len(self.dataset.images))
+        report(0, len(readable))
         names = list(answer_names(o.classnames))
         photos = max(1, min(o.batch_size, LVLM_PHOTOS))
         return predict_lvlm(
-            model.vlm, self.dataset, cache, self.candidates, names, question=o.question, answer=o.answer,
-            score=o.answer_score, photos=photos, progress=o.progress, report=report,
+            model.vlm, self.dataset, cache, self.candidates, names, image_ids=readable, question=o.question,
+            answer=o.answer, score=o.answer_score, photos=photos, progress=o.progress, report=report,
         )  # fmt: skip

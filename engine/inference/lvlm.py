@@ -15,9 +15,9 @@ import pyarrow as pa
 import torch
 from tqdm import tqdm
 
-from engine.dataset.reader import Dataset, DatasetError
+from engine.dataset.reader import Dataset
 from engine.inference.devices import autocast
-from engine.inference.image_cache import DECODE_ERRORS, ImageCache, Report, decode
+from engine.inference.image_cache import DECODE_ERRORS, ImageCache, Report, decode, unreadable_reason
 from engine.inference.scorers import TopK, batches, candidate_matrix, run_table
 from engine.models.vlm import ANSWER, QUESTION, Prefix, VisionLanguageModel
 from engine.zoo.specs import ModelError
@@ -140,7 +140,7 @@ def _packed(vlm: VisionLanguageModel, prefix: Prefix, ids: torch.Tensor, mask: t
 
 
 def _photo_batches(
-    vlm: VisionLanguageModel, dataset: Dataset, cache: ImageCache | None, photos: int
+    vlm: VisionLanguageModel, dataset: Dataset, cache: ImageCache | None, image_ids: list[str], photos: int
 ) -> Iterator[tuple[slice, torch.Tensor | list]]:
     """(slice, photos) batches: normalized pixels from the image cache, or decoded photos for processors that size
     each photo themselves (those come one at a time: their prompts differ in length)."""
@@ -151,23 +151,22 @@ def _photo_batches(
             x = pixels.to(vlm.device).permute(0, 3, 1, 2).float().div_(255)
             yield window, (x - mean) / std
         return
-    for i, image_id in enumerate(readable_ids(dataset)):
+    for i, image_id in enumerate(image_ids):
         yield slice(i, i + 1), [decode(dataset.root / image_id).convert("RGB")]
 
 
-def readable_ids(dataset: Dataset) -> list[str]:
-    """The photos of a dataset in its order, for models without an image cache; an unreadable one stops the run
-    with its name (the cache path reports them as skipped instead)."""
-    ids = []
+def readable_photos(dataset: Dataset) -> tuple[list[str], dict[str, str]]:
+    """For models without an image cache: the photos that decode, in the dataset's order, and the unreadable ones
+    with their reasons (as the cache reports them, so the run lists them the same way)."""
+    ids, skipped = [], {}
     for image in dataset.images:
         try:
             decode(dataset.root / image.image_id)
         except DECODE_ERRORS as error:
-            raise DatasetError(
-                f"{dataset.root / image.image_id} cannot be read ({type(error).__name__}: {error})."
-            ) from error
+            skipped[image.image_id] = unreadable_reason(error)
+            continue
         ids.append(image.image_id)
-    return ids
+    return ids, skipped
 
 
 def predict_lvlm(
@@ -177,6 +176,7 @@ def predict_lvlm(
     candidates: dict[int, tuple[int, ...]],
     names: list[str],
     *,
+    image_ids: list[str] | None = None,
     question: str = QUESTION,
     answer: str = ANSWER,
     score: str = "mean",
@@ -185,18 +185,22 @@ def predict_lvlm(
     report: Report | None = None,
 ) -> pa.Table:
     """The run table of a vision-language model: 1 vs 20 predictions (the lowest loss among the class's candidates,
-    scores = -loss, probabilities = softmax(-loss) among the 20); the 1 vs 1000 columns stay empty."""
+    scores = -loss, probabilities = softmax(-loss) among the 20); the 1 vs 1000 columns stay empty. Photos come from
+    `cache`, or, without one, are decoded from `image_ids` (default: every readable photo)."""
     if score not in SCORES:
         raise ModelError(f"unknown answer score {score!r}; use one of {', '.join(SCORES)}")
     records = {image.image_id: image for image in dataset.images}
-    image_ids = list(cache.image_ids) if cache is not None else readable_ids(dataset)
+    if cache is not None:
+        image_ids = list(cache.image_ids)
+    elif image_ids is None:
+        image_ids = readable_photos(dataset)[0]
     rows = [records[i] for i in image_ids]
     class_ids = np.array([r.class_id for r in rows], dtype=np.int64)
     options = candidate_matrix(class_ids, candidates)  # (N, 20)
     answers = tokenize_answers(vlm, question, answer, names)
     top20 = TopK.empty(len(rows))
     with tqdm(total=len(rows), desc="answers", unit="img", disable=not progress) as bar:
-        for window, images in _photo_batches(vlm, dataset, cache, photos):
+        for window, images in _photo_batches(vlm, dataset, cache, image_ids, photos):
             allowed = options[window]
             losses = candidate_losses(vlm, images, answers, allowed, score)
             top20.fill(window, allowed.to(losses.device), -losses, 1.0)
