@@ -17,10 +17,11 @@ VARIANT_LABELS = {
     "unbalanced_accuracy": "Unbalanced accuracy (Tables 11-12)",
     "alt_checkpoint": "Alternative checkpoints (Table 9)",
 }
-NO_RUNS = "No evaluated runs yet. Evaluate a model with `counteranimal eval`, or try `counteranimal demo`."
-NO_RUNS_NO_ENGINE = (
-    "No evaluated runs yet. Making them (`counteranimal eval`, or `counteranimal demo` to try the pages) needs the "
-    "engine, which this installation lacks: run `make engine`, or `pip install -e '.[engine]'`."
+NO_RUNS = "No evaluated runs yet."
+MORE_RUNS = "Evaluate a model with `counteranimal eval`, or try `counteranimal demo`."
+MORE_RUNS_NO_ENGINE = (
+    "Making runs (`counteranimal eval`, or `counteranimal demo` to try the pages) needs the engine, which this "
+    "installation lacks: run `make engine`, or `pip install -e '.[engine]'`."
 )
 
 
@@ -62,8 +63,9 @@ def require_runs(sources: Sources, minimum: int = 1) -> pd.DataFrame:
     """The runs (`run_queries.run_list`), or a note saying how to make them and the end of the page."""
     runs = cached.run_list(sources)
     if len(runs) < minimum:
-        note = NO_RUNS if job_client.engine_installed() else NO_RUNS_NO_ENGINE
-        st.info(note if runs.empty else f"This page compares {minimum} runs; there is only {len(runs)}. {note}")
+        how = MORE_RUNS if job_client.engine_installed() else MORE_RUNS_NO_ENGINE
+        have = NO_RUNS if runs.empty else f"This page compares {minimum} runs; there is only {len(runs)}."
+        st.info(f"{have} {how}")
         end_page()
     return runs
 
