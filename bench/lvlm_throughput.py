@@ -2,8 +2,9 @@
 
 The paper scores each photo's 20 candidate answers by their language-model loss. Naive: 20 forward passes per photo,
 each over the whole prompt (hundreds of image tokens, the question, one answer), through the model's own processor.
-Engine: the photo and question once per photo, its KV cache repeated for the 20 answers, which continue from it in
-one batched pass; photos batched, pixels from the decode-once cache. Both give the same losses (tests/test_lvlm.py).
+Engine: the photo and question once per photo; the 20 answers packed side by side in one pass that continues from
+its KV cache (a 4D mask keeps each answer to the prompt and itself); photos batched, pixels from the decode-once cache.
+The naive loop also runs the processor per answer (about a tenth of its time), as such loops do. Both give the same losses (tests/test_lvlm.py).
 
 Model: a tiny random LLaVA with LLaVA-1.5's prompt shape (336 px photos in 14 px patches: 576 image tokens), so the
 ratio of prompt to answer tokens is the real one; only the widths are small. Goal (issue 13): >= 8x on this machine.

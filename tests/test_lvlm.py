@@ -268,3 +268,23 @@ def test_an_unreadable_photo_is_skipped_and_listed_as_for_other_models(llava, tm
     assert manifest["images"]["evaluated"] == len(dataset.images) - 1
     table = pq.read_table(outcome.path / "predictions.parquet").to_pandas()
     assert broken not in set(table["image_id"]) and len(table) == len(dataset.images) - 1
+
+
+def test_truncated_weights_are_refused_in_words(llava, tmp_path):
+    folder = tmp_path / "truncated"
+    shutil.copytree(parse_spec(llava).folder, folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="cannot be loaded"):
+        load_model(f"hf:{folder}", CPU)
+
+
+def test_a_changed_chat_template_is_another_run(llava, photos, tmp_path):
+    folder = tmp_path / "other-template"
+    shutil.copytree(parse_spec(llava).folder, folder)
+    with Evaluator(load_dataset(photos), options(tmp_path)) as evaluator:
+        before = evaluator.evaluate(f"hf:{folder}").run_id
+        template = folder / "chat_template.jinja"
+        template.write_text(template.read_text().replace("USER: ", "Human: "))
+        after = evaluator.evaluate(f"hf:{folder}")
+    assert not after.skipped and after.run_id != before

@@ -120,6 +120,16 @@ def test_prefix_shared_losses_equal_a_full_forward_per_candidate(model: object) 
     assert torch.allclose(shared, naive, atol=1e-4), (shared, naive)
     assert torch.equal(shared.argmin(1), naive.argmin(1))
     assert shared.std() > 1e-3  # the candidates' losses differ: the comparison means something
+    # ... and so do the photos': the pixels reach the answers through the ViT, ln_vision, the Q-Former's attention
+    assert (shared[0, options[0].argsort()] - shared[1, options[1].argsort()]).abs().max() > 1e-3
+
+
+def test_truncated_vicuna_weights_are_refused_in_words(tiny: Path, tmp_path: Path) -> None:
+    folder = _copy(tiny, tmp_path)
+    (weights,) = (folder / "vicuna").glob("*.safetensors")
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="Vicuna weights .* cannot be loaded"):
+        load_minigpt4(parse_spec(f"minigpt4:{folder}"), random_weights=False)
 
 
 def test_a_run_through_the_evaluator(tiny: Path, tmp_path: Path) -> None:

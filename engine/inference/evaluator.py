@@ -39,7 +39,9 @@ from engine.runs.format import ONE_VS_20, SCHEMA_VERSION, SETUPS, RunManifest
 from engine.zoo.catalog import VLM_SOURCES
 from engine.zoo.specs import ModelError
 
-LVLM_PHOTOS = 8  # photos per batch for vision-language models: each holds 20 answers' copies of its prompt cache
+# Photos per batch for vision-language models: 8 with packed answers (one prompt cache per photo); 2 when the
+# cache is repeated per answer (20 copies per photo: ~6 GB for a 7B model's 600-token prompt).
+LVLM_PHOTOS, LVLM_PHOTOS_REPEATED = 8, 2
 
 MAX_UNREADABLE_SHARE = 0.05  # more unreadable photos than this and the dataset, not the model, is what is measured
 
@@ -314,7 +316,7 @@ class Evaluator:
         report = partial(self._stage, "scoring answers")
         report(0, len(readable))
         names = list(answer_names(o.classnames))
-        photos = max(1, min(o.batch_size, LVLM_PHOTOS))
+        photos = max(1, min(o.batch_size, LVLM_PHOTOS if model.vlm.packs_answers else LVLM_PHOTOS_REPEATED))
         return predict_lvlm(
             model.vlm, self.dataset, cache, self.candidates, names, image_ids=readable, question=o.question,
             answer=o.answer, score=o.answer_score, photos=photos, progress=o.progress, report=report,

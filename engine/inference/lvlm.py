@@ -46,7 +46,7 @@ def tokenize_answers(vlm: VisionLanguageModel, question: str, answer: str, names
     head = vlm.tokenizer(prefix)["input_ids"]
     rows, scored = [], []
     for name, talk in zip(names, talks, strict=True):
-        ids, offsets = _continuation(vlm.tokenizer, talk.full, prefix, head)
+        ids, offsets = _continuation(vlm, talk.full, prefix, head)
         start, end = talk.answer
         rows.append(ids)
         scored.append([a < end and b > start for a, b in offsets])
@@ -61,16 +61,20 @@ def tokenize_answers(vlm: VisionLanguageModel, question: str, answer: str, names
     return Answers(prefix=prefix, ids=ids, mask=mask, scored=score)
 
 
-def _continuation(tokenizer: object, full: str, prefix: str, head: list[int]) -> tuple[list[int], list]:
-    """The tokens of `full` after `prefix` (whose tokens are `head`) with their character offsets in `full`. Tokenized
-    as one text when the prompt's tokens survive that (LLaVA: "ASSISTANT:" + " A lion"); else, as models trained on
-    separately tokenized answers saw them (MiniGPT-4's prompt ends in a space that is a token of its own), the rest
-    on its own."""
-    whole = tokenizer(full, return_offsets_mapping=True)
-    if whole["input_ids"][: len(head)] == head:
-        return whole["input_ids"][len(head) :], whole["offset_mapping"][len(head) :]
-    rest = tokenizer(full[len(prefix) :], add_special_tokens=False, return_offsets_mapping=True)
-    return rest["input_ids"], [(a + len(prefix), b + len(prefix)) for a, b in rest["offset_mapping"]]
+def _continuation(vlm: VisionLanguageModel, full: str, prefix: str, head: list[int]) -> tuple[list[int], list]:
+    """The tokens of `full` after `prefix` (whose tokens are `head`) with their character offsets in `full`, as the
+    model saw answers in training: tokenized with the prompt as one text (chat models: "ASSISTANT:" + " A lion"), or
+    on their own (MiniGPT-4 tokenizes its targets apart, so its prompt's trailing space stays a token of its own)."""
+    if vlm.tokenizes_answers_apart:
+        rest = vlm.tokenizer(full[len(prefix) :], add_special_tokens=False, return_offsets_mapping=True)
+        return rest["input_ids"], [(a + len(prefix), b + len(prefix)) for a, b in rest["offset_mapping"]]
+    whole = vlm.tokenizer(full, return_offsets_mapping=True)
+    if whole["input_ids"][: len(head)] != head:
+        raise ModelError(
+            f"Tokenized with its answer, the prompt's last tokens change ({prefix[-30:]!r} + {full[len(prefix) :]!r}), "
+            "so answers cannot continue from a shared prompt with this tokenizer."
+        )
+    return whole["input_ids"][len(head) :], whole["offset_mapping"][len(head) :]
 
 
 def shared_prefix(prefixes: list[str]) -> str:
@@ -210,7 +214,8 @@ def predict_lvlm(
     return run_table(rows, class_ids, None, top20)
 
 
-# A photo's work in tokens: LLaVA-1.5's 576 image tokens and the question, then 20 answers of a few tokens each.
+# A photo's work in tokens, for the time estimate: LLaVA-1.5's 576 image tokens and the question, then 20 answers of a
+# few tokens each. Models with fewer image tokens (MiniGPT-4: 32) take less; tiling ones (LLaVA-NeXT) more.
 TOKENS_PER_PHOTO = 600 + 20 * 8
 LONGEST_UNASKED_HOURS = 2.0  # a longer estimated run needs --allow-large
 
@@ -220,8 +225,8 @@ class SizeEstimate:
     """What a vision-language model will cost on this machine, before its weights are read."""
 
     parameters: int
-    weight_bytes: int
-    free_bytes: int  # memory the weights must fit in: free GPU memory, or the machine's RAM
+    weight_bytes: int  # as loaded on the device, plus room for a batch's caches and activations
+    free_bytes: int  # memory the weights must fit in: free GPU memory, or the machine's available memory
     hours: float
     flops_per_second: float
 
@@ -256,6 +261,8 @@ def measured_flops(device: torch.device, seconds: float = 0.3) -> float:
     size = 4096 if device.type == "cuda" else 1024
     a = torch.randn(size, size, device=device, dtype=dtype)
     a @ a  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     runs, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         a @ a
@@ -265,14 +272,26 @@ def measured_flops(device: torch.device, seconds: float = 0.3) -> float:
     return 2 * size**3 * runs / (time.perf_counter() - start)
 
 
-def estimate_size(parameters: int, device: torch.device, photos: int) -> SizeEstimate:
-    import os
-
-    weight_bytes = parameters * (2 if device.type == "cuda" else 4)
+def available_bytes(device: torch.device) -> int:
+    """Memory a model can still take: free GPU memory (after returning what earlier models of this process left in
+    PyTorch's cache), or the machine's available memory (MemAvailable, which counts reclaimable caches)."""
     if device.type == "cuda":
-        free_bytes = torch.cuda.mem_get_info(device)[0]
-    else:
-        free_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        torch.cuda.empty_cache()
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as meminfo:
+            fields = dict(line.split(":", 1) for line in meminfo)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):  # not Linux
+        import os
+
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def estimate_size(parameters: int, device: torch.device, photos: int) -> SizeEstimate:
+    # The weights and a fifth more for the prompt caches, activations and logits of a batch.
+    weight_bytes = int(parameters * (2 if device.type == "cuda" else 4) * 1.2)
+    free_bytes = available_bytes(device)
     flops = measured_flops(device)
     work = 2 * parameters * TOKENS_PER_PHOTO * photos / (0.5 * flops)  # seconds, at half the matmul peak
     return SizeEstimate(parameters, weight_bytes, free_bytes, work / 3600, flops)

@@ -47,6 +47,7 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # BlipImageBaseProcessor's defa
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 LN_VISION_EPS = 1e-5  # LAVIS's ln_vision is a plain nn.LayerNorm; transformers' post_layernorm uses the ViT's 1e-6
 _WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pth", "*.pt")
+SETUP_SUFFIXES = (".json", ".jinja", ".txt", ".model")  # configurations and tokenizer files
 _BLIP2_PREFIXES = ("vision_model.", "qformer.", "query_tokens")
 
 
@@ -86,6 +87,7 @@ class MiniGPT4(VisionLanguageModel):
     """MiniGPT-4 as the LVLM scorer uses it: Chat.get_context_emb's prompt embedding and the Vicuna v0 template."""
 
     packs_answers = True  # Vicuna is a Llama: 4D masks and explicit positions
+    tokenizes_answers_apart = True  # its training tokenizes `answer + "###"` on its own
 
     def __init__(self, network: MiniGPT4Network, tokenizer: object, recipe: Recipe) -> None:
         self.network, self.tokenizer, self.recipe = network, tokenizer, recipe
@@ -167,7 +169,12 @@ def load_minigpt4(spec: Spec, random_weights: bool, dtype: torch.dtype = torch.f
         used = _load_blip2_weights(network, folder / BLIP2_DIR)
         projection = projection_file(folder)
         _load_projection(network, projection)
-        checkpoint = {"source": str(folder), "sha256": _combined_hash(folder, used, projection), "dtype": str(dtype)}
+        checkpoint = {
+            "source": str(folder),
+            "sha256": _combined_hash(folder, used, projection),
+            "config_sha256": _setup_hash(folder),
+            "dtype": str(dtype),
+        }
     network.eval()
     recipe = minigpt4_recipe(blip2_config.vision_config.image_size)
     return LoadedModel(spec, "LVLM", network, recipe, checkpoint, vlm=MiniGPT4(network, tokenizer, recipe))
@@ -241,14 +248,25 @@ def _tokenizer(folder: Path) -> object:
 
 
 def _llama(folder: Path, random_weights: bool, dtype: torch.dtype) -> torch.nn.Module:
+    from safetensors import SafetensorError
     from transformers import LlamaConfig, LlamaForCausalLM
 
     try:
         if random_weights:
             return LlamaForCausalLM._from_config(LlamaConfig.from_pretrained(folder), dtype=dtype)
-        return LlamaForCausalLM.from_pretrained(folder, dtype=dtype)
-    except (OSError, ValueError) as error:
+        llama, info = LlamaForCausalLM.from_pretrained(folder, dtype=dtype, output_loading_info=True)
+    except ValueError as error:
         raise ModelError(f"{folder} is not a loadable Llama (Vicuna) folder ({error}).") from error
+    except (OSError, RuntimeError, SafetensorError) as error:  # unreadable or truncated weights, other shapes
+        raise CheckpointError(
+            f"The Vicuna weights in {folder} cannot be loaded: {str(error).splitlines()[0]}"
+        ) from error
+    if problems := [k for kind in ("missing_keys", "mismatched_keys") for k in sorted(map(str, info[kind]))]:
+        raise CheckpointError(
+            f"The Vicuna weights in {folder} do not fit its config.json ({len(problems)} tensors missing or of "
+            f"another shape: {', '.join(problems[:4])})."
+        )
+    return llama
 
 
 def _read_blip2_tensors(folder: Path) -> tuple[dict[str, torch.Tensor], list[Path]]:
@@ -313,6 +331,15 @@ def _load_projection(network: MiniGPT4Network, path: Path) -> None:
             f"{expected[1]} features to the Vicuna's {expected[0]} (7B: 4096; a 13B checkpoint gives 5120)."
         )
     network.llama_proj.load_state_dict(projection, strict=True)
+
+
+def _setup_hash(folder: Path) -> str:
+    """One SHA-256 over the parts' configurations and Vicuna's tokenizer files: what shapes answers besides weights."""
+    files = [
+        p for part in (BLIP2_DIR, VICUNA_DIR) for p in sorted((folder / part).iterdir()) if p.suffix in SETUP_SUFFIXES
+    ]
+    lines = [f"{path.relative_to(folder).as_posix()} {sha256_file(path)}" for path in files if path.is_file()]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def _combined_hash(folder: Path, blip2_files: list[Path], projection: Path) -> str:

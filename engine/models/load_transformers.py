@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from safetensors import SafetensorError
 
 from engine.files import digest, sha256_file
 from engine.models.checkpoints import CheckpointError
@@ -19,6 +20,8 @@ from engine.models.vlm import Conversation, Prefix, VisionLanguageModel
 from engine.zoo.specs import ModelError, Spec
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
+# The files besides the weights that change answers: config, processor and tokenizer files, chat templates.
+SETUP_SUFFIXES = (".json", ".jinja", ".txt", ".model", ".tiktoken")
 _PROBE_SIZES = ((640, 480), (300, 500))
 # Model types whose language model takes a 4D attention mask and 1D positions (Llama-style): checked against the
 # one-forward-per-answer reference in tests/test_lvlm.py. Others get the prompt's cache repeated per answer.
@@ -164,16 +167,14 @@ def weight_files(folder: Path) -> list[Path]:
 
 
 def _identity(spec: Spec, source: str) -> dict:
-    """The weights' identity: the SHA-256 of every weight file of a folder, or the hub snapshot's file hashes (the
-    hub names each weight blob by its SHA-256, so nothing is read)."""
+    """The model's identity: the weights' hashes, and apart from them the hashes of everything else that shapes the
+    answers (config, processor, tokenizer, chat template). A folder's files are hashed; a hub snapshot's are named
+    by their hashes (blobs/<sha256>, or the git hash of small files), so nothing is read."""
     folder = Path(source) if spec.folder is not None else _hub_snapshot(source)
-    files = weight_files(folder)
-    if spec.folder is not None:
-        hashes = {p.name: sha256_file(p) for p in files}
-    else:
-        hashes = {p.name: p.resolve().name for p in files}  # blobs/<sha256>
-    config = folder / "config.json"
-    return {"source": source, "sha256": digest(hashes), "files": hashes, "config_sha256": sha256_file(config)}
+    content = sha256_file if spec.folder is not None else (lambda path: path.resolve().name)
+    weights = {p.name: content(p) for p in weight_files(folder)}
+    setup = {p.name: content(p) for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in SETUP_SUFFIXES}
+    return {"source": source, "sha256": digest(weights), "files": weights, "config_sha256": digest(setup)}
 
 
 def _hub_snapshot(repo: str) -> Path:
@@ -196,7 +197,7 @@ def _build(config: object, source: str, random_weights: bool, dtype: torch.dtype
         raise ModelError(
             f"{source} is not an image-text-to-text model transformers knows: {str(error)[:300]}"
         ) from error
-    except (OSError, RuntimeError) as error:  # unreadable weights, or tensors of other shapes
+    except (OSError, RuntimeError, SafetensorError) as error:  # unreadable or truncated weights, other shapes
         raise CheckpointError(
             f"The weights in {source} cannot be loaded: {str(error).splitlines()[0][:300]}"
         ) from error

@@ -61,8 +61,11 @@ def _write_blip2(folder: Path) -> None:
     qformer = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4}
     qformer |= {"encoder_hidden_size": 32, "cross_attention_frequency": 2, "vocab_size": 100}
     config = Blip2Config(vision_config=vision, qformer_config=qformer, num_query_tokens=4)
+    # transformers 5 builds these parts with zeros (weights are meant to be loaded), which would make every photo look
+    # the same: noise around the built values (norms near 1) lets the photo reach the answers.
     tensors = {f"vision_model.{k}": v for k, v in Blip2VisionModel(config.vision_config).state_dict().items()}
     tensors |= {f"qformer.{k}": v for k, v in Blip2QFormerModel(config.qformer_config).state_dict().items()}
+    tensors = {k: v + 0.1 * torch.randn(v.shape) if v.is_floating_point() else v for k, v in tensors.items()}
     tensors["query_tokens"] = torch.randn(1, 4, 32) * 0.5
     tensors["language_projection.weight"] = torch.randn(8, 32)
     folder.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,9 @@ class VisionLanguageModel(ABC):
     # to the prompt and itself, and explicit positions): no copy of the prompt's cache per answer. Models with other
     # position schemes (Qwen2-VL's 3D rotary positions) leave it False and get the cache repeated per answer.
     packs_answers: bool = False
+    # Whether answers are tokenized apart from the prompt (as MiniGPT-4's training tokenized its targets) rather than
+    # with it as one text (as chat templates are).
+    tokenizes_answers_apart: bool = False
 
     @abstractmethod
     def conversation(self, question: str, answer: str) -> Conversation:
