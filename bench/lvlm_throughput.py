@@ -92,7 +92,7 @@ def h200_estimate_minutes() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--photos", type=int, default=12, help="photos per class and background group x 4 classes")
+    parser.add_argument("--photos", type=int, default=16, help="photos in all (4 classes x 2 backgrounds)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--model", help="a real model spec to time instead of the tiny LLaVA (engine path only)")
     args = parser.parse_args()

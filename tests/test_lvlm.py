@@ -167,15 +167,34 @@ def test_a_model_too_big_for_the_machine_is_refused_with_its_size_and_time():
     assert SizeEstimate(1000, 4000, 2**30, 0.01, 1e11).problem(CPU, 10) == ""
 
 
+def tiny_machine(parameters, device, photos) -> SizeEstimate:
+    """A machine with 1 byte free: every model is too big for it."""
+    return SizeEstimate(parameters, 4 * parameters, 1, 0.1, 1e9)
+
+
 def test_the_evaluator_measures_the_machine_before_loading(llava, photos, tmp_path, monkeypatch):
     import engine.inference.evaluator as evaluator_module
+    import engine.inference.lvlm as lvlm_module
 
     monkeypatch.setattr(evaluator_module, "load_model", lambda *a, **k: pytest.fail("loaded a model it refused"))
-    tiny_machine = lambda parameters, device, photos: SizeEstimate(parameters, 4 * parameters, 1, 0.1, 1e9)  # noqa: E731
-    monkeypatch.setattr(evaluator_module, "estimate_size", tiny_machine)
+    monkeypatch.setattr(lvlm_module, "estimate_size", tiny_machine)
     evaluator = Evaluator(load_dataset(photos), options(tmp_path))
-    with evaluator, pytest.raises(ModelError, match="pass --allow-large"):
+    with evaluator, pytest.raises(ModelError, match="--allow-large to run it anyway"):
         evaluator.evaluate(llava)
+
+
+def test_a_job_for_a_model_too_big_for_the_machine_is_not_queued(llava, photos, tmp_path, monkeypatch, capsys):
+    """The Evaluate page's check: the same refusal as the terminal's, before anything is queued."""
+    import engine.inference.lvlm as lvlm_module
+    from engine import cli, config, jobs
+
+    monkeypatch.setattr(lvlm_module, "estimate_size", tiny_machine)
+    monkeypatch.setenv(config.ROOTS_ENV, f"{parse_spec(llava).folder.parent}:{photos}")
+    results = tmp_path / "results"
+    argv = ["job", "submit", "--json", "--no-start", f"--results={results}", f"--model={llava}", f"--data={photos}"]
+    assert cli.main(argv) == 2
+    assert "more than the 0.0 GiB" in json.loads(capsys.readouterr().out)["error"]
+    assert jobs.list_jobs(results) == []
 
 
 def test_a_folder_without_a_config_is_not_a_model(tmp_path):

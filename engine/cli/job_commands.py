@@ -19,6 +19,8 @@ def job_submit(args: argparse.Namespace) -> int:
     """Check that the weights and the dataset lie under the allowed roots, the weights against their architecture and
     the dataset, then queue the job (nothing is queued if a check fails) and start a worker unless one runs."""
     from engine.dataset.reader import load_dataset
+    from engine.inference.devices import resolve_device
+    from engine.inference.lvlm import refuse_if_too_large
     from engine.models import check_weights
 
     results = results_dir(args.results)
@@ -27,6 +29,8 @@ def job_submit(args: argparse.Namespace) -> int:
         data = resolve_request(args.model, args.data, allowed_roots(results))  # before any file is read
         checked = check_weights(args.model)
         dataset = load_dataset(data)
+        if checked["family"] == "LVLM":  # a 7B model queued on a CPU machine would run for weeks
+            refuse_if_too_large(args.model, checked["parameters"], resolve_device(args.device), len(dataset.images))
     except UserError as error:
         if not args.json:
             raise

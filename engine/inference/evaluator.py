@@ -28,7 +28,7 @@ from engine.inference.labels import (
     load_candidates,
     templates,
 )
-from engine.inference.lvlm import estimate_size, predict_lvlm, readable_photos
+from engine.inference.lvlm import predict_lvlm, readable_photos, refuse_if_too_large
 from engine.inference.scorers import Scorer, predict
 from engine.inference.text_heads import text_head
 from engine.models import LoadedModel, architecture, load_model, parse_spec
@@ -252,12 +252,8 @@ class Evaluator:
             )
         if self.options.allow_large:
             return
-        network = architecture(spec).network
-        parameters = sum(p.numel() for p in network.parameters())
-        photos = len(self.dataset.images)
-        estimate = estimate_size(parameters, self.options.device, photos)
-        if problem := estimate.problem(self.options.device, photos):
-            raise ModelError(f"{spec}: {problem} Run it on a GPU, or pass --allow-large to run it anyway.")
+        parameters = sum(p.numel() for p in architecture(spec).network.parameters())
+        refuse_if_too_large(spec, parameters, self.options.device, len(self.dataset.images))
 
     def evaluate_model(self, model: LoadedModel, load_seconds: float = 0.0, name: str | None = None) -> Outcome:
         """Evaluate a loaded model into a run, unless an identical run exists (and `force` is off). `name` is how

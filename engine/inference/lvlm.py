@@ -295,3 +295,12 @@ def estimate_size(parameters: int, device: torch.device, photos: int) -> SizeEst
     flops = measured_flops(device)
     work = 2 * parameters * TOKENS_PER_PHOTO * photos / (0.5 * flops)  # seconds, at half the matmul peak
     return SizeEstimate(parameters, weight_bytes, free_bytes, work / 3600, flops)
+
+
+def refuse_if_too_large(spec: str, parameters: int, device: torch.device, photos: int) -> None:
+    """Refuse, before any weights are read, a vision-language model that does not fit this machine or would take
+    more than LONGEST_UNASKED_HOURS over `photos` photos, saying its size and the estimated time."""
+    if problem := estimate_size(parameters, device, photos).problem(device, photos):
+        raise ModelError(
+            f"{spec}: {problem} Run it on a GPU, or from the terminal with --allow-large to run it anyway."
+        )
