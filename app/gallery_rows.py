@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from engine.runs.format import correct_column, pred_column, top_prefix
@@ -21,8 +22,13 @@ def with_setup(rows: pd.DataFrame, setup: str, labels: dict[int, str]) -> pd.Dat
         predicted=predicted,
         predicted_label=predicted.map(lambda i: labels.get(int(i), str(i)) if pd.notna(i) else "-"),
         correct=rows[correct_column(setup)].fillna(False).astype(bool),
-        confidence=probs.map(lambda p: float(p[0]) if p is not None and len(p) else float("nan")),
+        confidence=probs.map(lambda p: float(p[0]) if _is_list(p) and len(p) else float("nan")),
     )
+
+
+def _is_list(value: object) -> bool:
+    """A top-5 list as DuckDB hands it over (an array; masked where a place is unknown), not a NULL (pd.NA)."""
+    return isinstance(value, list | tuple | np.ndarray)
 
 
 def confidence_text(confidence: float) -> str:
@@ -60,10 +66,13 @@ def page_of(rows: pd.DataFrame, split: str, page: int, per_page: int = PER_PAGE)
 
 
 def top5(row: pd.Series, setup: str, labels: dict[int, str]) -> pd.DataFrame:
-    """A photo's top-5 in one setup: class (the true one marked ✓), probability."""
+    """A photo's top-5 in one setup: class (the true one marked ✓), probability. Unknown places (an imported run may
+    give only its prediction) are left out, and unknown probabilities are NaN."""
     ids, probs = row[f"{top_prefix(setup)}_ids"], row[f"{top_prefix(setup)}_probs"]
-    if ids is None or probs is None:
+    if not _is_list(ids):
         return pd.DataFrame(columns=["class", "probability"])
+    probs = list(probs) if _is_list(probs) else [float("nan")] * len(ids)
+    known = [(int(i), float(p)) for i, p in zip(ids, probs, strict=True) if i is not np.ma.masked and pd.notna(i)]
     truth = int(row["class_id"]) if "class_id" in row else None
-    names = [("✓ " if int(i) == truth else "") + labels.get(int(i), str(i)) for i in ids]
-    return pd.DataFrame({"class": names, "probability": list(probs)})
+    names = [("✓ " if i == truth else "") + labels.get(i, str(i)) for i, _ in known]
+    return pd.DataFrame({"class": names, "probability": [p for _, p in known]})

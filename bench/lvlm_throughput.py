@@ -4,7 +4,8 @@ The paper scores each photo's 20 candidate answers by their language-model loss.
 each over the whole prompt (hundreds of image tokens, the question, one answer), through the model's own processor.
 Engine: the photo and question once per photo; the 20 answers packed side by side in one pass that continues from
 its KV cache (a 4D mask keeps each answer to the prompt and itself); photos batched, pixels from the decode-once cache.
-The naive loop also runs the processor per answer (about a tenth of its time), as such loops do. Both give the same losses (tests/test_lvlm.py).
+The naive loop also runs the processor per answer (about a tenth of its time), as such loops do. Both give the same
+losses (tests/test_lvlm.py).
 
 Model: a tiny random LLaVA with LLaVA-1.5's prompt shape (336 px photos in 14 px patches: 576 image tokens), so the
 ratio of prompt to answer tokens is the real one; only the widths are small. Goal (issue 13): >= 8x on this machine.

@@ -96,10 +96,9 @@ def test_overview_exports_a_png_and_the_page_zip(server_url, browser):
 def test_a_shared_link_restores_the_view(server_url, page):
     page.goto(f"{server_url}/?setup=1vs20&overview_scale=logit")
     wait_for_points(page, published_models("1vs20"))  # the two LVLMs only exist in 1 vs 20
-    checked = page.eval_on_selector_all(
-        "label:has(input[type=radio]:checked)", "labels => labels.map(l => l.innerText.trim())"
-    )
-    assert "1 vs 20" in checked and "logit" in checked
+    # The radios may be redrawn by a rerun right after the chart: wait for them rather than read them once.
+    checked = "[...document.querySelectorAll('label:has(input[type=radio]:checked)')].map(l => l.innerText.trim())"
+    page.wait_for_function(f"() => {checked}.includes('1 vs 20') && {checked}.includes('logit')", timeout=30_000)
     assert "overview_scale=logit" in page.url
 
 

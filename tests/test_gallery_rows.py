@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 
 from app import gallery_rows
@@ -54,3 +55,14 @@ def test_top5_names_classes_with_probabilities():
 def test_confidence_text_never_rounds_to_a_wrong_extreme():
     texts = [gallery_rows.confidence_text(p) for p in (0.004, 0.0, 0.2, 0.996, 1.0, float("nan"))]
     assert texts == ["<1%", "0%", "20%", ">99%", "100%", "n/a"]
+
+
+def test_an_imported_top5_with_only_the_prediction_shows_it_without_confidence():
+    # As DuckDB hands over an imported run's top-5 without ids after the first or probabilities: masked places, NaN.
+    row = ROWS.iloc[0].copy()
+    row["top5_ids"] = np.ma.masked_array([296, 0, 0, 0, 0], mask=[False, True, True, True, True])
+    row["top5_probs"] = np.full(5, np.nan)
+    table = gallery_rows.top5(row, "1vs1000", LABELS)
+    assert table["class"].tolist() == ["✓ " + LABELS[296]] and table["probability"].isna().all()
+    shown = gallery_rows.with_setup(pd.DataFrame([row]).assign(top5_probs=[pd.NA]), "1vs1000", LABELS)
+    assert np.isnan(shown["confidence"].iloc[0])  # a NULL list: no confidence, no error

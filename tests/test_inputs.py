@@ -11,7 +11,7 @@ import pytest
 
 from engine.cli import main
 from engine.config import allowed_roots
-from engine.jobs.inputs import InputError, resolve_allowed, safe_name, save_upload
+from engine.jobs.inputs import InputError, resolve_allowed, resolve_request, safe_name, save_upload
 
 
 @pytest.mark.parametrize(
@@ -147,3 +147,8 @@ def test_job_submit_without_json_says_why_on_stderr(submit_env, tmp_path, capsys
     assert _submit(tmp_path, model, f"--data={submit_env['out']}/data") == 2
     assert f"error: {submit_env['out']}/data is outside the folders" in capsys.readouterr().err
     assert not (tmp_path / "results" / "jobs").exists()
+
+
+def test_code_is_never_queued_for_the_dashboards_worker(tmp_path):
+    with pytest.raises(InputError, match="runs Python code, which the dashboard's queue never does"):
+        resolve_request("python:mylab.models:build", str(tmp_path), [tmp_path])

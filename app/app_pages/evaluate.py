@@ -28,6 +28,20 @@ LVLM_PROTOCOL = (
     "size and time estimate. MiniGPT-4 and models on the Hugging Face hub are evaluated from the terminal, e.g. "
     "`counteranimal eval --model lvlm:llava-1.5-7b --setups 1vs20` (README, “Vision-language models”)."
 )
+# This page runs only architectures of the installed libraries; anything else is done from the terminal.
+OTHER_WAYS = """
+This page never runs code of yours. From a terminal on this machine:
+
+- **Predictions made elsewhere** (JAX, TensorFlow, an API, any PyTorch code): write one row per photo, with its path
+  in the dataset (`image_id`) and the predicted ImageNet index (`pred_1vs1000`, and/or `pred_1vs20` among its class's
+  20 candidates), optionally the top-5 ids and scores, as CSV, Parquet or JSON lines, then
+  `counteranimal import --predictions preds.csv --name "My model" --data DATASET --family ImageNet`.
+  The file is checked against the dataset (every photo once) before anything is written.
+- **A model defined in your own code**: a function that returns the network and its preprocessing, evaluated with
+  `counteranimal eval --model python:mypackage.models:build@weights.pt --data DATASET` (or `python:./net.py:build`).
+
+Both runs appear on every page like this page's. README: "Importing predictions" and "Your own model code".
+"""
 results = results_dir()
 roots = allowed_roots(results)
 limit_mb = st.get_option("server.maxUploadSize")
@@ -38,6 +52,8 @@ st.caption(
     "evaluation then runs in the background (one at a time, on the GPU when there is one), so you can leave this "
     "page, or close the tab, and come back. When it is done, the model appears on the Overview."
 )
+with st.expander("Other frameworks and your own code"):
+    st.markdown(OTHER_WAYS)
 if notice := st.session_state.get("evaluate_notice"):  # (job id, text): shown while that job waits or runs
     st.success(notice[1], icon=":material/schedule:")
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from engine import __version__
-from engine.cli import data_commands, eval_commands, job_commands
+from engine.cli import data_commands, eval_commands, import_commands, job_commands
 from engine.config import RESULTS_ENV, results_dir
 from engine.errors import UserError
 
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_commands.add_commands(commands)
     job_commands.add_commands(commands)
     data_commands.add_commands(commands)
+    import_commands.add_commands(commands)
     return parser
 
 

@@ -125,7 +125,7 @@ def find_dataset_root(path: Path) -> Path:
     )
 
 
-def _name_index(classes: dict[int, dict[str, str]]) -> dict[str, int]:
+def synonym_index(classes: dict[int, dict[str, str]]) -> dict[str, int]:
     """Every synonym of every class ("ice bear", "polar bear", ...) -> its ImageNet index."""
     index = {}
     for class_id, row in classes.items():
@@ -138,7 +138,7 @@ def _normalize(name: str) -> str:
     return " ".join(name.replace("_", " ").replace("-", " ").lower().split())
 
 
-def _class_id(folder: str, names: dict[str, int], classes: dict[int, dict[str, str]]) -> int:
+def folder_class_id(folder: str, names: dict[str, int], classes: dict[int, dict[str, str]]) -> int:
     if match := _INDEXED_FOLDER.match(folder):
         class_id = int(match.group(1))
     elif _normalize(folder) in names:
@@ -197,12 +197,12 @@ def load_dataset(path: Path) -> Dataset:
     """
     root = find_dataset_root(path)
     classes = paper_classes()
-    names = _name_index(classes)
+    names = synonym_index(classes)
     class_dirs = [p for p in visible_subfolders(root) if p.is_dir()]
     folders, images, empty = [], [], []
     seen: dict[int, str] = {}
     for class_dir in class_dirs:
-        class_id = _class_id(class_dir.name, names, classes)
+        class_id = folder_class_id(class_dir.name, names, classes)
         if class_id in seen:
             raise DatasetError(f"Folders {seen[class_id]!r} and {class_dir.name!r} are the same class ({class_id}).")
         seen[class_id] = class_dir.name

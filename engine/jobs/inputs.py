@@ -112,9 +112,15 @@ def resolve_request(model: str, data: str, roots: list[Path]) -> Path:
     Raises:
         InputError: the weights or the dataset outside every root, with `..`, or missing: every problem in one
             message, so a wrong dataset does not hide a wrong weight path.
+        InputError: a python: spec (user code is never queued).
         ModelError: an unknown model spec.
     """
     spec = parse_spec(model)
+    if spec.kind == "python":  # the worker would import and run it: code only its author runs, from a terminal
+        raise InputError(
+            f"{model} runs Python code, which the dashboard's queue never does; evaluate it from a terminal with "
+            "`counteranimal eval --model ...`."
+        )
     checks = [(path, what) for path, what in ((spec.folder, "folder"), (spec.file, "weight file")) if path is not None]
     problems, dataset = [], None
     for path, what in [*checks, (data, "dataset")]:

@@ -11,6 +11,7 @@ import torch
 from engine.models.checkpoints import CheckpointError, fit_report, read_state_dict
 from engine.models.load_minigpt4 import load_minigpt4
 from engine.models.load_open_clip import load_open_clip, open_clip_weights
+from engine.models.load_python import load_python
 from engine.models.load_timm import load_timm
 from engine.models.load_torchvision import load_torchvision
 from engine.models.load_transformers import load_transformers, weight_files
@@ -27,6 +28,7 @@ LOADERS: dict[str, Callable[..., LoadedModel]] = {
     "timm": load_timm,
     "hf": load_transformers,
     "minigpt4": load_minigpt4,
+    "python": load_python,
 }
 
 
@@ -102,6 +104,14 @@ def check_weights(text: str) -> dict:
     }
 
 
+def _saved_numel(network: torch.nn.Module) -> int:
+    """How many numbers save_pretrained writes for a network: its parameters (tied ones once) and its persistent
+    buffers (such as position ids), which sit in the state dict too."""
+    parameters = dict(network.named_parameters(remove_duplicate=False))
+    buffers = sum(t.numel() for name, t in network.state_dict(keep_vars=True).items() if name not in parameters)
+    return sum(p.numel() for p in network.parameters()) + buffers
+
+
 def _check_folder(text: str, spec: Spec) -> dict:
     """A vision-language model folder: its configuration and processor build the architecture on the meta device, and
     the weight files' headers (not their values) must hold exactly as many parameters as that architecture. Names
@@ -114,7 +124,7 @@ def _check_folder(text: str, spec: Spec) -> dict:
     for path in files:
         state_dict |= read_state_dict(path, shapes_only=True)
     given = sum(t.numel() for t in state_dict.values())
-    expected = sum(p.numel() for p in model.network.parameters())  # tied weights count once, as they are saved
+    expected = _saved_numel(model.network)
     if given != expected:
         raise CheckpointError(
             f"The weights in {spec.folder} hold {given:,} parameters, but its config.json describes a model with "

@@ -11,8 +11,9 @@ ZOO_PATH = Path(__file__).with_name("zoo.toml")
 
 # The model sources the engine can load: a model id's prefix before the first ":" (the spec grammar is in
 # `engine.zoo.specs`; `engine.models.LOADERS` has one loader function for each). hf and minigpt4 are
-# vision-language models, scored by the language-model loss of each candidate answer (1 vs 20 only).
-SOURCES = ("open_clip", "torchvision", "timm", "hf", "minigpt4")
+# vision-language models, scored by the language-model loss of each candidate answer (1 vs 20 only). python is a
+# network built by a function in the user's own code (terminal only: the dashboard never runs user code).
+SOURCES = ("open_clip", "torchvision", "timm", "hf", "minigpt4", "python")
 VLM_SOURCES = ("hf", "minigpt4")
 
 
