@@ -8,7 +8,7 @@ import io
 import threading
 import warnings
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 
 import pandas as pd
@@ -44,24 +44,32 @@ def paper_source(tables: Iterable[str] = ()) -> str:
     return f"{PAPER_VERSION}, {'Table' if len(numbers) == 1 else 'Tables'} {', '.join(numbers)}"
 
 
-def provenance(what: str, setup: str, models: int, tables: Iterable[str] = ()) -> str:
-    """The caption that says where a figure comes from; `tables` as for `paper_source`."""
-    return (
+CAPTION_BREAK = "<br>"  # between the lines of a caption (Plotly annotation text)
+CAPTION_LINE_PX = 22  # height of one caption line on a slide (16 px type)
+
+
+def provenance(what: str, setup: str, models: int, tables: Iterable[str] = (), details: Sequence[str] = ()) -> str:
+    """The caption that says where a figure comes from; `tables` as for `paper_source`; `details`: further lines
+    under it (e.g. a chart's fit statistics)."""
+    line = (
         f"CounterAnimal Explorer {__version__} · {what} · {setup} · {models} models · {date.today().isoformat()} · "
         f"data: {paper_source(tables)}"
     )
+    return CAPTION_BREAK.join([line, *details])
 
 
 def for_slides(fig: go.Figure, caption: str | None = None) -> go.Figure:
-    """A copy with slide-sized fonts and, if given, the provenance caption under the plot."""
+    """A copy with slide-sized fonts and, if given, the provenance caption under the plot (the bottom margin grows
+    with its lines)."""
     slide = go.Figure(fig)
     slide.update_layout(font=SLIDE_FONT, title_font_size=30, width=SLIDE_WIDTH, height=SLIDE_HEIGHT)
     if caption:
-        margin_bottom = max(slide.layout.margin.b or 0, 130)
+        extra_lines = caption.count(CAPTION_BREAK)
+        margin_bottom = max(slide.layout.margin.b or 0, 130) + CAPTION_LINE_PX * extra_lines
         slide.update_layout(margin={"b": margin_bottom})
         slide.add_annotation(
             text=caption, xref="paper", yref="paper", x=0, y=0, yshift=-margin_bottom + 10, showarrow=False,
-            xanchor="left", yanchor="bottom", font={"size": 16, "color": "#555555"},
+            xanchor="left", yanchor="bottom", align="left", font={"size": 16, "color": "#555555"},
         )  # fmt: skip
     return slide
 

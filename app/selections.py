@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from app.trends import Trend
+from app.trends import BAND_LEVEL, Trend, describe_fit
 from engine.runs.format import SETUP_LABELS, SETUPS
 
 
@@ -104,6 +104,16 @@ def trend_sizes(trends: Mapping[str, Trend]) -> str:
     counts = [f"{trend.n} {group}" for group, trend in trends.items()]
     listed = counts[0] if len(counts) == 1 else ", ".join(counts[:-1]) + " and " + counts[-1]
     return f"the {listed} models fitted"
+
+
+def fit_statistics_lines(trends: Mapping[str, Trend], scale: str) -> list[str]:
+    """What the Overview's "Fit statistics" add to its captions: one line on the fits, then one per trend
+    ("CLIP trend: slope 0.95, intercept −0.42, R² 0.93, n = 28"); no line ends in a full stop, so the page can run
+    them together with semicolons and the export put each on its own line."""
+    if not trends:
+        return ["Fit statistics: no trend shown"]
+    head = f"Trends fitted in {scale} axis space, shaded: the {BAND_LEVEL:.0%} confidence band of each line"
+    return [head, *(f"{group} trend: {describe_fit(trend)}" for group, trend in trends.items())]
 
 
 def fitted_common_ranges(points: pd.DataFrame) -> dict[str, tuple[float, float]]:

@@ -25,6 +25,7 @@ KEYS: dict[str, tuple[Callable, Callable]] = {
     "overview_scale": _TEXT,
     "overview_split_hq": _FLAG,
     "overview_fit_flagged": _FLAG,  # fit trends to flagged rows too (copies, near-chance checkpoints)
+    "overview_fit_stats": _FLAG,  # each trend's 95% confidence band and slope, intercept, R², n
     "overview_family": _LIST,
     "overview_backbone": _LIST,
     "overview_data": _LIST,

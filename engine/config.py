@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -48,3 +49,31 @@ def allowed_roots(results: Path) -> list[Path]:
     configured = os.environ.get(ROOTS_ENV)
     roots = [Path(p) for p in configured.split(os.pathsep) if p] if configured else [Path("weights")]
     return [root.expanduser().resolve() for root in [*roots, data_dir(), Path(results)]]
+
+
+# A shared dashboard is one others can reach: `serve` sets SHARED_ENV to "1" when it listens beyond the loopback address
+# (or was already told so: a loopback server behind a reverse proxy), else "0". On a shared dashboard the Evaluate page
+# (uploads, server paths, GPU jobs) is off unless EVALUATE_TOKEN_ENV holds a secret, which a visitor must then enter.
+SHARED_ENV = "COUNTERANIMAL_SHARED"
+EVALUATE_TOKEN_ENV = "COUNTERANIMAL_EVALUATE_TOKEN"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address to listen on is reachable from this machine only: 127.0.0.0/8, ::1 or localhost. Anything
+    else is not: 0.0.0.0, a network address, a host name, or "" (Streamlit then listens on every interface)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def marked_shared() -> bool:
+    """Whether `$COUNTERANIMAL_SHARED` marks the dashboard as shared ("1", "true" or "yes")."""
+    return os.environ.get(SHARED_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def evaluate_token() -> str:
+    """The secret that unlocks the Evaluate page of a shared dashboard: `$COUNTERANIMAL_EVALUATE_TOKEN`, "" if unset."""
+    return os.environ.get(EVALUATE_TOKEN_ENV, "").strip()

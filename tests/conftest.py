@@ -77,14 +77,15 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 60) ->
     raise TimeoutError(f"the dashboard did not answer at {url} within {timeout_s} s")
 
 
-def _serve(results: Path, cache: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+def _serve(results: Path, cache: Path, env: dict[str, str] | None = None, host: str = "127.0.0.1") -> Iterator[str]:
     port = _free_port()
-    command = [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--results", str(results)]
+    command = [sys.executable, "-m", "engine.cli", "serve", "--host", host, "--port", str(port)]
+    command += ["--results", str(results)]
     env = {**os.environ, "COUNTERANIMAL_CACHE": str(cache), **(env or {})}
     # Started from a folder of its own, not the project's: the dashboard's settings must not depend on where it starts.
     cwd = results.parent
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     try:
         _wait_healthy(url, process)
         yield url
@@ -222,6 +223,19 @@ def evaluate_server_url(tmp_path_factory: pytest.TempPathFactory, dataset_dir: P
     root = tmp_path_factory.mktemp("served-evaluate")
     env = {"COUNTERANIMAL_DATA": str(dataset_dir), "COUNTERANIMAL_ALLOWED_ROOTS": str(root / "weights")}
     yield from _serve(root / "results", root / "cache", env)
+
+
+SHARED_HOST = "127.0.0.2"  # loopback, so reachable from this machine only, but served as if to a meeting room
+SHARED_TOKEN = "room-secret-4711"
+
+
+@pytest.fixture(scope="session")
+def shared_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`counteranimal serve --host 127.0.0.2` marked shared (`COUNTERANIMAL_SHARED=1`, as for a loopback server behind
+    a reverse proxy) with an evaluation token: Evaluate is locked until a visitor enters `SHARED_TOKEN`."""
+    root = tmp_path_factory.mktemp("served-shared")
+    shared = {"COUNTERANIMAL_SHARED": "1", "COUNTERANIMAL_EVALUATE_TOKEN": SHARED_TOKEN}
+    yield from _serve(root / "results", root / "cache", shared, host=SHARED_HOST)
 
 
 # Photos per class and background, and how many of them the run gets right (in both setups). Ice bear (296): 4 common

@@ -80,6 +80,7 @@ CHANGED = [  # choices over the published numbers
     changed(None, "selectbox", "variant", "openai_80_prompt_ensemble"),
     changed(None, "toggle", "overview_split_hq", True),
     changed(None, "toggle", "overview_fit_flagged", True),
+    changed(None, "toggle", "overview_fit_stats", True),
     changed(None, "multiselect", "overview_backbone", ["RN50", "ViT/B/16"]),
     changed(None, "multiselect", "overview_data", ["LAION400M"]),
     changed("scaling", "selectbox", "scaling_data", "LAION2B"),

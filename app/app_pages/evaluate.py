@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import job_client
+from app.widgets import evaluate_gate
 from app.widgets.navigation import go_to
 from engine import jobs
 from engine.config import WEIGHT_SUFFIXES, allowed_roots, data_dir, results_dir
@@ -47,6 +48,7 @@ roots = allowed_roots(results)
 limit_mb = st.get_option("server.maxUploadSize")
 
 st.title("Evaluate your own model")
+evaluate_gate.require_access()  # a shared dashboard: nothing below without the operator's token
 st.caption(
     "Give an architecture and its weights. They are checked against the architecture before anything runs; the "
     "evaluation then runs in the background (one at a time, on the GPU when there is one), so you can leave this "

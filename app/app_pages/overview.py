@@ -14,7 +14,7 @@ sources = cached.sources()
 st.title("Common vs counter backgrounds")
 setup, variant = pickers.setup_and_variant(sources)
 st.caption(selections.overview_intro(variant))
-left, middle, right = st.columns([1, 1, 1])
+left, middle, right, last = st.columns([1, 1, 1, 1])
 scale = left.radio(
     "Axis scale",
     ["linear", "probit", "logit"],
@@ -27,6 +27,11 @@ fit_flagged = right.toggle(
     "Fit trends to flagged rows too",
     key="overview_fit_flagged",
     help="Flagged rows (a likely copy error, a near-chance score) are drawn, ringed, and by default not fitted.",
+)
+fit_statistics = last.toggle(
+    "Fit statistics",
+    key="overview_fit_stats",
+    help="Each trend's 95% confidence band (shaded) and its slope, intercept, R² and n, in the axis space of the fit.",
 )
 
 # Trends and effective robustness come from the published models of the setup and variant (filters only choose what
@@ -60,14 +65,16 @@ if shown.empty and shown_runs.empty:
 title = f"CounterAnimal, {SETUP_LABELS.get(setup, setup)} · {pickers.VARIANT_LABELS.get(variant, variant)}"
 shown_trends = {group: trend for group, trend in trends.items() if group in set(shown["trend_group"])}
 highlight = highlighted_run(runs, points, setup, set(cached.run_list(sources)["run_id"]))
-figure = charts.overview_scatter(shown, scale, shown_trends, title, shown_runs, highlight)
+figure = charts.overview_scatter(shown, scale, shown_trends, title, shown_runs, highlight, fit_statistics)
+fit_lines = selections.fit_statistics_lines(shown_trends, scale) if fit_statistics else []
 presenter.chart(figure)
-st.caption(
+about_chart = (
     f"{len(shown)} of {len(points)} published models, {len(shown_runs)} evaluated here (stars, with 95% bootstrap "
     "intervals; dotted: from the paper's number for the same model). Marker size: backbone parameters; CLIP colour: "
     "pre-training pairs; outlined: curated data (DataComp, DFN). Effective robustness: counter accuracy minus the "
     f"model's trend line ({scale} fit over {selections.trend_sizes(trends)}) at its common accuracy."
 )
+st.caption(f"{about_chart} {'; '.join(fit_lines)}." if fit_lines else about_chart)
 if absent := selections.absent_runs_note(cached.run_list(sources), setup):  # vision-language runs: 1 vs 20 only
     st.caption(absent)
 
@@ -81,7 +88,9 @@ st.dataframe(
     column_config={c: number for c in ["params (M)", "common", "counter", "drop", "eff. robustness"]},
 )
 csv_table = table.assign(setup=setup, variant=variant, scale=scale)
-caption = export.provenance("published numbers and runs evaluated here", SETUP_LABELS[setup], len(shown))
+caption = export.provenance(
+    "published numbers and runs evaluated here", SETUP_LABELS[setup], len(shown), details=fit_lines
+)
 export_menu("overview", {"overview": figure}, csv_table, caption)
 st.download_button(
     "Download table (CSV)",

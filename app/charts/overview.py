@@ -17,7 +17,7 @@ from app.charts.style import (
     FONT,
     TREND_COLORS,
 )
-from app.trends import SCALES, Trend
+from app.trends import BAND_LEVEL, SCALES, Trend, describe_fit
 
 
 def marker_size(params_m: pd.Series) -> np.ndarray:
@@ -131,16 +131,49 @@ def _highlight_line(name: str) -> dict:
     return {"width": 2.5 if curated else 0.8, "color": "#000000" if curated else "#ffffff"}
 
 
-def _trend_trace(trend: Trend, axis_range: list[float]) -> go.Scatter:
-    # In the scale's coordinates the trend is a straight line, so two end points draw it exactly.
+def _trend_color(trend: Trend) -> str:
+    return TREND_COLORS.get(trend.group, "#555555")
+
+
+def _trend_trace(trend: Trend, axis_range: list[float], fit_statistics: bool = False) -> go.Scatter:
+    # In the scale's coordinates the trend is a straight line, so two end points draw it exactly. The fit statistics
+    # go in the line's legend entry, next to its colour: the legend's top-left corner lies above y = x, where no model
+    # falls, so a longer entry hides no point (an annotation near the line would).
     x = np.array(axis_range)
+    name = f"{trend.group} trend: {describe_fit(trend)}" if fit_statistics else f"{trend.group} trend (n={trend.n})"
     return go.Scatter(
-        name=f"{trend.group} trend (n={trend.n})",
+        name=name,
+        legendgroup=f"trend {trend.group}",
         x=x,
         y=trend.slope * x + trend.intercept,
         mode="lines",
-        line={"color": TREND_COLORS.get(trend.group, "#555555"), "width": 2},
+        line={"color": _trend_color(trend), "width": 2},
         meta={"group": trend.group, "slope": trend.slope, "intercept": trend.intercept, "scale": trend.scale},
+        hoverinfo="skip",
+    )
+
+
+BAND_SAMPLES = 60  # points along each edge: in axis space the band's edges are hyperbolas, not lines
+BAND_OPACITY = 0.18  # fill of a band: the points and the line stay readable through it
+
+
+def _band_trace(trend: Trend, axis_range: list[float]) -> go.Scatter:
+    """The trend's 95% confidence band as one closed shape (upper edge left to right, lower edge back), shaded in the
+    trend's colour; it shows and hides with its line's legend entry."""
+    x = np.linspace(axis_range[0], axis_range[1], BAND_SAMPLES)
+    lower, upper = trend.band_in_axis(x)
+    red, green, blue = (int(_trend_color(trend)[i : i + 2], 16) for i in (1, 3, 5))
+    return go.Scatter(
+        name=f"{trend.group} trend, {BAND_LEVEL:.0%} confidence band",
+        legendgroup=f"trend {trend.group}",
+        showlegend=False,
+        x=np.concatenate([x, x[::-1]]),
+        y=np.concatenate([upper, lower[::-1]]),
+        mode="lines",
+        line={"width": 0},
+        fill="toself",
+        fillcolor=f"rgba({red},{green},{blue},{BAND_OPACITY})",
+        meta={"band": trend.group, "level": BAND_LEVEL},
         hoverinfo="skip",
     )
 
@@ -152,10 +185,12 @@ def overview_scatter(
     title: str,
     runs: pd.DataFrame | None = None,
     highlight: str | None = None,
+    fit_statistics: bool = False,
 ) -> go.Figure:
     """Common (x) vs counter (y) accuracy: y = x, one trend per group, published models by family, and the runs
     evaluated here (stars with 95% intervals, joined to the paper's point for the same model). The run whose id is
-    `highlight` is ringed and named.
+    `highlight` is ringed and named. With `fit_statistics`, each trend gets its 95% confidence band (shaded) and its
+    slope, intercept, R² and n in its legend entry.
 
     Marker size grows with backbone parameters, CLIP colour with pre-training data size, curated-data CLIPs are
     outlined. Coordinates are in the scale's space (probit/logit), ticks labelled in accuracy.
@@ -174,8 +209,10 @@ def overview_scatter(
             hoverinfo="skip",
         )
     )
+    if fit_statistics:  # under the lines and the points
+        fig.add_traces([_band_trace(trend, axis_range) for trend in trends.values()])
     for trend in trends.values():
-        fig.add_trace(_trend_trace(trend, axis_range))
+        fig.add_trace(_trend_trace(trend, axis_range, fit_statistics))
     for name, rows in _point_groups(points):
         fig.add_trace(_points_trace(name, rows, scale))
         if rows["family"].iloc[0] == "CLIP":

@@ -12,12 +12,14 @@ from pathlib import Path
 
 from engine import __version__
 from engine.cli import data_commands, eval_commands, import_commands, job_commands
-from engine.config import RESULTS_ENV, results_dir
+from engine.config import RESULTS_ENV, SHARED_ENV, evaluate_token, is_loopback, marked_shared, results_dir
 from engine.errors import UserError
 
 APP_MAIN = Path(__file__).resolve().parents[2] / "app" / "main.py"
 MAX_UPLOAD_MB = 2048  # the Evaluate page's largest upload (a ViT-L/14 checkpoint is about 1.7 GB)
 ENGINE_MODULES = {"torch", "torchvision", "open_clip", "timm", "safetensors"}  # the `engine` extra, not the dashboard
+SHARED_ON = "Shared beyond this machine: Evaluate asks visitors for $COUNTERANIMAL_EVALUATE_TOKEN"
+SHARED_OFF = "Shared beyond this machine: Evaluate is off; restart with $COUNTERANIMAL_EVALUATE_TOKEN set to turn it on"
 NO_ENGINE = "this command needs the engine (torch, open_clip, timm): run `make engine`, or `pip install -e '.[engine]'`"
 
 
@@ -25,11 +27,16 @@ def serve(args: argparse.Namespace) -> int:
     """Start the Streamlit dashboard in place of this process (so signals such as `docker stop` reach it). Its
     settings are given here, so they hold from any folder and from an installed wheel."""
     env = {**os.environ, RESULTS_ENV: str(results_dir(args.results).resolve())}
+    # The app cannot see the address it listens on, so it is told whether others can reach it (which gates Evaluate).
+    shared = marked_shared() or not is_loopback(args.host)
+    env[SHARED_ENV] = "1" if shared else "0"
     command = [sys.executable, "-m", "streamlit", "run", str(APP_MAIN)]
     command += ["--server.address", args.host, "--server.port", str(args.port), "--server.headless", "true"]
     command += ["--server.maxUploadSize", str(MAX_UPLOAD_MB)]
     command += ["--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     print(f"CounterAnimal Explorer on http://{args.host}:{args.port} (results: {env[RESULTS_ENV]})", flush=True)
+    if shared:  # say what visitors may do, and how the operator changes it
+        print(SHARED_ON if evaluate_token() else SHARED_OFF, flush=True)
     os.execve(sys.executable, command, env)
 
 
