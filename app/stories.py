@@ -7,6 +7,7 @@ published numbers can check (`check_claim`), so a headline cannot drift from the
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ from app.trends import SCALES, place_on_trends
 
 BUILT_IN = Path(__file__).with_name("stories.toml")
 LATEST_RUN = "@latest_run"
+# Link parameters that are not choices of a view: a story step leaves them as they are.
+NOT_A_CHOICE = ("present",)
 
 # Groups of published models a claim compares, by name: model rows (as `queries.model_scores` returns them) -> mask.
 GROUPS = {
@@ -57,6 +60,11 @@ class Story:
     name: str
     steps: tuple[Step, ...]
 
+    @property
+    def key(self) -> str:
+        """The story in a link (`story=KEY`): its name in lower case, words joined by "-"."""
+        return "-".join(re.findall(r"[a-z0-9]+", self.name.lower()))
+
 
 def load_stories(results: Path) -> list[Story]:
     """The built-in stories, then the results folder's own (`stories.toml`), if any."""
@@ -91,6 +99,28 @@ def playable(story: Story, latest_run: str | None) -> list[Step]:
         params = {k: v.replace(LATEST_RUN, latest_run or "") for k, v in step.params.items()}
         steps.append(dataclasses.replace(step, params=params))
     return steps
+
+
+def story_by_key(stories: list[Story], key: str) -> Story:
+    """The story a link names (`story=KEY`); ValueError with a notice to show when there is none."""
+    story = next((s for s in stories if s.key == key), None)
+    if story is None:
+        raise ValueError(f"Ignored `story={key}`: no such story (there are: {', '.join(s.key for s in stories)}).")
+    return story
+
+
+def step_index(number: str, count: int) -> int:
+    """The index (from 0) of the step a link names (`step=K`, K from 1 over the `count` steps shown); ValueError with
+    a notice to show when there is no such step."""
+    if not number.isdigit() or not 1 <= int(number) <= count:
+        raise ValueError(f"Ignored `step={number}`: the story shows steps 1 to {count}.")
+    return int(number) - 1
+
+
+def unset_keys(step: Step, page_keys: list[str]) -> list[str]:
+    """The choices of the step's page (`page_keys`) that the step does not set: they go back to their defaults, so a
+    step shows the same view whichever step came before."""
+    return [key for key in page_keys if key not in step.params and key not in NOT_A_CHOICE]
 
 
 def _group_means(models: pd.DataFrame, claim: Claim, scale: str) -> dict[str, float]:

@@ -7,7 +7,7 @@ from typing import NoReturn
 
 import streamlit as st
 
-from app import url_state
+from app import stories, url_state
 
 # URL path of a page ("" is the Overview) -> its file, relative to app/main.py as st.switch_page wants it.
 PAGE_FILES = {
@@ -27,6 +27,25 @@ def go_to(page: str, params: dict[str, str]) -> None:
     for key, text in params.items():
         st.session_state[key] = url_state.KEYS[key][1](text)
     st.session_state["goto"] = (page, params)
+
+
+def forget_unset_choices(step: stories.Step) -> None:
+    """Before a story step opens: the choices of its page that it does not set are forgotten, so each widget shows its
+    own default (defined once, where the page draws the widget) whichever step came before."""
+    for key in stories.unset_keys(step, url_state.page_keys(step.page)):
+        st.session_state.pop(key, None)
+
+
+def take_story_link() -> tuple[str | None, str | None]:
+    """The link's `story` and `step`, taken out of the query on every run: they name a story step, not a choice of
+    the view, so `url_state` does not own them; `show_story_position` puts them back."""
+    return st.query_params.pop("story", None), st.query_params.pop("step", None)
+
+
+def show_story_position(story: stories.Story, index: int) -> None:
+    """While a story is stepped through, the URL says where (step counted from 1): a link copied mid-story reopens
+    the same step."""
+    st.query_params.update(story=story.key, step=str(index + 1))
 
 
 class PageEnd(Exception):
