@@ -77,6 +77,11 @@ def run_scores(sources: Sources, setup: str, variant: str) -> pd.DataFrame:
     return run_queries.run_scores(sources, setup, variant)
 
 
+@st.cache_data(show_spinner=False, max_entries=FEW)
+def run_metrics(sources: Sources) -> pd.DataFrame:
+    return run_queries.run_metrics(sources)
+
+
 @st.cache_data(show_spinner=False, max_entries=MANY)
 def run_per_class(sources: Sources, run_id: str, setup: str) -> pd.DataFrame:
     return run_queries.run_per_class(sources, run_id, setup)

@@ -108,6 +108,12 @@ def run_scores(sources: Sources, setup: str, variant: str) -> pd.DataFrame:
     return _named(rows)
 
 
+def run_metrics(sources: Sources) -> pd.DataFrame:
+    """Every run's class-balanced common, counter and drop in each setup it has (one row per run and setup)."""
+    sql = f"SELECT run_id, setup, common, counter, drop FROM ({METRICS_SQL}) x ORDER BY run_id, setup"
+    return run_query(sources, sql, ("runs",))
+
+
 def group_counts(sources: Sources, setup: str) -> pd.DataFrame:
     """Photos and correct predictions per run, class and split: what the bootstrap resamples."""
     sql = f"SELECT run_id, class_id, split, images, hits FROM ({GROUP_COUNTS_SQL}) g WHERE setup = ? ORDER BY ALL"

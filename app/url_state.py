@@ -30,6 +30,7 @@ KEYS: dict[str, tuple[Callable, Callable]] = {
     "overview_backbone": _LIST,
     "overview_data": _LIST,
     "overview_run": _TEXT,  # the run to highlight (a finished job links here)
+    "overview_find": _LIST,  # models (ids) and runs (run ids) found by name: ringed and named on the chart
     "scaling_data": _TEXT,
     "scaling_backbone": _TEXT,
     "scaling_tab": _TEXT,

@@ -83,6 +83,7 @@ CHANGED = [  # choices over the published numbers
     changed(None, "toggle", "overview_fit_stats", True),
     changed(None, "multiselect", "overview_backbone", ["RN50", "ViT/B/16"]),
     changed(None, "multiselect", "overview_data", ["LAION400M"]),
+    changed(None, "multiselect", "overview_find", ["open_clip:RN50/openai", "torchvision:resnet50/IMAGENET1K_V1"]),
     changed("scaling", "selectbox", "scaling_data", "LAION2B"),
     changed("classes", "selectbox", "classes_model_a", ("paper", "open_clip:ViT-B-32/openai", "1vs1000")),
     changed("classes", "selectbox", "classes_model_b", ("paper", "open_clip:ViT-L-14/laion400m_e31", "1vs1000")),

@@ -3,9 +3,10 @@ while the page shows live progress. The result appears on the Overview like ever
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
-from app import job_client
+from app import cached, job_client
 from app.widgets import evaluate_gate
 from app.widgets.navigation import go_to
 from engine import jobs
@@ -175,7 +176,7 @@ def _act(change, job: jobs.Job) -> None:
     st.rerun()
 
 
-def _job_card(job: jobs.Job, all_jobs: list[jobs.Job]) -> None:
+def _job_card(job: jobs.Job, all_jobs: list[jobs.Job], metrics: pd.DataFrame | None) -> None:
     request = job.request
     with st.container(border=True):
         title, status, actions = st.columns([5, 2, 2])
@@ -198,7 +199,7 @@ def _job_card(job: jobs.Job, all_jobs: list[jobs.Job]) -> None:
         elif job.status == jobs.QUEUED:
             st.caption(f"Number {job_client.queue_position(job, all_jobs)} in the queue.")
         elif job.status == jobs.DONE:
-            _done_links(job)
+            _done_links(job, metrics)
         else:
             st.error(job.state.get("error") or job.status)
         if job.status != jobs.QUEUED:
@@ -206,18 +207,30 @@ def _job_card(job: jobs.Job, all_jobs: list[jobs.Job]) -> None:
                 st.code(job.log_tail() or "(empty)", language=None)
 
 
-def _done_links(job: jobs.Job) -> None:
+def _done_links(job: jobs.Job, metrics: pd.DataFrame) -> None:
     run_id = job.state["run_id"]
     again = " (an identical run already existed)" if job.state.get("skipped") else ""
     when = job.state.get("finished_at", "")[:16].replace("T", " ")
     st.caption(f"Run `{run_id}`{again}, finished {when} UTC.")
-    overview, gallery, _ = st.columns([2, 2, 5])
+    overview, gallery, scores = st.columns([2, 2, 5])
+    scores.markdown(_scores_text(metrics[metrics["run_id"] == run_id]))
     if overview.button("Show on the Overview", key=f"job_overview_{job.id}", icon=":material/scatter_plot:"):
         go_to("", {"overview_run": run_id})
         st.rerun()
     if gallery.button("Open its gallery", key=f"job_gallery_{job.id}", icon=":material/photo_library:"):
         go_to("gallery", {"gallery_run": run_id})
         st.rerun()
+
+
+def _scores_text(rows: pd.DataFrame) -> str:
+    """A finished run's class-balanced scores, one line per setup it has."""
+    if rows.empty:
+        return "Its run is no longer in the results folder."
+    return "  \n".join(
+        f"{SETUP_LABELS.get(row.setup, row.setup)}: common **{row.common:.1f}%**, counter **{row.counter:.1f}%**, "
+        f"drop **{row.drop:.1f}** points"
+        for row in rows.itertuples()
+    )
 
 
 def _announce(all_jobs: list[jobs.Job]) -> None:
@@ -247,8 +260,11 @@ def _jobs() -> None:
     _end_notice(all_jobs)
     if not all_jobs:
         st.caption("No evaluations yet.")
+    # Finished runs' scores: one cached query for every card, read again when a run appears.
+    done = any(job.status == jobs.DONE for job in all_jobs)
+    metrics = cached.run_metrics(cached.sources()) if done else None
     for job in reversed(all_jobs[-SHOWN_JOBS:]):  # newest first
-        _job_card(job, all_jobs)
+        _job_card(job, all_jobs, metrics)
     if len(all_jobs) > SHOWN_JOBS:
         st.caption(f"{len(all_jobs) - SHOWN_JOBS} older jobs: `counteranimal jobs` lists them all.")
 

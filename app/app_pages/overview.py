@@ -6,7 +6,7 @@ from app import cached, charts, export, selections
 from app.trends import place_on_trends
 from app.widgets import pickers, presenter
 from app.widgets.export_menu import export_menu
-from app.widgets.highlight import highlighted_run
+from app.widgets.highlight import find_models, highlighted_run
 from app.widgets.navigation import end_page
 from engine.runs.format import SETUP_LABELS
 
@@ -58,6 +58,9 @@ with st.sidebar:
     )
 shown = selections.filter_points(points, families, backbones, datasets)
 shown_runs = selections.filter_points(runs, families, backbones, datasets) if len(runs) else runs
+found = find_models(points, runs)
+if hidden := [key for key in found if key not in {*shown["model_id"], *shown_runs.get("run_id", ())}]:
+    st.caption(f"{len(hidden)} of the models found {'is' if len(hidden) == 1 else 'are'} hidden by the filters.")
 if shown.empty and shown_runs.empty:
     st.info("No published model matches these filters.")
     end_page()
@@ -65,7 +68,7 @@ if shown.empty and shown_runs.empty:
 title = f"CounterAnimal, {SETUP_LABELS.get(setup, setup)} · {pickers.VARIANT_LABELS.get(variant, variant)}"
 shown_trends = {group: trend for group, trend in trends.items() if group in set(shown["trend_group"])}
 highlight = highlighted_run(runs, points, setup, set(cached.run_list(sources)["run_id"]))
-figure = charts.overview_scatter(shown, scale, shown_trends, title, shown_runs, highlight, fit_statistics)
+figure = charts.overview_scatter(shown, scale, shown_trends, title, shown_runs, highlight, fit_statistics, found)
 fit_lines = selections.fit_statistics_lines(shown_trends, scale) if fit_statistics else []
 presenter.chart(figure)
 about_chart = (
@@ -114,6 +117,6 @@ if len(shown_runs):
         evaluated.assign(setup=setup, variant=variant, scale=scale).to_csv(index=False),
         file_name=f"counteranimal_runs_{setup}_{variant}_{scale}.csv",
         mime="text/csv",
-        key="overview_runs_csv",
+        key="overview_runs_table_csv",  # "_table": pickers.keep_choices must not re-assign a download button
     )
     st.page_link("app_pages/gallery.py", label="See their photos in the gallery", icon=":material/photo_library:")

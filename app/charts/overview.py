@@ -3,6 +3,8 @@ evaluated here with their intervals."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -186,11 +188,13 @@ def overview_scatter(
     runs: pd.DataFrame | None = None,
     highlight: str | None = None,
     fit_statistics: bool = False,
+    found: Sequence[str] = (),
 ) -> go.Figure:
     """Common (x) vs counter (y) accuracy: y = x, one trend per group, published models by family, and the runs
     evaluated here (stars with 95% intervals, joined to the paper's point for the same model). The run whose id is
-    `highlight` is ringed and named. With `fit_statistics`, each trend gets its 95% confidence band (shaded) and its
-    slope, intercept, R² and n in its legend entry.
+    `highlight` is ringed and named; so is each published model (by model id) and run (by run id) in `found`. With
+    `fit_statistics`, each trend gets its 95% confidence band (shaded) and its slope, intercept, R² and n in its
+    legend entry.
 
     Marker size grows with backbone parameters, CLIP colour with pre-training data size, curated-data CLIPs are
     outlined. Coordinates are in the scale's space (probit/logit), ticks labelled in accuracy.
@@ -225,8 +229,28 @@ def overview_scatter(
         fig.add_traces(runs_traces(runs, scale))
         for _, run in runs[runs["run_id"] == highlight].iterrows():
             fig.add_trace(highlight_trace(run, scale, axis_range))
+    fig.add_traces(_found_traces(points, runs, found, highlight, scale, axis_range))
     fig.update_layout(_scatter_layout(title, scale, axis_range))
     return fig
+
+
+def _found_traces(
+    points: pd.DataFrame,
+    runs: pd.DataFrame,
+    found: Sequence[str],
+    highlight: str | None,
+    scale: str,
+    axis_range: list[float],
+) -> list[go.Scatter]:
+    """A ring and a name for each published model (by model id) or run (by run id) found by name, in the order found;
+    the highlighted run has its own, and an id not among the points drawn gets none."""
+    traces = []
+    for key in (key for key in found if key != highlight):
+        for rows, column in ((points, "model_id"), (runs, "run_id")):
+            if column in rows:
+                matches = rows[rows[column] == key]
+                traces += [highlight_trace(row, scale, axis_range, "found") for _, row in matches.iterrows()]
+    return traces
 
 
 def _scatter_layout(title: str, scale: str, axis_range: list[float]) -> dict:

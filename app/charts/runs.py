@@ -1,5 +1,5 @@
 """The runs evaluated here on the Overview's scatter: stars with their 95% intervals, dotted lines to the paper's
-number for the same model, and the ringed run someone just evaluated."""
+number for the same model, and the ringed run someone just evaluated (or models found by name)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from app.charts.style import FAMILY_COLORS
 from app.trends import SCALES
 
 RUN_COLOR = "#000000"
-HIGHLIGHT_COLOR = "#d62728"  # the run someone just evaluated
+HIGHLIGHT_COLOR = "#d62728"  # the run someone just evaluated, and the models found by name
 # Runs of a family the paper draws apart keep its colour, as stars of their own (vision-language models: 1 vs 20
 # only, a family with two published points and no trend); other runs are black stars.
 RUN_MARKERS = {"LVLM": ("star-diamond", FAMILY_COLORS["LVLM"])}
@@ -87,17 +87,19 @@ def _text_position(x: float, y: float, axis_range: list[float]) -> str:
     return f"{'bottom' if y > middle else 'top'} {'left' if x > middle else 'right'}"
 
 
-def highlight_trace(run: pd.Series, scale: str, axis_range: list[float]) -> go.Scatter:
-    """A ring and the name around one run: the model someone just evaluated."""
+def highlight_trace(point: pd.Series, scale: str, axis_range: list[float], role: str = "highlighted") -> go.Scatter:
+    """A ring and the name around one point: the run someone just evaluated (`role` "highlighted", with a legend
+    entry), or a published model or run found by name ("found": its label says it all, so no legend entry)."""
     forward = SCALES[scale].forward
-    x, y = forward(np.array([run["common"]])), forward(np.array([run["counter"]]))
+    x, y = forward(np.array([point["common"]])), forward(np.array([point["counter"]]))
     return go.Scatter(
-        name=f"highlighted: {run['name']}",
+        name=f"{role}: {point['name']}",
+        showlegend=role == "highlighted",
         x=x,
         y=y,
         mode="markers+text",
         marker={"symbol": "circle-open", "size": 34, "color": HIGHLIGHT_COLOR, "line": {"width": 3}},
-        text=[f"<b>{run['name']}</b>"],
+        text=[f"<b>{point['name']}</b>"],
         textposition=_text_position(float(x[0]), float(y[0]), axis_range),
         textfont={"color": HIGHLIGHT_COLOR, "size": 15},
         cliponaxis=False,  # the ring of a run at 0% or 100% is drawn whole

@@ -1,4 +1,5 @@
-"""The Overview's highlighted run: a finished job's link lands here, and the run is told in words above the chart."""
+"""The Overview's highlighted run (a finished job's link lands here, and the run is told in words above the chart), and
+the search box that rings and names any published model or run on the chart."""
 
 from __future__ import annotations
 
@@ -47,3 +48,28 @@ def highlighted_run(runs: pd.DataFrame, points: pd.DataFrame, setup: str, all_ru
         )  # fmt: skip
         clear.button("Clear", key="highlight_clear", on_click=lambda: st.session_state.pop("overview_run", None))
     return run_id
+
+
+FIND_KEY = "overview_find"  # in the link: the model ids and run ids found, comma-separated
+
+
+def find_models(points: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
+    """A search box over every point of the setup and variant: published models by their paper name, runs by their
+    name and run id. Returns the model ids and run ids chosen. Ids that are no point here (a link's typo, a model of
+    another setup) are dropped before the box is drawn, so a link's notice says which value did not stick.
+
+    It stays apart from `overview_run`: that one is the run a finished job links to, told in words with a way to its
+    photos and cleared on its own; a shared link with both keeps both."""
+    labels = dict(zip(points["model_id"], points["name"], strict=True))
+    if len(runs):
+        labels |= {run: f"{name} · run {run}" for run, name in zip(runs["run_id"], runs["name"], strict=True)}
+    if chosen := st.session_state.get(FIND_KEY):
+        st.session_state[FIND_KEY] = [key for key in chosen if key in labels]
+    return st.multiselect(
+        "Find a model",
+        list(labels),
+        key=FIND_KEY,
+        format_func=labels.get,
+        placeholder="Type a model's name or a run id",
+        help="Each model or run chosen is ringed and named on the chart.",
+    )

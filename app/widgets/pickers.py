@@ -27,7 +27,8 @@ MORE_RUNS_NO_ENGINE = (
 
 def keep_choices() -> None:
     """Keep widget values across pages: Streamlit forgets a widget's value when its page is not shown, unless the
-    value is re-assigned. Buttons and table selections (keys "zoom_*", "*_table*") cannot be assigned, nor need to."""
+    value is re-assigned. Buttons, download buttons and table selections (keys "zoom_*", "*_table*") cannot be
+    assigned, nor need to."""
     for key in list(st.session_state):
         if (
             isinstance(key, str)
