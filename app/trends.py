@@ -166,11 +166,13 @@ def describe_fit(trend: Trend) -> str:
 
 
 def fit_trends(points: pd.DataFrame, scale: str) -> dict[str, Trend]:
-    """One trend per `trend_group` of `points` (columns common, counter, trend_group) with enough points."""
+    """One trend per `trend_group` of `points` (columns common, counter, trend_group) with enough points, spread
+    along the axis: models all at one common accuracy (or all clipped to 0 or 100 % on a probit or logit axis) have
+    no slope to fit, and least squares would invent one."""
     return {
         group: fit_trend(group, rows["common"].to_numpy(), rows["counter"].to_numpy(), scale)
         for group, rows in points.groupby("trend_group", sort=True)
-        if len(rows) >= MIN_POINTS_FOR_TREND
+        if len(rows) >= MIN_POINTS_FOR_TREND and np.ptp(SCALES[scale].forward(rows["common"].to_numpy())) > 1e-9
     }
 
 

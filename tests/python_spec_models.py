@@ -3,6 +3,8 @@ same networks the built-in loaders build, returned as the `python:` contract say
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 TIMM_ARCH = "test_resnet"  # timm's tiny ImageNet classifier, built offline in milliseconds
@@ -50,3 +52,9 @@ def no_preprocessing() -> dict:
 
 def broken() -> dict:
     raise RuntimeError("the weights server is down")
+
+
+@functools.cache
+def cached_resnet() -> dict:
+    """tiny_resnet behind a decorator: the run must still name this file, not functools'."""
+    return tiny_resnet()

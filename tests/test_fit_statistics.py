@@ -161,3 +161,16 @@ def test_turning_fit_statistics_on_shows_the_clip_and_imagenet_numbers(app):
         assert f"{group} trend: {numbers}" in exported[-1] and f"{group} trend: {numbers}" in shown
     assert "CLIP trend: slope" in exported[-1] and ", n = 28" in legend["CLIP"] and ", n = 15" in legend["ImageNet"]
     assert sorted(t.meta["band"] for t in fig.data if t.meta and "band" in t.meta) == ["CLIP", "ImageNet"]
+
+
+def test_models_all_at_one_common_accuracy_get_no_trend():
+    import pandas as pd
+
+    from app.trends import fit_trends
+
+    same = pd.DataFrame({"common": [50.0] * 4, "counter": [10.0, 20.0, 30.0, 40.0], "trend_group": ["CLIP"] * 4})
+    assert fit_trends(same, "linear") == {}
+    clipped = same.assign(common=[100.0] * 4)  # probit and logit clip 100 % to one value
+    assert fit_trends(clipped, "probit") == {} and fit_trends(clipped, "logit") == {}
+    spread = same.assign(common=[40.0, 50.0, 60.0, 70.0])
+    assert set(fit_trends(spread, "linear")) == {"CLIP"}

@@ -197,6 +197,11 @@ def _top5_of_another_prediction(frame):
     return frame.assign(top5_ids=[[1, 2, 3, 4, 5]] + frame["top5_ids"].tolist()[1:])
 
 
+def _top5_naming_a_class_twice(frame):
+    first = frame["top5_ids"].iloc[0]
+    return frame.assign(top5_ids=[[first[0], first[0], *first[2:]]] + frame["top5_ids"].tolist()[1:])
+
+
 @pytest.mark.parametrize(
     ("spoil", "message"),
     [
@@ -206,6 +211,7 @@ def _top5_of_another_prediction(frame):
         (_not_a_candidate, "outside the 20 candidates of the photo's class (1): 100 black swan/common-water/0000.jpg"),
         (_missing_photos, "photos of the dataset missing from the file (2): 100 black swan/common-water/0000.jpg"),
         (_top5_of_another_prediction, "top-5 lists that are not up to 5 numbers, best first, starting with the"),
+        (_top5_naming_a_class_twice, "names a class twice"),
     ],
 )
 def test_a_file_that_does_not_fit_the_dataset_is_refused_and_nothing_is_written(

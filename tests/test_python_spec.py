@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from engine.dataset.reader import load_dataset
-from engine.files import sha256_file
+from engine.files import digest, sha256_file
 from engine.inference.evaluator import EvalOptions, Evaluator
 from engine.models import CheckpointError, ModelError, load_model, model_recipe, parse_spec
 from engine.zoo.specs import display_name
@@ -52,7 +52,8 @@ def test_a_python_run_records_the_code_and_weights_hashes_and_reruns_are_skipped
         first, again = run.evaluate(spec), run.evaluate(spec)
     manifest = json.loads((first.path / "run.json").read_text())
     checkpoint = manifest["model"]["checkpoint"]
-    assert checkpoint["config_sha256"] == sha256_file(MODULE_FILE) and checkpoint["code"] == str(MODULE_FILE)
+    assert checkpoint["code"] == [str(MODULE_FILE.resolve())]
+    assert checkpoint["config_sha256"] == digest([sha256_file(MODULE_FILE)])
     assert checkpoint["sha256"] == sha256_file(tiny_timm) and manifest["model"]["family"] == "ImageNet"
     assert manifest["identity"]["model"] == f"python:{MODULE}:tiny_resnet@file"
     assert (again.skipped, again.run_id) == (True, first.run_id)
@@ -110,3 +111,10 @@ def test_eval_takes_a_python_spec_from_the_terminal(capsys, tmp_path, dataset_di
     args += ["--cache", str(tmp_path / "c"), "--workers", "1", "--device", "cpu"]
     assert cli.main(args) == 0
     assert "written to" in capsys.readouterr().out
+
+
+def test_a_decorated_builder_is_identified_by_the_users_file_not_the_decorators(dataset_dir, tmp_path):
+    with evaluator(dataset_dir, tmp_path) as run:
+        outcome = run.evaluate(f"python:{MODULE}:cached_resnet")
+    checkpoint = json.loads((outcome.path / "run.json").read_text())["model"]["checkpoint"]
+    assert checkpoint["code"] == [str(MODULE_FILE.resolve())]

@@ -66,11 +66,21 @@ def load_python(spec: Spec, random_weights: bool) -> LoadedModel:
     recipe = recipe_from_compose(preprocess)
     if family == "ImageNet":
         _check_logits(spec, network, recipe)
-    code = Path(inspect.getsourcefile(function) or module.__file__)
+    files = _code_files(function, module)
     checkpoint = _weights(spec, network, random_weights)
     # The code's hash goes where an open_clip folder's architecture file goes: into the run's identity.
-    checkpoint |= {"code": str(code), "config_sha256": sha256_file(code)}
+    checkpoint |= {"code": [str(f) for f in files], "config_sha256": digest([sha256_file(f) for f in files])}
     return LoadedModel(spec, family, network, recipe, checkpoint, text_config=tokenizer)
+
+
+def _code_files(function: object, module: ModuleType) -> list[Path]:
+    """The files whose code builds the network: the one defining FUNCTION (through decorators such as
+    @torch.no_grad() or @functools.cache, which would otherwise name their own file) and MODULE's own."""
+    try:
+        defining = inspect.getsourcefile(inspect.unwrap(function))
+    except TypeError:  # a callable object without source (a builtin, a C extension)
+        defining = None
+    return sorted({Path(f).resolve() for f in (defining, getattr(module, "__file__", None)) if f})
 
 
 def _import(spec: Spec, module: str) -> ModuleType:

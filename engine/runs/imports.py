@@ -57,7 +57,7 @@ SHOWN = 5  # offenders named per kind of problem
 MAX_MISSING_SHARE = 0.05  # as for unreadable photos: past this, the photos left out, not the model, are measured
 UNKNOWN_LABELS = {"classnames": "unknown", "templates": None}  # how the predictions were asked for is not known
 ALIASES = {"path": "image_id"} | {f"top5_1vs1000_{part}": f"top5_{part}" for part in ("ids", "scores", "probs")}
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|null|none", re.IGNORECASE)
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf(?:inity)?|nan|null|none", re.IGNORECASE)
 FORMAT_HELP = (
     "one row per photo with image_id (its path in the dataset) and pred_1vs1000 and/or pred_1vs20 (ImageNet "
     'indices), optionally top5_ids/top5_scores/top5_probs and top5_1vs20_...; README, "Importing predictions"'
@@ -183,7 +183,8 @@ class PhotoIndex:
 
     def __init__(self, dataset: Dataset) -> None:
         self.by_id = {image.image_id: image for image in dataset.images}
-        self.by_key = {(image.class_id, image.image_id.split("/", 1)[1]): image for image in dataset.images}
+        # (class, "<split>-<background>/<file>" in lower case): file systems that ignore case write either
+        self.by_key = {(image.class_id, image.image_id.split("/", 1)[1].lower()): image for image in dataset.images}
         self.classes = paper_classes()
         self.names = synonym_index(self.classes)
 
@@ -198,7 +199,7 @@ class PhotoIndex:
                     class_id = folder_class_id(parts[i], self.names, self.classes)
                 except DatasetError:
                     continue
-                return self.by_key.get((class_id, "/".join(parts[i + 1 :])))
+                return self.by_key.get((class_id, "/".join(parts[i + 1 :]).lower()))
         return None
 
 
@@ -306,6 +307,9 @@ def _answer(setup: str, columns: dict[str, list], row: int, photo: ImageRecord, 
         return None
     if ids and ids[0] != pred:
         problems.add(BAD_TOP5, f"{image_id}: {column}={pred} but the top-5 starts with {ids[0]}")
+        return None
+    if len(given[1:]) != len(set(given[1:])):
+        problems.add(BAD_TOP5, f"{image_id}: the top-5 {ids} names a class twice")
         return None
     allowed = (candidates or {}).get(photo.class_id, ())
     if setup == ONE_VS_20 and not set(given) <= set(allowed):
