@@ -17,6 +17,21 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PAPER = REPO / "results" / "paper"
 APP_MAIN = str(REPO / "app" / "main.py")
+
+
+def open_link(**query: str):
+    """A fresh session (a new browser) opening the dashboard at a link with these query parameters; it must render
+    without an exception."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP_MAIN, default_timeout=60)
+    for name, value in query.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "tests" / "artifacts"  # screenshots of browser tests, kept for people to look at
 

@@ -5,17 +5,14 @@ from streamlit.testing.v1 import AppTest
 
 from app import job_client, queries, run_queries
 from engine import jobs
-from tests.conftest import APP_MAIN
+from tests.conftest import APP_MAIN, open_link
 from tests.test_app import figures, open_page
 
 PUBLISHED = ("open_clip:RN50/openai", "CLIP-OpenAI-RN50")
 
 
 def open_overview(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP_MAIN, default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    return open_page(at)
+    return open_link(**(query or {}))
 
 
 def found_traces(at: AppTest) -> dict:

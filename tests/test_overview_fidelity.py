@@ -3,16 +3,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import APP_MAIN
-
-
-def open_overview(**query: str) -> AppTest:
-    at = AppTest.from_file(APP_MAIN, default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
+from tests.conftest import APP_MAIN, open_link
 
 
 @pytest.fixture
@@ -46,7 +37,7 @@ def test_flagged_copy_row_is_left_out_of_the_fit_until_the_toggle_puts_it_back(a
 
 
 def test_a_run_far_outside_the_fitted_range_is_flagged_in_the_table_and_no_cell_reads_none(with_runs):
-    at = open_overview()
+    at = open_link()
     table, evaluated = (frame.value for frame in at.dataframe)
     clip = table[table["model"].str.startswith("demo-clip")].iloc[0]  # common 0%: far below the CLIPs fitted
     assert clip["ER extrapolated"] and "extrapolated" in clip["note"]
@@ -57,6 +48,6 @@ def test_a_run_far_outside_the_fitted_range_is_flagged_in_the_table_and_no_cell_
 
 
 def test_a_highlighted_id_that_is_no_run_is_called_missing_not_unscored(with_runs):
-    at = open_overview(overview_run="doesnotexist")
+    at = open_link(overview_run="doesnotexist")
     (toast,) = at.toast
     assert "There is no run doesnotexist" in toast.value and "no scores" not in toast.value

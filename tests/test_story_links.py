@@ -5,21 +5,11 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from app import stories
-from tests.conftest import APP_MAIN
+from tests.conftest import open_link
 from tests.test_app import figures
 
 (PAPER_STORY,) = stories.load_stories(Path("/nonexistent"))
 KEY = PAPER_STORY.key  # "the-paper-in-four-views-then-your-model"
-
-
-def open_link(**query: str) -> AppTest:
-    """A fresh session (a new browser) opening a link."""
-    at = AppTest.from_file(APP_MAIN, default_timeout=60)
-    for name, value in query.items():
-        at.query_params[name] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def choices(at: AppTest) -> dict[str, object]:
