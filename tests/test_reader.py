@@ -50,15 +50,26 @@ def test_extraction_folder_finds_the_dataset_inside(dataset_dir):
 def test_unknown_class_folder_is_an_error(named):
     (named / "unicorn" / "common-grass").mkdir(parents=True)
     (named / "unicorn" / "counter-snow").mkdir()
-    with pytest.raises(DatasetError, match="'unicorn' is not one of CounterAnimal's 45 classes"):
+    with pytest.raises(DatasetError, match="'unicorn' is not an ImageNet-1K class"):
         load_dataset(named)
 
 
-def test_imagenet_class_outside_the_benchmark_is_an_error(tmp_path):
+def test_any_imagenet_class_may_be_in_a_curated_set_but_not_an_index_past_999(tmp_path):
     dataset = write_dataset(tmp_path, [296], per_group=1, sizes=(40, 40))
     (dataset / "296 ice bear").rename(dataset / "1 goldfish")
-    with pytest.raises(DatasetError, match="ImageNet class 1 is not one of"):
+    assert [c.class_id for c in load_dataset(dataset).classes] == [1]
+    (dataset / "1 goldfish").rename(dataset / "1000 nothing")
+    with pytest.raises(DatasetError, match="1000 is not an ImageNet-1K class index"):
         load_dataset(dataset)
+
+
+def test_a_class_name_two_imagenet_classes_share_asks_for_the_index(named):
+    (named / "crane" / "common-grass").mkdir(parents=True)
+    (named / "crane" / "counter-snow").mkdir()
+    with pytest.raises(
+        DatasetError, match="names two ImageNet classes; name it by its index: '134 crane', '517 crane'"
+    ):
+        load_dataset(named)
 
 
 def test_class_without_a_counter_group_is_an_error(named):

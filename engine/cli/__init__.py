@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from engine import __version__
-from engine.cli import data_commands, eval_commands, import_commands, job_commands
+from engine.cli import curate_commands, data_commands, eval_commands, import_commands, job_commands
 from engine.config import RESULTS_ENV, SHARED_ENV, evaluate_token, is_loopback, marked_shared, results_dir
 from engine.errors import UserError
 
@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     job_commands.add_commands(commands)
     data_commands.add_commands(commands)
     import_commands.add_commands(commands)
+    curate_commands.add_commands(commands)
     return parser
 
 

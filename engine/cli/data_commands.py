@@ -16,16 +16,18 @@ def data_check(args: argparse.Namespace) -> int:
     unreadable = find_unreadable(dataset, args.workers)
     paper = paper_classes()
     readable = Counter((i.class_id, i.split) for i in dataset.images if i.image_id not in unreadable)
-    print(f"{dataset.root} ({dataset.layout} layout): {len(dataset.classes)} of {len(paper)} classes")
+    print(
+        f"{dataset.root} ({dataset.name}, {dataset.layout} layout): {len(dataset.classes)} classes ({len(paper)} in the paper)"
+    )
     for folder in dataset.classes:
-        row = paper[folder.class_id]
+        row = paper.get(folder.class_id, {})  # a curated set may hold classes the paper has not
         counts = {split: readable[folder.class_id, split] for split in ("common", "counter")}
         backgrounds = f"{folder.common_background} -> {folder.counter_background}"
-        expected = f"{row['common_background']} -> {row['counter_background']}"
+        expected = f"{row['common_background']} -> {row['counter_background']}" if row else backgrounds
         note = "" if backgrounds == expected else f"  (paper: {expected})"
         print(
-            f"{folder.folder:40} {backgrounds:22} common {counts['common']:4}/{row['n_common']:>4}  "
-            f"counter {counts['counter']:4}/{row['n_counter']:>4}{note}"
+            f"{folder.folder:40} {backgrounds:22} common {counts['common']:4}/{row.get('n_common', '-'):>4}  "
+            f"counter {counts['counter']:4}/{row.get('n_counter', '-'):>4}{note}"
         )
     skipped = {i: "empty file" for i in dataset.empty_files} | unreadable
     for image_id, reason in sorted(skipped.items()):

@@ -4,22 +4,28 @@ Two layouts exist (see results/paper/README.md):
 - the distributed archive: `LAION-final/<ImageNet index> <name>/common-<background>/*.jpg` and `counter-<background>/`,
   with `imagenet_names.txt` at the root;
 - the paper's appendix: `CounterAnimal/<object name>/common-<background>/...`, class folders named by the animal.
-Class folders map to ImageNet indices; every class folder must hold exactly one common and one counter group.
+Class folders map to ImageNet-1K indices (the 45 CounterAnimal classes, or any other class in a curated set); every
+class folder must hold exactly one common and one counter group. An optional `dataset.json` at the root names the
+dataset (`{"name": ..., "kind": "curated" | "synthetic"}`); without it the dataset is CounterAnimal.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 from engine.config import paper_dir
 from engine.errors import UserError
 
 SPLITS = ("common", "counter")
+DATASET_FILE = "dataset.json"  # {"name", "kind"} of a dataset that is not CounterAnimal itself
+COUNTERANIMAL = "CounterAnimal"  # the name of a dataset without DATASET_FILE: the paper's
 _INDEXED_FOLDER = re.compile(r"^(\d+)\s+(.+)$")  # "100 black swan"
 
 
@@ -62,6 +68,11 @@ class Dataset:
     classes: tuple[ClassFolder, ...]
     images: tuple[ImageRecord, ...]
     empty_files: tuple[str, ...]  # zero-byte files, left out of `images`
+    name: str = COUNTERANIMAL  # how the dashboard groups and shows the runs made on it (`DATASET_FILE`)
+
+    def provenance(self) -> dict:
+        """What a run's manifest says of the dataset it measured."""
+        return {"root": str(self.root), "layout": self.layout, "fingerprint": self.fingerprint, "name": self.name}
 
     @cached_property  # stats every file: computed once per dataset object
     def fingerprint(self) -> str:
@@ -125,34 +136,72 @@ def find_dataset_root(path: Path) -> Path:
     )
 
 
-def synonym_index(classes: dict[int, dict[str, str]]) -> dict[str, int]:
-    """Every synonym of every class ("ice bear", "polar bear", ...) -> its ImageNet index."""
-    index = {}
+@cache
+def imagenet_classes() -> dict[int, dict[str, str]]:
+    """All 1,000 ImageNet-1K classes by index: {"label": "ice bear", "name": "ice bear, polar bear, ..."}."""
+    with (paper_dir() / "imagenet_classes.csv").open(newline="") as f:
+        return {int(row["class_id"]): row for row in csv.DictReader(f)}
+
+
+def synonym_index(classes: dict[int, dict[str, str]]) -> dict[str, int | None]:
+    """Every synonym of every class ("ice bear", "polar bear", ...) -> its ImageNet index. A synonym two classes share
+    means the CounterAnimal class when one of them is ("panther": the jaguar), else None: only the index can name it
+    (ImageNet has two "crane"s)."""
+    counteranimal, index = paper_classes().keys(), {}
     for class_id, row in classes.items():
-        for synonym in row["name"].split(","):
-            index[_normalize(synonym)] = class_id
-    return index
+        for synonym in _synonyms(row):
+            index.setdefault(synonym, set()).add(class_id)
+    return {s: _one(ids, counteranimal) for s, ids in index.items()}
+
+
+def _one(ids: set[int], preferred: Iterable[int]) -> int | None:
+    if len(ids) == 1:
+        return next(iter(ids))
+    chosen = ids & set(preferred)
+    return next(iter(chosen)) if len(chosen) == 1 else None
 
 
 def _normalize(name: str) -> str:
     return " ".join(name.replace("_", " ").replace("-", " ").lower().split())
 
 
-def folder_class_id(folder: str, names: dict[str, int], classes: dict[int, dict[str, str]]) -> int:
-    if match := _INDEXED_FOLDER.match(folder):
+def folder_class_id(folder: str, names: dict[str, int | None], classes: dict[int, dict[str, str]]) -> int:
+    """The ImageNet index a class folder (or a manifest's class) names: "296 ice bear" or a class name ("ice bear")."""
+    if match := _INDEXED_FOLDER.match(folder.strip()):
         class_id = int(match.group(1))
-    elif _normalize(folder) in names:
-        class_id = names[_normalize(folder)]
+    elif (key := _normalize(folder)) in names:
+        if (class_id := names[key]) is None:
+            shared = ", ".join(f"'{i} {folder.strip()}'" for i, r in classes.items() if key in _synonyms(r))
+            raise DatasetError(f"Class {folder!r} names two ImageNet classes; name it by its index: {shared}.")
     else:
         raise DatasetError(
-            f"Class folder {folder!r} is not one of CounterAnimal's 45 classes. Name it by the ImageNet index and "
-            "name (e.g. '296 ice bear') or by a class name (e.g. 'ice bear'); `counteranimal data check` lists them."
+            f"Class {folder!r} is not an ImageNet-1K class. Name it by the ImageNet index and name (e.g. "
+            "'296 ice bear') or by a class name (e.g. 'ice bear'); results/paper/imagenet_classes.csv lists them."
         )
     if class_id not in classes:
-        raise DatasetError(
-            f"Class folder {folder!r}: ImageNet class {class_id} is not one of CounterAnimal's 45 classes."
-        )
+        raise DatasetError(f"Class {folder!r}: {class_id} is not an ImageNet-1K class index (0 to 999).")
     return class_id
+
+
+def _synonyms(row: dict[str, str]) -> set[str]:
+    return {_normalize(s) for s in row["name"].split(",")}
+
+
+def dataset_name(root: Path) -> str:
+    """The name `DATASET_FILE` gives the dataset at `root`; CounterAnimal without one."""
+    try:
+        return str(json.loads((root / DATASET_FILE).read_text())["name"])
+    except FileNotFoundError:
+        return COUNTERANIMAL
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DatasetError(
+            f"{root / DATASET_FILE} is not a dataset description ({error}); fix or remove it."
+        ) from error
+
+
+def write_dataset_file(root: Path, name: str, kind: str) -> None:
+    """Name a dataset that is not CounterAnimal (a curated or synthetic one), so its runs are never mixed with it."""
+    (root / DATASET_FILE).write_text(json.dumps({"name": name, "kind": kind}, indent=2) + "\n")
 
 
 def _groups(class_dir: Path) -> dict[str, Path]:
@@ -196,7 +245,7 @@ def load_dataset(path: Path) -> Dataset:
             or two folders for the same class.
     """
     root = find_dataset_root(path)
-    classes = paper_classes()
+    classes = imagenet_classes()
     names = synonym_index(classes)
     class_dirs = [p for p in visible_subfolders(root) if p.is_dir()]
     folders, images, empty = [], [], []
@@ -212,4 +261,5 @@ def load_dataset(path: Path) -> Dataset:
         empty += class_empty
     layout = "indexed" if all(_INDEXED_FOLDER.match(f.folder) for f in folders) else "named"
     images.sort(key=lambda image: image.image_id)
-    return Dataset(root, layout, tuple(sorted(folders, key=lambda f: f.class_id)), tuple(images), tuple(empty))
+    classes_found = tuple(sorted(folders, key=lambda f: f.class_id))
+    return Dataset(root, layout, classes_found, tuple(images), tuple(empty), dataset_name(root))

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from engine.dataset.reader import paper_classes
+from engine.dataset.reader import imagenet_classes, paper_classes, write_dataset_file
 
 # Background textures: base colour (RGB) and how strongly noise varies it.
 TEXTURES = {
@@ -71,6 +71,7 @@ def write_dataset(
     sizes: tuple[int, int] = (400, 600),
     seed: int = 0,
     workers: int = 1,
+    name: str | None = None,
 ) -> Path:
     """Write a dataset of `per_group` JPEGs per class and background group, in the real layout.
 
@@ -80,6 +81,7 @@ def write_dataset(
         class_ids: ImageNet indices among the 45 CounterAnimal classes; backgrounds are the paper's.
         sizes: smallest and largest side, in pixels, drawn per image.
         workers: processes writing classes in parallel (the photos do not depend on it).
+        name: the dataset's name (`dataset.json`), so its runs are not taken for CounterAnimal's; None: unnamed.
     Returns:
         The dataset folder.
     """
@@ -94,4 +96,23 @@ def write_dataset(
             _write_class(*task)
     if layout == "indexed":
         (dataset / "imagenet_names.txt").write_text("".join(f"{c}\t{classes[c]['name']}\n" for c in sorted(classes)))
+    if name:
+        write_dataset_file(dataset, name, "synthetic")
     return dataset
+
+
+def write_collection(
+    root: Path, photos: dict[int, dict[str, int]], sizes: tuple[int, int] = (160, 320), seed: int = 1
+) -> Path:
+    """A background-labelled photo collection, the input of curation: `root/<index> <name>/<background>/NNNN.jpg`,
+    with `photos[class][background]` photos of each class on each of its backgrounds. Returns `root`."""
+    classes = imagenet_classes()
+    for class_id, counts in photos.items():
+        rng = np.random.default_rng([seed, class_id])
+        folder = Path(root) / f"{class_id} {classes[class_id]['label']}"
+        for background, count in counts.items():
+            (folder / background).mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                size = tuple(int(s) for s in rng.integers(sizes[0], sizes[1] + 1, 2))
+                synthetic_photo(rng, background, class_id, size).save(folder / background / f"{i:04d}.jpg", quality=90)
+    return Path(root)

@@ -9,14 +9,18 @@ from pathlib import Path
 
 import torch
 
-from engine.dataset.reader import load_dataset
-from engine.dataset.synthetic import write_dataset
+from engine.curation.select import Rules
+from engine.dataset.reader import load_dataset, paper_classes
+from engine.dataset.synthetic import write_collection, write_dataset
+from engine.inference.curation import curate
 from engine.inference.evaluator import EvalOptions, Evaluator, Outcome
 from engine.zoo.specs import spec_for
 
 # Ice bear, Arctic fox, ostrich, black swan, lion, sea lion: classes whose backgrounds look different.
 DEMO_CLASSES = [296, 279, 9, 100, 291, 150]
 PHOTOS_PER_GROUP = 16
+DEMO_NAME = "demo"  # the demo dataset's name: its runs are never shown as CounterAnimal's
+LONE_CLASS, FEW_PHOTOS_CLASS = 340, 80  # zebra (one background only), black grouse (two photos per background)
 TINY_CLIP = {
     "embed_dim": 64,
     "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16},
@@ -69,10 +73,11 @@ def _timm_file(path: Path, data: Path, steps: int = 300) -> str:
 def write_demo(
     to: Path, cache: Path, workers: int = 1, progress: bool = True, per_group: int | None = None
 ) -> tuple[Path, list[Outcome]]:
-    """Write the demo dataset and models under `to` and evaluate them into `to/results`; returns that folder."""
+    """Write the demo dataset and models under `to`, evaluate them into `to/results`, and curate a background-labelled
+    collection into `to/curated` (`demo_collection`); returns the results folder and the demo models' outcomes."""
     to = Path(to)
     per_group = per_group or PHOTOS_PER_GROUP
-    data = write_dataset(to / "data", DEMO_CLASSES, per_group, sizes=(160, 320), workers=workers)
+    data = write_dataset(to / "data", DEMO_CLASSES, per_group, sizes=(160, 320), workers=workers, name=DEMO_NAME)
     specs = [
         _timm_file(to / "models" / "demo-resnet.safetensors", data),
         write_clip_folder(to / "models" / "demo-clip"),
@@ -80,4 +85,22 @@ def write_demo(
     results = to / "results"
     options = EvalOptions(results, cache, torch.device("cpu"), workers=workers, progress=progress, batch_size=64)
     evaluator = Evaluator(load_dataset(data), options)
-    return results, [evaluator.evaluate(spec) for spec in specs]
+    outcomes = [evaluator.evaluate(spec) for spec in specs]
+    collection = demo_collection(to / "collection")
+    curate(collection, to / "curated", specs[0], Rules(min_photos=5), options, name=f"{DEMO_NAME} curated")
+    return results, outcomes
+
+
+def demo_collection(folder: Path) -> Path:
+    """Photos of the demo classes on four backgrounds each (their CounterAnimal pair and two more), plus a class seen
+    on one background only and one with too few photos per background: curation keeps the first kind and says why
+    it drops the others."""
+    classes = paper_classes()
+    photos = {}
+    for class_id in DEMO_CLASSES:
+        pair = [classes[class_id]["common_background"], classes[class_id]["counter_background"]]
+        others = [b for b in ("road", "indoor", "sky", "tree") if b not in pair][:2]
+        photos[class_id] = {pair[0]: 10, pair[1]: 8} | dict.fromkeys(others, 8)
+    photos[LONE_CLASS] = {"grass": 8}
+    photos[FEW_PHOTOS_CLASS] = dict.fromkeys(("grass", "snow", "water"), 2)
+    return write_collection(folder, photos)

@@ -35,7 +35,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from engine.dataset.reader import Dataset, DatasetError, ImageRecord, folder_class_id, paper_classes, synonym_index
+from engine.dataset.reader import Dataset, DatasetError, ImageRecord, folder_class_id, imagenet_classes, synonym_index
 from engine.errors import UserError
 from engine.files import digest, sha256_file
 from engine.runs import store
@@ -185,7 +185,7 @@ class PhotoIndex:
         self.by_id = {image.image_id: image for image in dataset.images}
         # (class, "<split>-<background>/<file>" in lower case): file systems that ignore case write either
         self.by_key = {(image.class_id, image.image_id.split("/", 1)[1].lower()): image for image in dataset.images}
-        self.classes = paper_classes()
+        self.classes = imagenet_classes()
         self.names = synonym_index(self.classes)
 
     def find(self, path: str) -> ImageRecord | None:
@@ -424,7 +424,7 @@ def import_predictions(path: Path, dataset: Dataset, options: ImportOptions) -> 
             "name": options.name,
             "checkpoint": checkpoint,
         },
-        dataset={"root": str(dataset.root), "layout": dataset.layout, "fingerprint": dataset.fingerprint},
+        dataset=dataset.provenance(),
         labels=(options.labels or UNKNOWN_LABELS)
         | {"candidates": options.candidates_file if ONE_VS_20 in setups else None},
         setups=list(setups),

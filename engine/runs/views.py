@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from engine.dataset.reader import COUNTERANIMAL
 from engine.runs.format import PREDICTIONS_SCHEMA, SETUPS, correct_column
 from engine.runs.store import RUNS
 
@@ -38,6 +39,9 @@ RUN_COLUMNS: dict[str, tuple[str, str]] = {
     "images": ("INTEGER", "images.evaluated"),
     "setups": ("VARCHAR[]", f"coalesce(setups::VARCHAR[], [{', '.join(literal(s) for s in SETUPS)}])"),
     "dataset_fingerprint": ("VARCHAR", "dataset.fingerprint"),
+    # A curated or synthetic dataset's own name; runs made before datasets had names measured CounterAnimal.
+    "dataset_name": ("VARCHAR", f"coalesce(json_extract_string(to_json(dataset), '$.name'), {literal(COUNTERANIMAL)})"),
+    "dataset_layout": ("VARCHAR", "dataset.layout"),  # "collection": unsplit photos, the input of curation
     "run_name": ("VARCHAR", "json_extract_string(to_json(model), '$.name')"),
     "lvlm_question": ("VARCHAR", "json_extract_string(to_json(labels), '$.lvlm.question')"),
     "lvlm_answer": ("VARCHAR", "json_extract_string(to_json(labels), '$.lvlm.answer')"),
@@ -138,3 +142,15 @@ def run_metrics(results: Path) -> pd.DataFrame:
     with duckdb.connect() as con:
         create_predictions_view(con, results)
         return con.execute(METRICS_SQL + " ORDER BY run_id, setup").df()
+
+
+def background_counts(results: Path, rid: str, setup: str) -> pd.DataFrame:
+    """One run's photos and correct predictions in a setup per class and background (what curation compares)."""
+    correct = correct_column(setup)
+    sql = f"""
+        SELECT class_id::INTEGER AS class_id, background::VARCHAR AS background, count(*)::INTEGER AS photos,
+               sum({correct}::INTEGER)::INTEGER AS correct
+        FROM read_parquet(?) WHERE {correct} IS NOT NULL GROUP BY ALL ORDER BY ALL
+    """
+    with duckdb.connect() as con:
+        return con.execute(sql, [str(Path(results) / RUNS / rid / "predictions.parquet")]).df()
