@@ -1,6 +1,6 @@
-"""The pages' queries, cached by Streamlit. Each function is a thin call of `app.queries` or `app.run_queries`; the
-`sources` argument carries the files' fingerprint, so a changed file misses the cache on the next rerun and is read
-again without restarting the dashboard."""
+"""The pages' queries, cached by Streamlit. Each function is a thin call of `app.queries` or `app.run_queries` (the
+theory lab's: of `engine.theory`); the `sources` argument carries the files' fingerprint, so a changed file misses the
+cache on the next rerun and is read again without restarting the dashboard."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import streamlit as st
 
 from app import intervals, queries, run_queries
 from app.queries import Sources
+from engine import theory
 
 # Cache sizes: a few entries for queries without arguments, more for those keyed by a setup and variant, most for
 # those keyed by a run or a pair of runs (each entry is small: a query's result, at most a few thousand rows).
@@ -78,6 +79,16 @@ def run_scores(sources: Sources, setup: str, variant: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=FEW)
+def datasets(sources: Sources) -> pd.DataFrame:
+    return run_queries.datasets(sources)
+
+
+@st.cache_data(show_spinner=False, max_entries=FEW)
+def curation_reports(sources: Sources) -> list[dict]:
+    return run_queries.curation_reports(sources)
+
+
+@st.cache_data(show_spinner=False, max_entries=FEW)
 def run_metrics(sources: Sources) -> pd.DataFrame:
     return run_queries.run_metrics(sources)
 
@@ -121,3 +132,18 @@ def paired_counts(sources: Sources, run_a: str, run_b: str, setup: str) -> pd.Da
 def run_intervals(sources: Sources, setup: str) -> pd.DataFrame:
     """95% bootstrap intervals of every run's class-balanced common, counter and drop (one row per run)."""
     return intervals.per_run(run_queries.group_counts(sources, setup))
+
+
+# ---- the theory lab (engine.theory) --------------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=SOME)
+def theory_sweep(config: theory.WorldConfig) -> pd.DataFrame:
+    """Both learners trained at every p of the sweep in one synthetic world (about a second of numpy): keyed by the
+    world's settings, so going back to a setting seen before is instant."""
+    return theory.sweep_table(config)
+
+
+@st.cache_data(show_spinner=False, max_entries=FEW)
+def coloredcoco(sources: Sources) -> pd.DataFrame:
+    return theory.read_coloredcoco(sources.paper)

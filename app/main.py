@@ -20,6 +20,8 @@ pages = [
     st.Page("app_pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
     st.Page("app_pages/confusions.py", title="Confusions", icon=":material/swap_horiz:"),
     st.Page("app_pages/flips.py", title="Flips", icon=":material/compare:"),
+    st.Page("app_pages/curate.py", title="Curate", icon=":material/filter_alt:"),
+    st.Page("app_pages/theory.py", title="Theory", icon=":material/science:"),
     st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/play_circle:"),
     st.Page("app_pages/about.py", title="About", icon=":material/info:"),
 ]
@@ -75,7 +77,7 @@ if target := st.session_state.pop("goto", None):  # a story step or a button cho
     st.switch_page(navigation.PAGE_FILES[page_path], query_params=params)
 asked, notices = url_state.restore(page.url_path)  # a shared link's view
 notices += link_notices
-presenter.meeting_controls(sources)
+presenter.meeting_controls(sources, page.title)
 try:
     page.run()
 except navigation.PageEnd:  # the page ended early (`end_page`), its link still to publish

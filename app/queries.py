@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from engine.config import paper_dir, results_dir
+from engine.curation.write import CURATIONS
 from engine.runs.store import RUNS
 from engine.runs.views import create_run_views, literal
 
@@ -44,7 +45,7 @@ def files_fingerprint(paper: Path, results: Path) -> tuple[tuple[str, int, int],
     """Changes whenever a file the views read changes, or a run appears or goes. A run's manifest is written last, so
     its appearance marks a complete run."""
     files = sorted(p for p in paper.glob("*") if p.is_file()) if paper.is_dir() else []
-    files += sorted((results / RUNS).glob("*/run.json"))
+    files += sorted((results / RUNS).glob("*/run.json")) + sorted((results / CURATIONS).glob("*.json"))
     return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
 
 

@@ -8,6 +8,8 @@ import re
 import pandas as pd
 
 from app.queries import DataError, Sources, run_query
+from engine.curation.write import list_reports
+from engine.dataset.reader import COUNTERANIMAL
 from engine.runs.format import LVLM_ANSWER, LVLM_QUESTION, SETUPS, correct_column, pred_column, top_prefix
 from engine.runs.store import run_path
 from engine.runs.views import GROUP_COUNTS_SQL, METRICS_SQL, literal
@@ -34,7 +36,16 @@ RUN_PROTOCOL = f"""CASE
 # A zoo model is matched by its id, or by the spec it is evaluated with when that differs (the paper's LVLMs: the run
 # of `lvlm:llava-1.5-7b` records `hf:llava-hf/llava-1.5-7b-hf`).
 ZOO_JOIN = "LEFT JOIN models m ON m.model_id = r.model_id OR m.loader = r.model_id"
-LABEL = "split_part(c.name, ',', 1) || ' (' || c.common_background || ' → ' || c.counter_background || ')'"
+# A class labelled with the backgrounds of the run's own photos ("ice bear (snow → grass)"): a curated set has its own.
+LABEL = """i.label || ' (' || any_value(p.background::VARCHAR) FILTER (split = 'common') || ' → '
+    || any_value(p.background::VARCHAR) FILTER (split = 'counter') || ')'"""
+# The runs the pages show, with the dataset each measured (`dataset`: its name, and the start of its fingerprint when
+# runs measured several versions of one name). Runs on a collection (curation's reference runs) have no common and
+# counter photos: the Curate page tells of them.
+SCOPED_RUNS = """(
+    SELECT *, dataset_name || CASE WHEN count(DISTINCT dataset_fingerprint) OVER (PARTITION BY dataset_name) > 1
+        THEN ' · ' || left(dataset_fingerprint, 8) ELSE '' END AS dataset
+    FROM runs WHERE dataset_layout IS DISTINCT FROM 'collection')"""
 
 
 def _named(rows: pd.DataFrame) -> pd.DataFrame:
@@ -64,8 +75,9 @@ def run_list(sources: Sources) -> pd.DataFrame:
     """Every complete run: id, model, display name, family, the variant it reproduces, photos, when, where."""
     sql = f"""
         SELECT r.run_id, r.model_id, coalesce(r.run_name, m.name, r.model_id) AS name, r.family,
-               {RUN_VARIANT} AS variant, r.images, r.started_at, r.dataset_root, r.setups, r.dataset_fingerprint
-        FROM runs r {ZOO_JOIN}
+               {RUN_VARIANT} AS variant, r.images, r.started_at, r.dataset_root, r.setups, r.dataset_fingerprint,
+               r.dataset, r.dataset_name
+        FROM {SCOPED_RUNS} r {ZOO_JOIN}
         ORDER BY r.started_at, r.run_id
     """
     return _named(run_query(sources, sql, ("runs", "models")))
@@ -98,14 +110,28 @@ def run_scores(sources: Sources, setup: str, variant: str) -> pd.DataFrame:
                coalesce(CAST(m.high_quality_data AS BOOLEAN), false) AS high_quality_data,
                x.{common} AS common, x.{counter} AS counter, x.{drop} AS drop,
                'evaluated here' AS source, '' AS flag, x.run_id, x.images, {RUN_VARIANT} AS variant,
-               {RUN_PROTOCOL} AS protocol
-        FROM ({METRICS_SQL}) x JOIN runs r USING (run_id) {ZOO_JOIN}
+               {RUN_PROTOCOL} AS protocol, r.dataset
+        FROM ({METRICS_SQL}) x JOIN {SCOPED_RUNS} r USING (run_id) {ZOO_JOIN}
         WHERE x.setup = ?
         ) WHERE {VARIANT_RUNS.get(variant, "false")}
         ORDER BY name, run_id
     """
     rows = run_query(sources, sql, ("runs", "models"), [_setup(setup)])
     return _named(rows)
+
+
+def datasets(sources: Sources) -> pd.DataFrame:
+    """The datasets runs measured (`dataset` key, `name`, `runs`, `latest` start), CounterAnimal first and always
+    there: the published numbers are its."""
+    sql = f"""
+        SELECT dataset, any_value(dataset_name) AS name, count(*)::INTEGER AS runs, max(started_at) AS latest
+        FROM {SCOPED_RUNS} GROUP BY dataset
+    """
+    rows = run_query(sources, sql, ("runs",))
+    if COUNTERANIMAL not in set(rows["name"]):
+        rows = pd.concat([rows, pd.DataFrame({"dataset": [COUNTERANIMAL], "name": [COUNTERANIMAL], "runs": [0]})])
+    first = rows["name"] != COUNTERANIMAL
+    return rows.assign(first=first).sort_values(["first", "dataset"]).drop(columns="first").reset_index(drop=True)
 
 
 def run_metrics(sources: Sources) -> pd.DataFrame:
@@ -131,11 +157,11 @@ def run_per_class(sources: Sources, run_id: str, setup: str) -> pd.DataFrame:
                common - counter AS drop,
                count(*) FILTER (split = 'common') AS n_common, count(*) FILTER (split = 'counter') AS n_counter,
                '' AS flag
-        FROM read_parquet(?) p JOIN classes c ON CAST(c.class_id AS SMALLINT) = p.class_id
-        GROUP BY p.class_id, c.name, c.common_background, c.counter_background
+        FROM read_parquet(?) p JOIN imagenet_classes i ON CAST(i.class_id AS SMALLINT) = p.class_id
+        GROUP BY p.class_id, i.label
         ORDER BY drop DESC NULLS LAST, p.class_id
     """
-    return run_query(sources, sql, ("classes",), [_predictions_file(sources, run_id)])
+    return run_query(sources, sql, ("imagenet_classes",), [_predictions_file(sources, run_id)])
 
 
 def run_classes(sources: Sources, run_id: str) -> pd.DataFrame:
@@ -144,10 +170,10 @@ def run_classes(sources: Sources, run_id: str) -> pd.DataFrame:
         SELECT p.class_id, {LABEL} AS label,
                any_value(p.background::VARCHAR) FILTER (split = 'common') AS common_background,
                any_value(p.background::VARCHAR) FILTER (split = 'counter') AS counter_background
-        FROM read_parquet(?) p JOIN classes c ON CAST(c.class_id AS SMALLINT) = p.class_id
-        GROUP BY ALL ORDER BY p.class_id
+        FROM read_parquet(?) p JOIN imagenet_classes i ON CAST(i.class_id AS SMALLINT) = p.class_id
+        GROUP BY p.class_id, i.label ORDER BY p.class_id
     """
-    return run_query(sources, sql, ("classes",), [_predictions_file(sources, run_id)])
+    return run_query(sources, sql, ("imagenet_classes",), [_predictions_file(sources, run_id)])
 
 
 def gallery_rows(sources: Sources, run_id: str, class_id: int) -> pd.DataFrame:
@@ -188,7 +214,7 @@ def _pairs_sql(setup: str) -> str:
     """Photos both runs predicted in this setup (joined by image id), with each run's correctness."""
     correct = correct_column(_setup(setup))
     return f"""
-        SELECT a.image_id, a.class_id, a.split::VARCHAR AS split, a.{correct} AS a_correct,
+        SELECT a.image_id, a.class_id, a.split::VARCHAR AS split, a.background, a.{correct} AS a_correct,
                b.{correct} AS b_correct
         FROM read_parquet(?) a JOIN read_parquet(?) b USING (image_id)
         WHERE a.{correct} IS NOT NULL AND b.{correct} IS NOT NULL
@@ -197,18 +223,21 @@ def _pairs_sql(setup: str) -> str:
 
 def flips(sources: Sources, run_a: str, run_b: str, setup: str) -> pd.DataFrame:
     """Per class, the counter-background photos run A gets right and run B gets wrong (and the reverse)."""
+    a_only, b_only = (
+        "split = 'counter' AND a_correct AND NOT b_correct",
+        "split = 'counter' AND b_correct AND NOT a_correct",
+    )
     sql = f"""
         SELECT p.class_id, {LABEL} AS label,
-               count(*) FILTER (a_correct AND NOT b_correct) AS a_only,
-               count(*) FILTER (b_correct AND NOT a_correct) AS b_only,
-               coalesce(list(p.image_id ORDER BY p.image_id) FILTER (a_correct AND NOT b_correct), []) AS a_only_images,
-               coalesce(list(p.image_id ORDER BY p.image_id) FILTER (b_correct AND NOT a_correct), []) AS b_only_images
-        FROM ({_pairs_sql(setup)}) p JOIN classes c ON CAST(c.class_id AS SMALLINT) = p.class_id
-        WHERE p.split = 'counter'
-        GROUP BY ALL ORDER BY a_only DESC, b_only DESC, p.class_id
+               count(*) FILTER ({a_only}) AS a_only,
+               count(*) FILTER ({b_only}) AS b_only,
+               coalesce(list(p.image_id ORDER BY p.image_id) FILTER ({a_only}), []) AS a_only_images,
+               coalesce(list(p.image_id ORDER BY p.image_id) FILTER ({b_only}), []) AS b_only_images
+        FROM ({_pairs_sql(setup)}) p JOIN imagenet_classes i ON CAST(i.class_id AS SMALLINT) = p.class_id
+        GROUP BY p.class_id, i.label ORDER BY a_only DESC, b_only DESC, p.class_id
     """
     files = [_predictions_file(sources, run_a), _predictions_file(sources, run_b)]
-    return run_query(sources, sql, ("classes",), files)
+    return run_query(sources, sql, ("imagenet_classes",), files)
 
 
 def paired_counts(sources: Sources, run_a: str, run_b: str, setup: str) -> pd.DataFrame:
@@ -222,3 +251,8 @@ def paired_counts(sources: Sources, run_a: str, run_b: str, setup: str) -> pd.Da
         FROM ({_pairs_sql(setup)}) p GROUP BY ALL ORDER BY ALL
     """
     return run_query(sources, sql, (), [_predictions_file(sources, run_a), _predictions_file(sources, run_b)])
+
+
+def curation_reports(sources: Sources) -> list[dict]:
+    """Every curation recorded in the results folder (`counteranimal curate`), by name."""
+    return list_reports(sources.results)

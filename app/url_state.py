@@ -15,6 +15,7 @@ import streamlit as st
 _TEXT: tuple[Callable, Callable] = (str, str)
 _FLAG = (lambda v: "1" if v else "0", lambda t: {"1": True, "0": False}[t])
 _INT = (str, int)
+_FLOAT = (str, float)  # str(0.3) == "0.3": a value picked from a list of round options comes back equal
 _LIST = (lambda v: ",".join(v), lambda t: [s for s in t.split(",") if s])
 _PICK = (lambda v: "|".join(v), lambda t: tuple(t.split("|")))
 
@@ -22,6 +23,7 @@ KEYS: dict[str, tuple[Callable, Callable]] = {
     "present": _FLAG,  # the presenter view, on every page: a meeting's link opens ready to present
     "setup": _TEXT,
     "variant": _TEXT,
+    "dataset": _TEXT,  # the dataset the pages show (CounterAnimal, the demo, a curated set)
     "overview_scale": _TEXT,
     "overview_split_hq": _FLAG,
     "overview_fit_flagged": _FLAG,  # fit trends to flagged rows too (copies, near-chance checkpoints)
@@ -50,15 +52,24 @@ KEYS: dict[str, tuple[Callable, Callable]] = {
     "flips_run_a": _TEXT,
     "flips_run_b": _TEXT,
     "flips_setup": _TEXT,
+    "curate_report": _TEXT,  # the curated dataset whose report is shown (its folder)
+    "theory_p": _FLOAT,  # the theory lab's world: background agreement in training
+    "theory_q": _FLOAT,  # share of captions naming the background
+    "theory_object_noise": _FLOAT,
+    "theory_background_noise": _FLOAT,
+    "theory_n_train": _INT,
+    "theory_seed": _INT,
 }
 # Which keys a page's link carries (by the page's URL path).
 PAGE_KEYS = {
-    "": ("present", "setup", "variant", "overview_"),
+    "": ("present", "dataset", "setup", "variant", "overview_"),
     "scaling": ("present", "setup", "variant", "scaling_"),
-    "classes": ("present", "classes_"),
-    "gallery": ("present", "gallery_"),
-    "confusions": ("present", "confusions_"),
-    "flips": ("present", "flips_"),
+    "classes": ("present", "dataset", "classes_"),
+    "gallery": ("present", "dataset", "gallery_"),
+    "confusions": ("present", "dataset", "confusions_"),
+    "flips": ("present", "dataset", "flips_"),
+    "curate": ("present", "curate_"),
+    "theory": ("present", "theory_"),
     "about": ("present",),
     "evaluate": ("present",),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -224,12 +225,27 @@ def demo_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return results
 
 
+@pytest.fixture(scope="session")
+def counteranimal_results(demo_results: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's runs as if they measured CounterAnimal (its layout, its classes and backgrounds), so the pages show
+    them next to the published numbers: a copy whose run manifests do not name the demo dataset."""
+    from engine.inference.demo import DEMO_NAME
+
+    copy = shutil.copytree(demo_results, tmp_path_factory.mktemp("as-counteranimal") / "results")
+    for manifest in copy.glob("runs/*/run.json"):
+        run = json.loads(manifest.read_text())
+        if run["dataset"].get("name") == DEMO_NAME:
+            del run["dataset"]["name"]
+            manifest.write_text(json.dumps(run))
+    return copy
+
+
 @pytest.fixture
-def with_runs(demo_results: Path, paper_copy: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """The app pointed at the demo runs (and a private cache for thumbnails)."""
-    monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(demo_results))
+def with_runs(counteranimal_results: Path, paper_copy: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The app pointed at the demo runs, taken for CounterAnimal runs (and a private cache for thumbnails)."""
+    monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(counteranimal_results))
     monkeypatch.setenv("COUNTERANIMAL_CACHE", str(tmp_path / "cache"))
-    return demo_results
+    return counteranimal_results
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """The `counteranimal` command and where it finds its data."""
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -181,7 +182,9 @@ def test_demo_writes_a_dataset_and_two_runs(capsys, tmp_path, monkeypatch, demo_
     to = (tmp_path / "demo").resolve()  # the printed command works from any folder: absolute paths
     data, roots = f"COUNTERANIMAL_DATA={to / 'data' / 'LAION-final'}", f"COUNTERANIMAL_ALLOWED_ROOTS={to}"
     assert f"{data} {roots} counteranimal serve --results {to / 'results'}" in out  # Evaluate can reach the demo
-    assert len(list((tmp_path / "demo" / "results" / "runs").iterdir())) == 2
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "demo" / "results" / "runs").glob("*/run.json")]
+    assert sorted(r["dataset"]["name"] for r in runs) == ["collection", "demo", "demo"]  # + curation's reference run
+    assert (tmp_path / "demo" / "curated" / "curation.json").is_file()
 
 
 @pytest.mark.browser

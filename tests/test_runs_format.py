@@ -63,6 +63,8 @@ def test_the_demo_runs_predictions_are_unchanged(demo_results):
         table = pq.read_table(path)
         assert table.schema.equals(PREDICTIONS_SCHEMA)
         spec = (path.parent / "run.json").read_text()
+        if '"layout": "collection"' in spec:  # the demo's curation run, on other photos
+            continue
         key = next(k for k in PINNED if k in spec)
         seen.add(key)
         digest, sums = PINNED[key]

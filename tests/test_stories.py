@@ -57,8 +57,8 @@ def test_steps_that_need_a_run_are_left_out_without_one_and_filled_in_with_one()
     (story,) = stories.load_stories(Path("/nonexistent"))
     without = stories.playable(story, None)
     with_run = stories.playable(story, "abc123")
-    assert len(without) == 4 and len(with_run) == 7
-    assert with_run[-1].params["gallery_run"] == "abc123"
+    assert len(without) == 5 and len(with_run) == 8  # the theory step needs no run
+    assert next(s for s in with_run if s.page == "gallery").params["gallery_run"] == "abc123"
 
 
 def test_a_groups_own_stories_come_from_the_results_folder(tmp_path):
@@ -79,7 +79,7 @@ def test_next_steps_through_the_story_views(paper_copy, results_dir):
     at.button(key="story_next").click().run()
     assert not at.exception
     assert at.radio(key="overview_scale").value == "logit" and at.toggle(key="overview_split_hq").value is False
-    assert "Step 2 of 4" in " ".join(m.value for m in at.markdown)
+    assert "Step 2 of 5" in " ".join(m.value for m in at.markdown)
     at.button(key="story_next").click().run()
     assert at.selectbox(key="scaling_backbone").value == "ViT/L/14"  # step 3 is on the Scaling page
     at.button(key="story_back").click().run()

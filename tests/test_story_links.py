@@ -34,7 +34,7 @@ def test_a_link_opens_the_story_step_with_its_page_and_choices(paper_copy, resul
     at = open_link(story=KEY, step="3")
     assert at.selectbox(key="scaling_backbone").value == "ViT/L/14"  # step 3 is on the Scaling page
     assert at.selectbox(key="story").value == PAPER_STORY.name
-    assert "Step 3 of 4" in step_label(at)
+    assert "Step 3 of 5" in step_label(at)
     assert at.query_params["story"] == KEY and at.query_params["step"] == "3"  # copied now, it reopens step 3
 
 
@@ -46,7 +46,7 @@ def test_the_url_says_which_step_is_shown_while_stepping(paper_copy, results_dir
     at.button(key="story_next").click().run()
     assert at.query_params["step"] == "2" and at.query_params["overview_scale"] == "logit"
     reopened = open_link(**{name: at.query_params[name] for name in at.query_params})
-    assert choices(reopened) == choices(at) and "Step 2 of 4" in step_label(reopened)
+    assert choices(reopened) == choices(at) and "Step 2 of 5" in step_label(reopened)
 
 
 def test_stepping_to_a_step_and_opening_it_directly_show_the_same_choices(paper_copy, results_dir):
@@ -83,7 +83,7 @@ def test_an_unknown_story_gives_a_notice_and_the_page_as_usual(paper_copy, resul
 
 
 def test_a_step_out_of_range_gives_a_notice_and_the_page_as_usual(paper_copy, results_dir):
-    for number in ("0", "5", "two"):  # without runs the story shows 4 steps
+    for number in ("0", "6", "two"):  # without runs the story shows 5 steps
         at = open_link(story=KEY, step=number)
         assert f"step={number}" in notices(at)
         assert at.radio(key="overview_scale").value == "linear" and not step_label(at)
@@ -103,6 +103,6 @@ def test_a_step_before_the_your_model_step_takes_the_ring_away(with_runs):
     at = open_link(story=KEY, step="5")
     for _ in range(3):  # steps 4 (Classes), 3 (Scaling), then 2: the Overview again
         at.button(key="story_back").click().run()
-    assert "Step 2 of 7" in step_label(at)
+    assert "Step 2 of 8" in step_label(at)
     (figure,) = figures(at)
     assert not any((trace.name or "").startswith("highlighted") for trace in figure.data)

@@ -6,12 +6,14 @@ from app import cached, charts, export, selections
 from app.trends import place_on_trends
 from app.widgets import pickers, presenter
 from app.widgets.export_menu import export_menu
-from app.widgets.highlight import find_models, highlighted_run
+from app.widgets.highlight import find_models, follow_highlighted_run, highlighted_run
 from app.widgets.navigation import end_page
 from engine.runs.format import SETUP_LABELS
 
 sources = cached.sources()
 st.title("Common vs counter backgrounds")
+follow_highlighted_run(sources)
+dataset, paper_data = pickers.dataset_picker(sources)
 setup, variant = pickers.setup_and_variant(sources)
 st.caption(selections.overview_intro(variant))
 left, middle, right, last = st.columns([1, 1, 1, 1])
@@ -37,9 +39,12 @@ fit_statistics = last.toggle(
 # Trends and effective robustness come from the published models of the setup and variant (filters only choose what
 # is shown; flagged rows only if asked); the models evaluated here are placed against the same trends.
 published = cached.model_scores(sources, setup, variant)
+published = published if paper_data else published.iloc[:0]  # the paper's numbers are CounterAnimal's
+dataset_runs = pickers.dataset_runs(sources, dataset)
+run_scores = cached.run_scores(sources, setup, variant)
 points, runs, trends = place_on_trends(
     published,
-    cached.run_scores(sources, setup, variant),
+    run_scores[run_scores["dataset"] == dataset] if len(run_scores) else run_scores,
     scale,
     split_high_quality,
     selections.rows_to_fit(published, fit_flagged),
@@ -62,12 +67,12 @@ found = find_models(points, runs)
 if hidden := [key for key in found if key not in {*shown["model_id"], *shown_runs.get("run_id", ())}]:
     st.caption(f"{len(hidden)} of the models found {'is' if len(hidden) == 1 else 'are'} hidden by the filters.")
 if shown.empty and shown_runs.empty:
-    st.info("No published model matches these filters.")
+    st.info("No published model matches these filters." if paper_data else f"No run on {dataset} in this setup.")
     end_page()
 
-title = f"CounterAnimal, {SETUP_LABELS.get(setup, setup)} · {pickers.VARIANT_LABELS.get(variant, variant)}"
+title = f"{dataset}, {SETUP_LABELS.get(setup, setup)} · {pickers.VARIANT_LABELS.get(variant, variant)}"
 shown_trends = {group: trend for group, trend in trends.items() if group in set(shown["trend_group"])}
-highlight = highlighted_run(runs, points, setup, set(cached.run_list(sources)["run_id"]))
+highlight = highlighted_run(runs, points, setup, set(dataset_runs["run_id"]))
 figure = charts.overview_scatter(shown, scale, shown_trends, title, shown_runs, highlight, fit_statistics, found)
 fit_lines = selections.fit_statistics_lines(shown_trends, scale) if fit_statistics else []
 presenter.chart(figure)
@@ -77,8 +82,13 @@ about_chart = (
     "pre-training pairs; outlined: curated data (DataComp, DFN). Effective robustness: counter accuracy minus the "
     f"model's trend line ({scale} fit over {selections.trend_sizes(trends)}) at its common accuracy."
 )
+if not paper_data:
+    about_chart = (
+        f"Runs on {dataset} only: the paper's numbers, and the trends effective robustness is measured against, are "
+        f"CounterAnimal's. {len(shown_runs)} runs (stars, with 95% bootstrap intervals)."
+    )
 st.caption(f"{about_chart} {'; '.join(fit_lines)}." if fit_lines else about_chart)
-if absent := selections.absent_runs_note(cached.run_list(sources), setup):  # vision-language runs: 1 vs 20 only
+if absent := selections.absent_runs_note(dataset_runs, setup):  # vision-language runs: 1 vs 20 only
     st.caption(absent)
 
 # Extrapolation is judged against the ranges the trends were fitted on, whatever the filters show.
@@ -91,9 +101,8 @@ st.dataframe(
     column_config={c: number for c in ["params (M)", "common", "counter", "drop", "eff. robustness"]},
 )
 csv_table = table.assign(setup=setup, variant=variant, scale=scale)
-caption = export.provenance(
-    "published numbers and runs evaluated here", SETUP_LABELS[setup], len(shown), details=fit_lines
-)
+what = "published numbers and runs evaluated here" if paper_data else f"runs evaluated here on {dataset}"
+caption = export.provenance(what, SETUP_LABELS[setup], len(shown) + len(shown_runs), details=fit_lines)
 export_menu("overview", {"overview": figure}, csv_table, caption)
 st.download_button(
     "Download table (CSV)",

@@ -6,9 +6,20 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app import cached
+from app.queries import Sources
 from app.selections import fitted_common_ranges, outside_fitted_range
 from app.widgets.navigation import go_to
 from engine.runs.format import SETUP_LABELS
+
+
+def follow_highlighted_run(sources: Sources) -> None:
+    """Show the dataset of the highlighted run (a finished job's link), whatever dataset was shown before; call it
+    before the dataset picker is drawn."""
+    runs = cached.run_list(sources)
+    measured = runs.loc[runs["run_id"] == st.session_state.get("overview_run"), "dataset"]
+    if len(measured):
+        st.session_state["dataset"] = measured.iloc[0]
 
 
 def highlighted_run(runs: pd.DataFrame, points: pd.DataFrame, setup: str, all_run_ids: set[str]) -> str | None:
@@ -27,6 +38,12 @@ def highlighted_run(runs: pd.DataFrame, points: pd.DataFrame, setup: str, all_ru
         return None
     run = rows.iloc[0]
     er = run["effective_robustness"]
+    against = (
+        f" Effective robustness **{er:+.1f} points** against the {run['trend_group']} trend: its counter accuracy "
+        "minus the trend's at the same common accuracy."
+        if pd.notna(er)
+        else ""  # no published trend on another dataset than CounterAnimal
+    )
     ranges = fitted_common_ranges(points)
     outside = ""
     if outside_fitted_range(rows.head(1), ranges).iloc[0]:
@@ -39,8 +56,7 @@ def highlighted_run(runs: pd.DataFrame, points: pd.DataFrame, setup: str, all_ru
         text, gallery_link, clear = st.columns([7, 2, 1])
         text.markdown(
             f"**{run['name']}** ({SETUP_LABELS[setup]}): common {run['common']:.1f}%, counter {run['counter']:.1f}%, "
-            f"a drop of {run['drop']:.1f} points. Effective robustness **{er:+.1f} points** against the "
-            f"{run['trend_group']} trend: its counter accuracy minus the trend's at the same common accuracy.{outside}"
+            f"a drop of {run['drop']:.1f} points.{against}{outside}"
         )
         gallery_link.button(
             "Open its gallery", icon=":material/photo_library:", key="highlight_gallery",

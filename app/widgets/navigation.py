@@ -17,6 +17,8 @@ PAGE_FILES = {
     "gallery": "app_pages/gallery.py",
     "confusions": "app_pages/confusions.py",
     "flips": "app_pages/flips.py",
+    "curate": "app_pages/curate.py",
+    "theory": "app_pages/theory.py",
     "about": "app_pages/about.py",
     "evaluate": "app_pages/evaluate.py",
 }

@@ -9,6 +9,7 @@ import streamlit as st
 from app import cached, job_client, selections
 from app.queries import Sources
 from app.widgets.navigation import end_page
+from engine.dataset.reader import COUNTERANIMAL
 from engine.runs.format import SETUP_LABELS, SETUPS
 
 VARIANT_LABELS = {
@@ -60,13 +61,49 @@ def setup_and_variant(sources: Sources) -> tuple[str, str]:
     return setup, variant
 
 
-def require_runs(sources: Sources, minimum: int = 1) -> pd.DataFrame:
-    """The runs (`run_queries.run_list`), or a note saying how to make them and the end of the page."""
+def dataset_picker(sources: Sources) -> tuple[str, bool]:
+    """The dataset the page shows (sidebar, kept across pages and in the link as `dataset`), and whether it is
+    CounterAnimal, the one the published numbers are for. Runs of different datasets never share a chart or table.
+    Until one is chosen: CounterAnimal when it has runs (or no dataset has), else the dataset of the latest run."""
+    table = cached.datasets(sources).set_index("dataset")
+    if st.session_state.get("dataset") not in table.index:
+        st.session_state["dataset"] = _default_dataset(table)
+
+    def label(key: str) -> str:
+        runs = f"{table.loc[key, 'runs']} run{'s' if table.loc[key, 'runs'] != 1 else ''}"
+        return f"{key} (published numbers, {runs})" if table.loc[key, "name"] == COUNTERANIMAL else f"{key} ({runs})"
+
+    chosen = st.sidebar.selectbox(
+        "Dataset", list(table.index), format_func=label, key="dataset",
+        help="Runs are grouped by the dataset they measured: CounterAnimal (with the paper's numbers), the demo, each "
+        "curated set. Charts and tables show one dataset at a time.",
+    )  # fmt: skip
+    return chosen, table.loc[chosen, "name"] == COUNTERANIMAL
+
+
+def _default_dataset(table: pd.DataFrame) -> str:
+    paper = table[table["name"] == COUNTERANIMAL]
+    if paper["runs"].sum() > 0 or table["runs"].sum() == 0:
+        return paper["runs"].idxmax()
+    return table["latest"].idxmax()
+
+
+def dataset_runs(sources: Sources, dataset: str) -> pd.DataFrame:
+    """The runs (`run_queries.run_list`) that measured the dataset."""
     runs = cached.run_list(sources)
+    return runs[runs["dataset"] == dataset]
+
+
+def require_runs(sources: Sources, minimum: int = 1) -> pd.DataFrame:
+    """The runs of the chosen dataset (`dataset_picker`), or a note saying how to make them and the end of the page."""
+    dataset, _ = dataset_picker(sources)
+    runs = dataset_runs(sources, dataset)
     if len(runs) < minimum:
         how = MORE_RUNS if job_client.engine_installed() else MORE_RUNS_NO_ENGINE
         have = NO_RUNS if runs.empty else f"This page compares {minimum} runs; there is only {len(runs)}."
-        st.info(f"{have} {how}")
+        if others := len(cached.run_list(sources)) - len(runs):
+            how = f"{others} run(s) measured other datasets: choose one under Dataset in the sidebar. {how}"
+        st.info(f"{have.rstrip('.')} on {dataset}. {how}")
         end_page()
     return runs
 
@@ -124,3 +161,19 @@ def ticked_row(table: pd.DataFrame, key: str) -> int | None:
     event = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key=key)
     rows = event.selection.rows if event else []
     return min(rows[0], len(table) - 1) if rows else None
+
+
+def dataset_classes(sources: Sources, runs: pd.DataFrame) -> pd.DataFrame:
+    """The classes of a dataset other than CounterAnimal as its latest run saw them (label with backgrounds, photo
+    counts), in the columns of `queries.classes`; no rows without a run."""
+    columns = ["class_id", "label", "name", "common_background", "counter_background", "n_common", "n_counter"]
+    if runs.empty:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c.startswith("n_") else object) for c in columns})
+    run = runs.sort_values("started_at").iloc[-1]
+    rows = cached.run_per_class(sources, run.run_id, next(s for s in run.setups))
+    backgrounds = cached.run_classes(sources, run.run_id).set_index("class_id")
+    return rows.assign(
+        name=rows["label"].str.split(" \\(").str[0],
+        common_background=rows["class_id"].map(backgrounds["common_background"]),
+        counter_background=rows["class_id"].map(backgrounds["counter_background"]),
+    ).sort_values("class_id")[columns]

@@ -41,7 +41,10 @@ RUN_COLUMNS: dict[str, tuple[str, str]] = {
     "dataset_fingerprint": ("VARCHAR", "dataset.fingerprint"),
     # A curated or synthetic dataset's own name; runs made before datasets had names measured CounterAnimal.
     "dataset_name": ("VARCHAR", f"coalesce(json_extract_string(to_json(dataset), '$.name'), {literal(COUNTERANIMAL)})"),
-    "dataset_layout": ("VARCHAR", "dataset.layout"),  # "collection": unsplit photos, the input of curation
+    "dataset_layout": (
+        "VARCHAR",
+        "json_extract_string(to_json(dataset), '$.layout')",
+    ),  # "collection": unsplit photos, the input of curation
     "run_name": ("VARCHAR", "json_extract_string(to_json(model), '$.name')"),
     "lvlm_question": ("VARCHAR", "json_extract_string(to_json(labels), '$.lvlm.question')"),
     "lvlm_answer": ("VARCHAR", "json_extract_string(to_json(labels), '$.lvlm.answer')"),

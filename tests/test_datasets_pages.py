@@ -1,0 +1,113 @@
+"""Datasets as a dimension of the dashboard (the demo, curated sets, CounterAnimal; never mixed); the Curate page."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import job_client
+from engine.zoo.catalog import load_zoo
+from tests.conftest import APP_MAIN
+
+
+@pytest.fixture
+def mixed(demo_results: Path, paper_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo's runs (dataset "demo"), plus a copy of its ResNet run that measured CounterAnimal."""
+    results = shutil.copytree(demo_results, tmp_path / "results")
+    source = next(
+        p for p in results.glob("runs/*/run.json") if "demo-resnet" in p.read_text() and '"demo"' in p.read_text()
+    )
+    shutil.copytree(source.parent, results / "runs" / "ca-run")
+    run = json.loads((results / "runs" / "ca-run" / "run.json").read_text())
+    del run["dataset"]["name"]
+    run |= {"run_id": "ca-run", "started_at": "2026-01-01T00:00:00"}
+    (results / "runs" / "ca-run" / "run.json").write_text(json.dumps(run))
+    monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(results))
+    monkeypatch.setenv("COUNTERANIMAL_CACHE", str(tmp_path / "cache"))
+    return results
+
+
+def open_page(page: str, **query: str) -> AppTest:
+    at = AppTest.from_file(APP_MAIN, default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_demo_alone_opens_on_its_own_runs_without_the_papers_numbers(demo_results, paper_copy, monkeypatch):
+    monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(demo_results))
+    at = open_page("overview")
+    assert at.sidebar.selectbox(key="dataset").value == "demo"
+    assert any("Runs on demo only" in c.value for c in at.caption)
+    table = at.dataframe[0].value
+    assert set(table["family"]) <= {"ImageNet", "CLIP"} and len(table) == 2  # the two demo runs, no paper model
+
+
+def test_counteranimal_shows_the_paper_with_its_runs_only(mixed):
+    at = open_page("overview")
+    assert at.sidebar.selectbox(key="dataset").value == "CounterAnimal"  # it has a run: it is the default
+    published, evaluated = at.dataframe[0].value, at.dataframe[1].value
+    assert len(published) > 40  # the paper's models, and the one run on CounterAnimal, not the demo's two
+    assert len(evaluated) == 1
+
+
+def test_the_run_pickers_offer_the_chosen_datasets_runs_only(mixed):
+    assert [o.split(" · ")[-1] for o in open_page("gallery").selectbox(key="gallery_run").options] == ["ca-run"]
+    options = open_page("gallery", dataset="demo").selectbox(key="gallery_run").options
+    assert len(options) == 2 and "ca-run" not in options
+    flips = open_page("flips")  # one run on CounterAnimal: Flips needs two of the same dataset
+    assert any("compares 2 runs" in i.value and "on CounterAnimal" in i.value for i in flips.info)
+
+
+def test_a_curated_sets_runs_are_labelled_with_their_own_backgrounds(demo_results, paper_copy, tmp_path, monkeypatch):
+    """A run on the demo's curated set: the Classes page lists its classes with the pairs curation chose."""
+    import torch
+
+    from engine.dataset.reader import load_dataset
+    from engine.inference.evaluator import EvalOptions, Evaluator
+
+    results = shutil.copytree(demo_results, tmp_path / "results")
+    spec = f"timm:test_resnet@{demo_results.parent / 'models' / 'demo-resnet.safetensors'}"
+    options = EvalOptions(results, demo_results.parent / "cache", torch.device("cpu"), workers=1, progress=False)
+    Evaluator(load_dataset(demo_results.parent / "curated"), options).evaluate(spec)
+    monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(results))
+    at = open_page("classes", dataset="demo curated")
+    report = json.loads((demo_results.parent / "curated" / "curation.json").read_text())
+    expected = {f"{c['name']} ({c['common']} → {c['counter']})" for c in report["classes"] if c["kept"]}
+    assert set(at.dataframe[0].value["class"]) == expected
+    assert at.selectbox(key="classes_model_a").value[0] == "run"  # no published per-class model on this dataset
+
+
+def test_the_curate_page_shows_the_report_and_queues_zoo_models_on_the_set(demo_results, paper_copy, monkeypatch):
+    monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(demo_results))
+    queued = []
+    monkeypatch.setattr(
+        job_client,
+        "submit",
+        lambda results, spec, name, data, setups: (
+            queued.append((spec, data, setups)) or job_client.Submitted(job_id="j1")
+        ),
+    )
+    at = open_page("curate")
+    report = json.loads((demo_results.parent / "curated" / "curation.json").read_text())
+    table = at.dataframe[0].value
+    assert list(table["class_id"]) == [c["class_id"] for c in report["classes"]]
+    assert set(table.loc[~table["kept"], "reason dropped"]) == {c["reason"] for c in report["classes"] if not c["kept"]}
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t["name"] for t in figure["data"]} == {"chosen as common", "chosen as counter", "other backgrounds"}
+    model = next(m.loader for m in load_zoo() if m.loader and m.family == "CLIP")
+    at.multiselect(key="curate_models").set_value([model]).run()
+    at.button(key="job_curate_queue").click().run()
+    assert queued == [(model, report["dataset"], ["1vs1000", "1vs20"])]
+    assert any("queued as job j1" in s.value for s in at.success)
+
+
+def test_the_curate_page_says_how_to_curate_without_a_curation(paper_copy, results_dir):
+    at = open_page("curate")
+    assert any("counteranimal curate --photos DIR --out DIR" in i.value for i in at.info)
