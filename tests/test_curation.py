@@ -176,3 +176,19 @@ def test_a_manifest_naming_a_missing_photo_is_refused(tmp_path: Path) -> None:
     (tmp_path / "m.csv").write_text("path,class,background\nnowhere.jpg,ice bear,snow\n")
     with pytest.raises(DatasetError, match="names 1 photo"):
         load_collection(tmp_path / "m.csv")
+
+
+def test_a_damaged_report_copy_is_passed_over(demo: Path, tmp_path: Path) -> None:
+    results = shutil.copytree(demo / "results" / "curations", tmp_path / "curations").parent
+    (results / "curations" / "broken.json").write_text("{not json")
+    (results / "curations" / "other.json").write_text("[1, 2]")
+    assert [r["name"] for r in list_reports(results)] == ["demo curated"]
+
+
+def test_nothing_kept_says_why_and_writes_nothing(demo: Path, tmp_path: Path) -> None:
+    write_collection(tmp_path / "photos", {296: {"snow": 2, "grass": 2}})
+    with pytest.raises(CurationError, match=r"No class was kept \(ice bear: 0 background\(s\) with at least 5 photos"):
+        curate(
+            tmp_path / "photos", tmp_path / "out", resnet(demo), Rules(min_photos=5), options(tmp_path, demo / "cache")
+        )
+    assert not (tmp_path / "out").exists()

@@ -111,3 +111,21 @@ def test_the_curate_page_shows_the_report_and_queues_zoo_models_on_the_set(demo_
 def test_the_curate_page_says_how_to_curate_without_a_curation(paper_copy, results_dir):
     at = open_page("curate")
     assert any("counteranimal curate --photos DIR --out DIR" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize(("page", "key"), [("gallery", "gallery_run"), ("classes", "classes_model_a")])
+def test_switching_the_dataset_shows_its_runs_and_stays(mixed, page, key):
+    at = open_page(page)
+    at.sidebar.selectbox(key="dataset").set_value("demo").run()
+    assert not at.exception, at.exception
+    assert at.sidebar.selectbox(key="dataset").value == "demo"  # the run shown before does not pull it back
+    assert "ca-run" not in str(at.selectbox(key=key).value)
+    at.run()
+    assert at.sidebar.selectbox(key="dataset").value == "demo"
+
+
+def test_a_link_to_a_run_opens_its_dataset(mixed):
+    demo_run = next(r.name for r in (mixed / "runs").iterdir() if '"demo"' in (r / "run.json").read_text())
+    at = open_page("gallery", gallery_run=demo_run)
+    assert at.sidebar.selectbox(key="dataset").value == "demo"
+    assert at.selectbox(key="gallery_run").value == demo_run

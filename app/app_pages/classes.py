@@ -3,19 +3,22 @@
 import streamlit as st
 
 from app import cached, charts, export, selections
-from app.widgets import presenter
+from app.widgets import pickers, presenter
 from app.widgets.export_menu import export_menu
 from app.widgets.navigation import end_page
 from engine.runs.format import SETUP_LABELS, SETUPS
 
 sources = cached.sources()
 st.title("Classes and backgrounds")
-
-classes = cached.classes(sources)
+chosen_a = st.session_state.get("classes_model_a")  # ("run", run id, setup) when a run is shown: its dataset
+pickers.follow_run(sources, chosen_a[1] if isinstance(chosen_a, tuple | list) and chosen_a[0] == "run" else None)
+dataset, paper_data = pickers.dataset_picker(sources)
+runs = pickers.dataset_runs(sources, dataset)
+classes = cached.classes(sources) if paper_data else pickers.dataset_classes(sources, runs)
 st.caption(
-    f"{len(classes)} classes, {classes['n_common'].sum():,} common-background and {classes['n_counter'].sum():,} "
-    "counter-background photos. The common background is where a CLIP model did best, the counter background where "
-    "it did worst."
+    f"{dataset}: {len(classes)} classes, {classes['n_common'].sum():,} common-background and "
+    f"{classes['n_counter'].sum():,} counter-background photos. The common background is where the curating model did "
+    "best, the counter background where it did worst."
 )
 st.dataframe(
     classes.rename(columns={"label": "class", "common_background": "common", "counter_background": "counter"})[
@@ -27,7 +30,7 @@ st.dataframe(
 st.subheader("Per-class drop")
 # Published per-class numbers, and every run evaluated here (in the setups it has, with photo counts).
 published = cached.per_class_models(sources)
-runs = cached.run_list(sources)
+published = published if paper_data else published.iloc[:0]  # the paper's per-class numbers are CounterAnimal's
 options = [("paper", row.model_id, row.setup) for row in published.itertuples()]
 options += [("run", row.run_id, setup) for row in runs.itertuples() for setup in SETUPS if setup in set(row.setups)]
 names = {("paper", r.model_id, r.setup): r.name for r in published.itertuples()}
@@ -71,6 +74,8 @@ for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_mode
             key=key,
             **({} if key in st.session_state else {"index": min(default, len(options) - 1)}),
         )
+        if chosen[0] == "run":  # shown: a dataset chosen next is not pulled back to it (`pickers.follow_run`)
+            st.session_state["dataset_followed"] = chosen[1]
         rows = per_class(chosen)
         if shared_order and left_rows is not None:
             rows = selections.in_order_of(rows, left_rows)
@@ -78,7 +83,7 @@ for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_mode
         flags |= set(rows["flag"]) - {""}
         setups.append(SETUP_LABELS.get(chosen[2], chosen[2]))
         name = f"per-class-{key[-1]}"
-        figures[name] = charts.per_class_dumbbell(rows, f"{names[chosen]} · {setups[-1]}")
+        figures[name] = charts.per_class_dumbbell(*presenter.fitting_rows(rows, f"{names[chosen]} · {setups[-1]}"))
         presenter.chart(figures[name], key=f"classes_chart_{key[-1]}")  # the same model may be picked twice
 if flags:
     notes = "; ".join(selections.FLAG_NOTES.get(flag, flag) for flag in sorted(flags))

@@ -10,7 +10,7 @@ from app.widgets.navigation import end_page
 
 sources = cached.sources()
 st.title("Confusions")
-run = pickers.run_picker(pickers.require_runs(sources), "confusions_run")
+run = pickers.run_picker(pickers.require_runs(sources, follow="confusions_run"), "confusions_run")
 left, middle, right = st.columns([2, 1, 1])
 class_id, classes = pickers.class_picker(sources, run.run_id, "confusions_class", left)
 split = middle.radio("Photos", ("common", "counter"), key="confusions_split", horizontal=True)

@@ -18,7 +18,7 @@ def points(value: float, signed: bool = False) -> str:
 
 sources = cached.sources()
 st.title("Flips between two runs")
-runs = pickers.require_runs(sources, 2)
+runs = pickers.require_runs(sources, 2, follow="flips_run_a")
 
 left, right = st.columns(2)
 with left:

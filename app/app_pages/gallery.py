@@ -12,7 +12,7 @@ from engine.config import cache_root
 
 sources = cached.sources()
 st.title("Gallery")
-run = pickers.run_picker(pickers.require_runs(sources), "gallery_run")
+run = pickers.run_picker(pickers.require_runs(sources, follow="gallery_run"), "gallery_run")
 left, middle, right = st.columns([2, 1, 1])
 class_id, classes = pickers.class_picker(sources, run.run_id, "gallery_class", left)
 setup = pickers.run_setup_picker(run, "gallery_setup", middle)

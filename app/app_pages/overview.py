@@ -6,13 +6,13 @@ from app import cached, charts, export, selections
 from app.trends import place_on_trends
 from app.widgets import pickers, presenter
 from app.widgets.export_menu import export_menu
-from app.widgets.highlight import find_models, follow_highlighted_run, highlighted_run
+from app.widgets.highlight import find_models, highlighted_run
 from app.widgets.navigation import end_page
 from engine.runs.format import SETUP_LABELS
 
 sources = cached.sources()
 st.title("Common vs counter backgrounds")
-follow_highlighted_run(sources)
+pickers.follow_run(sources, st.session_state.get("overview_run"))
 dataset, paper_data = pickers.dataset_picker(sources)
 setup, variant = pickers.setup_and_variant(sources)
 st.caption(selections.overview_intro(variant))

@@ -1,6 +1,11 @@
-"""The charts' shared look: an Okabe-Ito palette, the font, axis ticks, and how a drop is written."""
+"""The charts' shared look: an Okabe-Ito palette, the font, axis ticks, how a drop is written, and the same chart in
+projector-sized type."""
 
 from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
 
 from app.trends import HIGH_QUALITY_GROUP
 
@@ -26,3 +31,47 @@ def accuracy_change(drop: float, decimals: int) -> str:
     if float(text) == 0:  # a change that rounds to nothing has no sign ("−0.0" would read as a drop)
         text = text[1:]
     return text.replace("-", "−")
+
+
+# The presenter view's type (px). Plotly draws text at these sizes whatever the figure's size, so they hold on any
+# screen: 20 px is read from the back of a meeting room on a 1080p projector; titles larger.
+PROJECTOR_TEXT_PX = 20
+PROJECTOR_TITLE_PX = 28
+PROJECTOR_TEXT_COLOR = "#000000"
+
+
+def _raise_font_sizes(node: Any, minimum: int) -> None:
+    """Every `...font` dict under `node` (a figure's JSON: layout font, tick fonts, legend, annotations, trace text,
+    hover labels, colour bars) gets at least `minimum` px; a per-point list of sizes is raised point by point."""
+    if isinstance(node, list):
+        for item in node:
+            _raise_font_sizes(item, minimum)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key.endswith("font") and isinstance(value, dict):
+            size = value.get("size")
+            if isinstance(size, list):
+                value["size"] = [max(s, minimum) if isinstance(s, (int, float)) else minimum for s in size]
+            else:
+                value["size"] = max(size, minimum) if isinstance(size, (int, float)) else minimum
+        _raise_font_sizes(value, minimum)
+
+
+def for_projector(fig: go.Figure) -> go.Figure:
+    """A copy of `fig` for a projector: no text under `PROJECTOR_TEXT_PX` (ticks, legend, annotations, the text traces,
+    hover labels and colour bars included), black text, larger titles. The size is left to the page (autosize)."""
+    spec = fig.to_plotly_json()
+    layout = spec.setdefault("layout", {})
+    layout["font"] = {**layout.get("font", {}), "size": PROJECTOR_TEXT_PX, "color": PROJECTOR_TEXT_COLOR}
+    layout.setdefault("hoverlabel", {}).setdefault("font", {})  # 13 px by default: hover text does not inherit
+    _raise_font_sizes(spec, PROJECTOR_TEXT_PX)
+    title = layout.get("title")
+    if isinstance(title, dict):
+        title["font"] = {**title.get("font", {}), "size": PROJECTOR_TITLE_PX}
+    elif title:
+        layout["title"] = {"text": title, "font": {"size": PROJECTOR_TITLE_PX}}
+    layout.pop("height", None)  # the presenter view gives the chart the screen's height
+    layout["autosize"] = True
+    return go.Figure(spec)

@@ -6,20 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import cached
-from app.queries import Sources
 from app.selections import fitted_common_ranges, outside_fitted_range
 from app.widgets.navigation import go_to
 from engine.runs.format import SETUP_LABELS
-
-
-def follow_highlighted_run(sources: Sources) -> None:
-    """Show the dataset of the highlighted run (a finished job's link), whatever dataset was shown before; call it
-    before the dataset picker is drawn."""
-    runs = cached.run_list(sources)
-    measured = runs.loc[runs["run_id"] == st.session_state.get("overview_run"), "dataset"]
-    if len(measured):
-        st.session_state["dataset"] = measured.iloc[0]
 
 
 def highlighted_run(runs: pd.DataFrame, points: pd.DataFrame, setup: str, all_run_ids: set[str]) -> str | None:

@@ -88,14 +88,29 @@ def _default_dataset(table: pd.DataFrame) -> str:
     return table["latest"].idxmax()
 
 
+def follow_run(sources: Sources, run_id: object) -> None:
+    """Show the dataset of the run a link, a story step or a finished job names (call before `dataset_picker`), once
+    per run named: a dataset chosen afterwards stands, even while the page still holds that run."""
+    if not isinstance(run_id, str) or not run_id or st.session_state.get("dataset_followed") == run_id:
+        return
+    st.session_state["dataset_followed"] = run_id
+    runs = cached.run_list(sources)
+    measured = runs.loc[runs["run_id"] == run_id, "dataset"]
+    if len(measured):
+        st.session_state["dataset"] = measured.iloc[0]
+
+
 def dataset_runs(sources: Sources, dataset: str) -> pd.DataFrame:
     """The runs (`run_queries.run_list`) that measured the dataset."""
     runs = cached.run_list(sources)
     return runs[runs["dataset"] == dataset]
 
 
-def require_runs(sources: Sources, minimum: int = 1) -> pd.DataFrame:
-    """The runs of the chosen dataset (`dataset_picker`), or a note saying how to make them and the end of the page."""
+def require_runs(sources: Sources, minimum: int = 1, follow: str | None = None) -> pd.DataFrame:
+    """The runs of the chosen dataset (`dataset_picker`), or a note saying how to make them and the end of the page.
+    `follow`: the page's run choice, whose dataset is shown when a link or story sets it (`follow_run`)."""
+    if follow:
+        follow_run(sources, st.session_state.get(follow))
     dataset, _ = dataset_picker(sources)
     runs = dataset_runs(sources, dataset)
     if len(runs) < minimum:
@@ -124,6 +139,7 @@ def run_picker(runs: pd.DataFrame, key: str, label: str = "Run", index: int = 0)
     # A default index only before the first choice: afterwards the choice lives in session state.
     default = {} if key in st.session_state else {"index": min(index, len(names) - 1)}
     chosen = st.selectbox(label, list(names), format_func=names.get, key=key, **default)
+    st.session_state["dataset_followed"] = chosen  # shown: a dataset chosen next is not pulled back to it
     return runs.set_index("run_id", drop=False).loc[chosen]
 
 

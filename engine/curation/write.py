@@ -49,8 +49,16 @@ def record_report(results: Path, report: dict) -> Path:
 
 
 def list_reports(results: Path) -> list[dict]:
-    """Every curation report recorded in the results folder, by name."""
-    reports = [json.loads(p.read_text()) for p in sorted((Path(results) / CURATIONS).glob("*.json"))]
+    """Every curation report recorded in the results folder, by name (a file that is not one is passed over: the
+    dataset's own curation.json still has it)."""
+    reports = []
+    for path in sorted((Path(results) / CURATIONS).glob("*.json")):
+        try:
+            report = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(report, dict) and {"name", "dataset", "classes"} <= set(report):
+            reports.append(report)
     return sorted(reports, key=lambda r: (r["name"], r["dataset"]))
 
 
@@ -69,7 +77,8 @@ def write_curated(
     out = Path(out).expanduser().absolute()
     kept = [c for c in choices if c.kept]
     if not kept:
-        raise CurationError("No class was kept (see the reasons above), so there is no dataset to write.")
+        reasons = "; ".join(f"{c.name}: {c.reason}" for c in choices[:3]) + ("; ..." if len(choices) > 3 else "")
+        raise CurationError(f"No class was kept ({reasons}), so there is no dataset to write.")
     if out.exists() and _unchanged(out, report):
         return False
     if out.exists() and any(out.iterdir()):

@@ -5,6 +5,7 @@ the real archive or any download. The numbers demonstrate the pages; they say no
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -84,10 +85,11 @@ def write_demo(
     ]
     results = to / "results"
     options = EvalOptions(results, cache, torch.device("cpu"), workers=workers, progress=progress, batch_size=64)
-    evaluator = Evaluator(load_dataset(data), options)
-    outcomes = [evaluator.evaluate(spec) for spec in specs]
-    collection = demo_collection(to / "collection")
-    curate(collection, to / "curated", specs[0], Rules(min_photos=5), options, name=f"{DEMO_NAME} curated")
+    with Evaluator(load_dataset(data), options) as evaluator:
+        outcomes = [evaluator.evaluate(spec) for spec in specs]
+    # A few hundred small photos: decoded in this process (a second decoding pool in one process once hung here).
+    one_process = replace(options, workers=1)
+    curate(demo_collection(to / "collection"), to / "curated", specs[0], Rules(5), one_process, f"{DEMO_NAME} curated")
     return results, outcomes
 
 
