@@ -23,7 +23,7 @@ $(VENV)/.app-installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[engine,test]' $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[engine,test,ray]' $(TORCH)
 	touch $(VENV)/.app-installed $(VENV)/.engine-installed $@
 
 serve: $(VENV)/.app-installed

@@ -3,10 +3,14 @@ subprocess) for architectures and checks, and reads and changes the job queue on
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import os
+import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -34,32 +38,69 @@ FOLDER_KINDS = {
 CHECK_TIMEOUT_S = 600  # reading names and shapes is quick; importing torch and listing a big dataset take seconds
 
 
+def served() -> bool:
+    """Whether `counteranimal serve` started this dashboard (AppTest sessions and a plain `streamlit run` are not)."""
+    from engine.config import SERVED_ENV
+
+    return os.environ.get(SERVED_ENV) == "1"
+
+
 def engine_installed() -> bool:
     """Whether this environment can evaluate (torch, open_clip, timm), found without importing them."""
     return all(importlib.util.find_spec(name) for name in ("torch", "open_clip", "timm"))
 
 
-def _engine(*args: str, timeout: float = CHECK_TIMEOUT_S) -> subprocess.CompletedProcess:
+def _engine(*args: str, timeout: float = CHECK_TIMEOUT_S, idle: bool = False) -> subprocess.CompletedProcess:
+    """The engine's command line; `idle`: at the lowest CPU priority (`nice`, where there is one), for work in the
+    background that must not slow the pages down."""
     command = [sys.executable, "-m", "engine.cli", *args]
+    if idle and (nice := shutil.which("nice")):
+        command = [nice, "-n", "19", *command]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 @st.cache_data(show_spinner="Listing the installed architectures...")
 def architectures() -> dict[str, list[str]]:
     """{"open_clip": [...], "timm": [...], "torchvision": [...]}: what the installed libraries can build. Asking the
-    engine takes seconds (it imports them), so the answer is kept on disk for these libraries' versions."""
+    engine takes seconds (it imports them), so the answer is kept on disk for these libraries' versions; a served
+    dashboard lists them in the background when it starts (`resume_jobs`), so a first visit finds them there."""
+    path = _architectures_file()
+    if not path.is_file() and served():
+        _list_in_background(str(path.parent)).join()  # started with the dashboard: usually done by now
+    if not path.is_file():  # not listed yet, or the background listing failed: here, saying why if it fails
+        _write_architectures(path)
+    return json.loads(path.read_text())
+
+
+def _architectures_file() -> Path:
     from engine.config import cache_root
 
     installed = "-".join(version(name) for name in ("open_clip_torch", "timm", "torchvision"))
-    path = cache_root() / "architectures" / f"{installed}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    done = _engine("architectures", "--json")
+    return cache_root() / "architectures" / f"{installed}.json"
+
+
+def _write_architectures(path: Path, idle: bool = False) -> None:
+    done = _engine("architectures", "--json", idle=idle)
     if done.returncode != 0:
         raise RuntimeError(f"`counteranimal architectures` failed: {done.stderr.strip()[-500:]}")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, json.loads(done.stdout))
-    return json.loads(done.stdout)
+
+
+@st.cache_resource(show_spinner=False)
+def _list_in_background(folder: str) -> threading.Thread:
+    """Once per dashboard process and cache folder: a thread that lists the architectures into `folder`, unless they
+    are there or the engine is not installed. Returned, so that the Evaluate page can wait for it."""
+
+    def list_once() -> None:
+        path = _architectures_file()
+        if engine_installed() and not path.is_file():
+            with contextlib.suppress(RuntimeError, OSError, ValueError, subprocess.SubprocessError):
+                _write_architectures(path, idle=True)  # a failure is reported by the page, which tries again
+
+    listing = threading.Thread(target=list_once, name="list-architectures", daemon=True)
+    listing.start()
+    return listing
 
 
 @dataclass(frozen=True)
@@ -93,10 +134,13 @@ def submit(results: Path, spec: str, name: str, data: str, setups: list[str]) ->
 
 
 def resume_jobs() -> None:
-    """When the dashboard starts: jobs whose worker died are marked interrupted, and queued ones start running."""
-    from engine.config import results_dir
+    """When the dashboard starts: jobs whose worker died are marked interrupted, queued ones start running, and the
+    installed architectures are listed in the background."""
+    from engine.config import cache_root, results_dir
 
     _resume(str(results_dir().resolve()))
+    if served():  # a served dashboard (not a test's AppTest): the Evaluate page's lists, seconds of imports
+        _list_in_background(str(cache_root() / "architectures"))
 
 
 @st.cache_resource(show_spinner=False)
@@ -135,13 +179,14 @@ def progress_line(progress: dict, clock: float | None = None) -> tuple[float | N
     if not progress:
         return None, "starting (loading the engine)"
     stage, done, total = progress["stage"], progress.get("done", 0), progress.get("total", 0)
+    where = f" · on {progress['where']}" if progress.get("where") else ""  # a job sent to a Ray cluster
     if not total:
-        return None, stage
+        return None, stage + where
     text = f"{stage}: {done:,} of {total:,} photos"
     elapsed = (clock or time.time()) - progress["stage_started"]
     if 0 < done < total and elapsed > 1:
         text += f", about {_duration(elapsed / done * (total - done))} left"
-    return done / total, text
+    return done / total, text + where
 
 
 def _duration(seconds: float) -> str:

@@ -55,6 +55,9 @@ def allowed_roots(results: Path) -> list[Path]:
 # (or was already told so: a loopback server behind a reverse proxy), else "0". On a shared dashboard the Evaluate page
 # (uploads, server paths, GPU jobs) is off unless EVALUATE_TOKEN_ENV holds a secret, which a visitor must then enter.
 SHARED_ENV = "COUNTERANIMAL_SHARED"
+# Set by `counteranimal serve` for the dashboard it starts: a served dashboard prepares what its pages will need (the
+# Evaluate page's architecture lists) in the background; a test's AppTest session does not.
+SERVED_ENV = "COUNTERANIMAL_SERVED"
 EVALUATE_TOKEN_ENV = "COUNTERANIMAL_EVALUATE_TOKEN"
 
 
@@ -77,3 +80,12 @@ def marked_shared() -> bool:
 def evaluate_token() -> str:
     """The secret that unlocks the Evaluate page of a shared dashboard: `$COUNTERANIMAL_EVALUATE_TOKEN`, "" if unset."""
     return os.environ.get(EVALUATE_TOKEN_ENV, "").strip()
+
+
+RAY_ADDRESS_ENV = "COUNTERANIMAL_RAY_ADDRESS"  # a Ray cluster to evaluate on ("auto", "local", host:port, ray://...)
+
+
+def ray_address(explicit: str | None = None) -> str | None:
+    """Where evaluations run: an explicit `--ray ADDRESS`, else `$COUNTERANIMAL_RAY_ADDRESS`, else None (this process,
+    no cluster)."""
+    return explicit or os.environ.get(RAY_ADDRESS_ENV, "").strip() or None

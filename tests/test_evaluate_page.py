@@ -211,7 +211,7 @@ def test_the_log_expander_shows_the_jobs_log_tail(app, results_dir, tiny_timm, d
     jobs.finish(results_dir, job, jobs.FAILED, error="Boom.")
     open_page(app, "evaluate")
     (log,) = [e for e in app.expander if e.label == "Log"]
-    assert log.code[0].value == "\n".join(f"line {i}" for i in range(25, 40))  # the last 15 lines
+    assert log.text[0].value == "\n".join(f"line {i}" for i in range(25, 40))  # the last 15 lines
 
 
 def test_without_the_engine_the_page_says_how_to_install_it(app, monkeypatch):

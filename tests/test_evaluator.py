@@ -194,3 +194,15 @@ def test_skipped_photos_are_recorded_in_the_run(dataset_dir, tmp_path, clip_spec
     reasons = {Path(s["image_id"]).name: s["reason"] for s in manifest["skipped_files"]}
     assert set(reasons) == {broken.name, "notes.txt", "empty.jpg"} and reasons["empty.jpg"] == "empty file"
     assert manifest["images"] == {"listed": 26, "evaluated": 23}  # 24 photos + 2 files, 3 of them unreadable
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_reaches_every_photo_with_the_terminal_bars_off(dataset_dir, tmp_path, clip_spec, workers):
+    """A job's card reads these reports; with bars off (a job's process) they counted nothing once."""
+    reports: list[tuple[str, int, int]] = []
+    opts = options(tmp_path, progress=False, workers=workers, batch_size=5, on_progress=lambda *r: reports.append(r))
+    Evaluator(load_dataset(dataset_dir), opts).evaluate(clip_spec)
+    photos = len(load_dataset(dataset_dir).images)
+    for stage in ("decoding photos", "scoring photos"):
+        counts = [done for name, done, total in reports if name == stage and total == photos]
+        assert counts[-1] == photos and counts == sorted(counts), stage

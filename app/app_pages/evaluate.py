@@ -204,7 +204,8 @@ def _job_card(job: jobs.Job, all_jobs: list[jobs.Job], metrics: pd.DataFrame | N
             st.error(job.state.get("error") or job.status)
         if job.status != jobs.QUEUED:
             with st.expander("Log"):
-                st.code(job.log_tail() or "(empty)", language=None)
+                # st.text, not st.code: a log needs no highlighting, and st.code loads a 1.5 MB highlighter first.
+                st.text(job.log_tail() or "(empty)")
 
 
 def _done_links(job: jobs.Job, metrics: pd.DataFrame) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from engine import __version__
 from engine.cli import curate_commands, data_commands, eval_commands, import_commands, job_commands
-from engine.config import RESULTS_ENV, SHARED_ENV, evaluate_token, is_loopback, marked_shared, results_dir
+from engine.config import RESULTS_ENV, SERVED_ENV, SHARED_ENV, evaluate_token, is_loopback, marked_shared, results_dir
 from engine.errors import UserError
 
 APP_MAIN = Path(__file__).resolve().parents[2] / "app" / "main.py"
@@ -30,6 +30,7 @@ def serve(args: argparse.Namespace) -> int:
     # The app cannot see the address it listens on, so it is told whether others can reach it (which gates Evaluate).
     shared = marked_shared() or not is_loopback(args.host)
     env[SHARED_ENV] = "1" if shared else "0"
+    env[SERVED_ENV] = "1"
     command = [sys.executable, "-m", "streamlit", "run", str(APP_MAIN)]
     command += ["--server.address", args.host, "--server.port", str(args.port), "--server.headless", "true"]
     command += ["--server.maxUploadSize", str(MAX_UPLOAD_MB)]

@@ -17,7 +17,8 @@ def data_check(args: argparse.Namespace) -> int:
     paper = paper_classes()
     readable = Counter((i.class_id, i.split) for i in dataset.images if i.image_id not in unreadable)
     print(
-        f"{dataset.root} ({dataset.name}, {dataset.layout} layout): {len(dataset.classes)} classes ({len(paper)} in the paper)"
+        f"{dataset.root} ({dataset.name}, {dataset.layout} layout): {len(dataset.classes)} classes "
+        f"({len(paper)} in the paper)"
     )
     for folder in dataset.classes:
         row = paper.get(folder.class_id, {})  # a curated set may hold classes the paper has not

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import sys
 from pathlib import Path
 
-from engine.config import DATA_ENV, RESULTS_ENV, ROOTS_ENV, results_dir
+from engine.config import DATA_ENV, RAY_ADDRESS_ENV, RESULTS_ENV, ROOTS_ENV, ray_address, results_dir
 from engine.errors import UserError
 from engine.runs.format import LVLM_ANSWER, LVLM_QUESTION, SETUPS
 
@@ -23,27 +24,34 @@ def parse_setups(text: str) -> tuple[str, ...]:
 
 
 def _evaluator(args: argparse.Namespace):
-    from engine.config import cache_root
     from engine.dataset.reader import load_dataset
     from engine.inference.devices import resolve_device
-    from engine.inference.evaluator import EvalOptions, Evaluator
+    from engine.inference.evaluator import Evaluator
 
-    setups = parse_setups(args.setups)
-    device = resolve_device(args.device)
-    options = EvalOptions(
+    options = _options(args, resolve_device(args.device))  # bad options are refused before the dataset is read
+    return Evaluator(load_dataset(Path(args.data)), options)
+
+
+def _options(args: argparse.Namespace, device, gpu: bool | None = None):
+    """`EvalOptions` from the command line; `gpu`: whether the models run on GPUs (default: whether `device` is one),
+    which sets the default batch size."""
+    from engine.config import cache_root
+    from engine.inference.evaluator import EvalOptions
+
+    gpu = device.type == "cuda" if gpu is None else gpu
+    return EvalOptions(
         results=results_dir(args.results),
         cache=cache_root(args.cache),
         device=device,
-        setups=setups,
+        setups=parse_setups(args.setups),
         templates=args.templates,
         classnames=args.classnames,
         candidates=Path(args.candidates) if args.candidates else None,
-        batch_size=args.batch_size or (1024 if device.type == "cuda" else 256),
+        batch_size=args.batch_size or (1024 if gpu else 256),
         workers=args.workers,
         force=getattr(args, "force", False),
         **_lvlm_options(args),
     )
-    return Evaluator(load_dataset(Path(args.data)), options)
 
 
 def _lvlm_options(args: argparse.Namespace) -> dict:
@@ -61,6 +69,8 @@ def _lvlm_options(args: argparse.Namespace) -> dict:
 def evaluate(args: argparse.Namespace) -> int:
     from engine.models import model_recipe
 
+    if address := ray_address(args.ray):
+        return evaluate_on_cluster(args, address)
     with _evaluator(args) as evaluator:
         evaluator.prefetch(model_recipe(spec) for spec in args.model)  # decode for later models while earlier run
         dataset = evaluator.dataset
@@ -72,6 +82,50 @@ def evaluate(args: argparse.Namespace) -> int:
             else:
                 print(f"{spec}: run {outcome.run_id} written to {outcome.path} ({outcome.seconds})")
     return list_runs(args)
+
+
+def evaluate_on_cluster(args: argparse.Namespace, address: str) -> int:
+    """`eval --ray`: the models as Ray tasks, each run written here; 2 if any model failed, 130 on Ctrl-C."""
+    from engine.distributed import import_ray
+
+    import_ray()  # before anything slow: without Ray, the one-line answer at once
+    import torch
+
+    from engine.dataset.reader import load_dataset
+    from engine.distributed import ClusterRequest, connect
+    from engine.distributed import evaluate_on_cluster as run_on_cluster
+    from engine.distributed.cluster import cluster_gpus, describe, disconnect
+
+    parse_setups(args.setups)  # bad options are refused before the dataset is read or the cluster reached
+    dataset = load_dataset(Path(args.data))
+    connected = connect(address)
+    try:
+        gpu = args.device != "cpu" and cluster_gpus() > 0  # the workers' devices, not this machine's
+        options = _options(args, torch.device("cpu"), gpu=gpu)  # each worker resolves --device for itself
+        print(f"dataset {dataset.root}: {len(dataset.images)} images; evaluating on {describe(address)}", flush=True)
+        request = ClusterRequest(
+            tuple(args.model), device=args.device, shards=args.shards, gpus_per_model=args.gpus_per_model,
+            ship_photos=True if args.ship_photos else None,
+        )  # fmt: skip
+        outcomes = run_on_cluster(dataset, options, request)
+    except KeyboardInterrupt:
+        print("cancelled: every task on the cluster was cancelled; runs already written stay", file=sys.stderr)
+        return 130
+    finally:
+        if connected:
+            disconnect()
+    for outcome in outcomes:
+        print(_cluster_line(outcome))
+    list_runs(args)
+    return 2 if any(outcome.error for outcome in outcomes) else 0
+
+
+def _cluster_line(outcome) -> str:
+    if outcome.error:
+        return f"{outcome.spec}: failed: {outcome.error}"
+    if outcome.skipped:
+        return f"{outcome.spec}: already evaluated as run {outcome.run_id} (use --force to redo)"
+    return f"{outcome.spec}: run {outcome.run_id} written to {outcome.path} (on {', '.join(outcome.nodes)})"
 
 
 def list_runs(args: argparse.Namespace) -> int:
@@ -138,6 +192,7 @@ def demo(args: argparse.Namespace) -> int:
     results, outcomes = write_demo(Path(args.to), cache_root(args.cache), workers=args.workers)
     for outcome in outcomes:
         print(f"{outcome.spec}: run {outcome.run_id}{' (already there)' if outcome.skipped else ''}")
+    print(f"curated a background-labelled collection into {Path(args.to) / 'curated'} (the Curate page shows how)")
     print(f"demo runs in {results}; look at them, and evaluate the demo models on the Evaluate page, with")
     print(f"  {demo_serve_command(Path(args.to))}")
     return 0
@@ -194,12 +249,32 @@ def _add_lvlm_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_ray_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("a Ray cluster (many GPUs, many machines; pip install -e '.[ray]')")
+    group.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        metavar="auto|local|ADDRESS",
+        help=f"evaluate on a Ray cluster: auto (the one `ray start` runs here), local (start one on this machine), or "
+        f"an address such as 10.0.0.1:6379 or ray://10.0.0.1:10001 (default ${RAY_ADDRESS_ENV}; none: this process)",
+    )
+    group.add_argument("--shards", type=int, default=1, help="split each model's photos over N workers (data parallel)")
+    group.add_argument("--gpus-per-model", type=float, help="GPUs per model task (default: from the model's size)")
+    group.add_argument(
+        "--ship-photos",
+        action="store_true",
+        help="send the photos to every node (default: only if it has another node)",
+    )
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("eval", help="evaluate models on CounterAnimal into runs")
     p.add_argument("--model", action="append", required=True, help="model spec or zoo id; repeat for several")
     _add_eval_options(p)
     p.add_argument("--force", action="store_true", help="re-run even if an identical run exists")
     _add_lvlm_options(p)
+    _add_ray_options(p)
     p.set_defaults(run=evaluate)
 
     p = commands.add_parser("runs", help="list evaluated runs with their metrics")

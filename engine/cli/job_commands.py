@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine import jobs
 from engine.cli.eval_commands import SETUPS_HELP, add_results_option, parse_setups
-from engine.config import allowed_roots, results_dir
+from engine.config import allowed_roots, ray_address, results_dir
 from engine.errors import UserError
 from engine.jobs.inputs import resolve_request
 from engine.runs.format import SETUPS
@@ -92,6 +92,8 @@ def job_run(args: argparse.Namespace) -> int:
     job = jobs.load(results, args.job_id)
     request = job.request
     try:
+        if address := ray_address():  # the dashboard's jobs go to the cluster it was started with
+            return _job_on_cluster(job, results, address)
         device = resolve_device(request.get("device", "auto"))
         dataset = load_dataset(Path(request["data"]))
         options = EvalOptions(
@@ -108,6 +110,44 @@ def job_run(args: argparse.Namespace) -> int:
             outcome = evaluator.evaluate(request["model"], name=request.get("name"))
     except UserError as error:
         return process.write_failure(job, error)
+    return process.write_success(job, outcome.run_id, outcome.skipped)
+
+
+def _job_on_cluster(job: jobs.Job, results: Path, address: str) -> int:
+    """A job's evaluation as one Ray task on the cluster at `address` (`$COUNTERANIMAL_RAY_ADDRESS`); its run is
+    written here, and its progress says where it runs. Exit status as `job run`'s."""
+    import torch
+
+    from engine.config import cache_root
+    from engine.dataset.reader import load_dataset
+    from engine.distributed import ClusterRequest, connect, evaluate_on_cluster
+    from engine.distributed.cluster import cluster_gpus, describe, disconnect
+    from engine.inference.evaluator import EvalOptions
+    from engine.jobs import process
+
+    request = job.request
+    dataset = load_dataset(Path(request["data"]))
+    connected = connect(address)
+    try:
+        where = describe(address)
+        print(f"{jobs.now()} evaluating on {where}", flush=True)
+        progress = process.ProgressFile(job.folder, where=where)
+        device = request.get("device", "auto")
+        gpu = device != "cpu" and cluster_gpus() > 0  # the workers' devices set the batch a local run would use
+        options = EvalOptions(
+            results=results, cache=cache_root(), device=torch.device("cpu"), setups=tuple(request["setups"]),
+            batch_size=1024 if gpu else 256, workers=process.decode_workers(len(dataset.images)), progress=False,
+        )  # fmt: skip
+        cluster_request = ClusterRequest(
+            (request["model"],), names=(request.get("name"),), device=device, show_progress=False,
+            listener=lambda _spec, stage, done, total: progress(stage, done, total),
+        )  # fmt: skip
+        outcome = evaluate_on_cluster(dataset, options, cluster_request)[0]
+    finally:
+        if connected:
+            disconnect()
+    if outcome.error:
+        return process.write_failure(job, UserError(outcome.error))
     return process.write_success(job, outcome.run_id, outcome.skipped)
 
 

@@ -79,6 +79,14 @@ class Outcome:
     seconds: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ComputedRun:
+    """A run made but not yet written: what `store.write_run` takes."""
+
+    manifest: RunManifest
+    table: pa.Table  # the predictions, in the run format
+
+
 @cache
 def _packages() -> dict[str, str]:
     found = {}
@@ -138,7 +146,7 @@ def _manifest(
         run_id=rid,
         identity=identity,
         model={"spec": model.spec.text, "family": model.family, "checkpoint": model.checkpoint},
-        dataset={"root": str(dataset.root), "layout": dataset.layout, "fingerprint": dataset.fingerprint},
+        dataset=dataset.provenance(),
         labels={
             "classnames": options.classnames,
             "templates": list(templates(options.templates)) if model.family == "CLIP" else None,
@@ -259,17 +267,38 @@ class Evaluator:
         """Evaluate a loaded model into a run, unless an identical run exists (and `force` is off). `name` is how
         the dashboard shows the run (default: from the spec)."""
         spec = model.spec.text
-        started, clock = datetime.now(UTC).isoformat(timespec="milliseconds"), time.perf_counter()
-        identity = _identity(model, self.dataset, self.options, self.candidates_digest)
-        rid = store.run_id(identity)
+        identity, rid = self.identity(model)
         if store.is_complete(self.options.results, rid) and not self.options.force:
             if name:  # not part of the identity: the run keeps its predictions and takes the name given now
                 store.rename_run(self.options.results, rid, name)
             return Outcome(spec, rid, store.run_path(self.options.results, rid), skipped=True)
+        computed = self.compute_run(model, identity, load_seconds, name)
+        self._stage("writing the run")
+        path = store.write_run(self.options.results, computed.manifest, computed.table)
+        return Outcome(spec, rid, path, skipped=False, seconds=computed.manifest.seconds)
+
+    def identity(self, model: LoadedModel) -> tuple[dict, str]:
+        """(everything that determines the model's predictions here, its hash: the run id)."""
+        identity = _identity(model, self.dataset, self.options, self.candidates_digest)
+        return identity, store.run_id(identity)
+
+    def compute_run(
+        self,
+        model: LoadedModel,
+        identity: dict,
+        load_seconds: float = 0.0,
+        name: str | None = None,
+        cache: ImageCache | None = None,
+    ) -> ComputedRun:
+        """A run's predictions and run.json, written nowhere: `evaluate_model` writes them here, a Ray driver writes
+        those its workers computed (`engine.distributed`). `cache`: the pixels to score when not the model's whole
+        image cache (a data-parallel shard of it)."""
+        started, clock = datetime.now(UTC).isoformat(timespec="milliseconds"), time.perf_counter()
+        rid = store.run_id(identity)
         seconds = {"load": load_seconds}
         self._stage("decoding photos", 0, len(self.dataset.images))
         if model.recipe is not None:
-            cache = self.image_cache(model)
+            cache = self.image_cache(model) if cache is None else cache
             readable, unreadable = list(cache.image_ids), cache.skipped
         else:  # a vision-language processor that sizes each photo itself: decoded as the model goes
             cache, (readable, unreadable) = None, readable_photos(self.dataset)
@@ -283,14 +312,12 @@ class Evaluator:
             tick += seconds["text_head"]
         seconds["inference"] = time.perf_counter() - tick
         seconds = {k: round(v, 3) for k, v in seconds.items()}
-        self._stage("writing the run")
         manifest = _manifest(
             rid, identity, model, self.dataset, unreadable, self.options, started, seconds, evaluated=table.num_rows
         )
         if name:
             manifest.model["name"] = name
-        path = store.write_run(self.options.results, manifest, table)
-        return Outcome(spec, rid, path, skipped=False, seconds=seconds)
+        return ComputedRun(manifest, table)
 
     def _predict(self, model: LoadedModel, cache: ImageCache, seconds: dict[str, float]) -> pa.Table:
         """A classifier's run table: CLIP through its text head, ImageNet models through their own logits."""

@@ -151,12 +151,12 @@ def _parallel(fn: Callable, tasks: list, workers: int, init: Callable, initargs:
             pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=init, initargs=initargs)
             results = pool.map(fn, tasks, chunksize=16)
         try:
-            for result in results:
+            for done, result in enumerate(results, 1):  # counted here: a disabled bar (progress off) counts nothing
                 if stop.is_set():
                     raise CancelledError("image cache build cancelled")
                 bar.update()
                 if report:
-                    report(bar.n, len(tasks))
+                    report(done, len(tasks))
                 yield result
         finally:
             _WORKER.clear()  # release this process's memory map of the pixel file

@@ -209,8 +209,8 @@ def predict_lvlm(
             losses = candidate_losses(vlm, images, answers, allowed, score)
             top20.fill(window, allowed.to(losses.device), -losses, 1.0)
             bar.update(window.stop - window.start)
-            if report:
-                report(bar.n, len(rows))
+            if report:  # windows run from the first photo on; a disabled bar (progress off) counts nothing
+                report(window.stop, len(rows))
     return run_table(rows, class_ids, None, top20)
 
 

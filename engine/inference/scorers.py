@@ -82,8 +82,8 @@ def score_all(
         for window, pixels in batches(cache, batch_size, pin):
             yield window, scorer(pixels)
             bar.update(window.stop - window.start)
-            if report:
-                report(bar.n, total)
+            if report:  # windows run from the first image on; a disabled bar (progress off) counts nothing
+                report(window.stop, total)
 
 
 def candidate_matrix(class_ids: np.ndarray, candidates: dict[int, tuple[int, ...]]) -> torch.Tensor:

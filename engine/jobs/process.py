@@ -23,8 +23,9 @@ POOL_MIN_IMAGES = 500  # below this, decoding in this process beats starting a p
 class ProgressFile:
     """Writes a job's progress.json as the evaluation reports it: at stage changes, else at most every 0.5 s."""
 
-    def __init__(self, folder: Path, every_s: float = 0.5) -> None:
+    def __init__(self, folder: Path, every_s: float = 0.5, where: str | None = None) -> None:
         self.path, self.every_s = folder / "progress.json", every_s
+        self.where = where  # where the evaluation runs, when not in this process (a Ray cluster): for the job's card
         self.stage, self.stage_started, self.written = None, 0.0, 0.0
 
     def __call__(self, stage: str, done: int, total: int) -> None:
@@ -36,6 +37,8 @@ class ProgressFile:
             return
         self.written = clock
         progress = {"stage": stage, "done": done, "total": total, "stage_started": self.stage_started}
+        if self.where:
+            progress["where"] = self.where
         write_json(self.path, {**progress, "updated": clock, "pid": os.getpid()})
 
 
