@@ -43,8 +43,9 @@ LABEL = """i.label || ' (' || any_value(p.background::VARCHAR) FILTER (split = '
 # runs measured several versions of one name). Runs on a collection (curation's reference runs) have no common and
 # counter photos: the Curate page tells of them.
 SCOPED_RUNS = """(
-    SELECT *, dataset_name || CASE WHEN count(DISTINCT dataset_fingerprint) OVER (PARTITION BY dataset_name) > 1
-        THEN ' · ' || left(dataset_fingerprint, 8) ELSE '' END AS dataset
+    SELECT *, dataset_name || CASE
+        WHEN count(DISTINCT coalesce(dataset_fingerprint, '')) OVER (PARTITION BY dataset_name) > 1
+        THEN ' · ' || coalesce(left(dataset_fingerprint, 8), 'unknown version') ELSE '' END AS dataset
     FROM runs WHERE dataset_layout IS DISTINCT FROM 'collection')"""
 
 

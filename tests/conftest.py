@@ -55,6 +55,16 @@ def run_manifest(run_id: str, **fields: object):
     return RunManifest(run_id=run_id, **(defaults | fields))
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_main_module() -> Iterator[None]:
+    """AppTest runs a page as `__main__` and leaves it in `sys.modules`; a process pool started later in this process
+    (spawn, forkserver: the demo's photo writers, the image cache's decoders) would run that page again in every
+    worker, where it fails outside Streamlit, so the pool waited forever for workers that kept dying."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture
 def results_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty results folder the app and commands are pointed at."""

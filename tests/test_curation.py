@@ -10,13 +10,12 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from engine.cli import main
-from engine.curation.select import Rules, background_scores, choose_pair
+from engine.curation.select import Rules, background_scores, choose_pair, choose_pairs
 from engine.curation.write import CURATION_FILE, CurationError, list_reports
 from engine.dataset.collection import load_collection
 from engine.dataset.reader import DatasetError, load_dataset, paper_classes
@@ -138,7 +137,7 @@ def test_an_unknown_class_is_a_clear_error_and_writes_nothing(tmp_path: Path, ca
 def test_an_out_folder_holding_something_else_is_refused(demo: Path, tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "notes.txt").write_text("mine")
-    with pytest.raises(CurationError, match="holds another curation or other files"):
+    with pytest.raises(CurationError, match="holds other files"):
         curate(
             demo / "collection", tmp_path / "out", resnet(demo), Rules(min_photos=5), options(tmp_path, demo / "cache")
         )
@@ -146,15 +145,46 @@ def test_an_out_folder_holding_something_else_is_refused(demo: Path, tmp_path: P
 
 
 def test_a_class_whose_backgrounds_barely_differ_is_dropped_and_ties_go_to_more_photos() -> None:
-    rng = np.random.default_rng(0)
     counts = pd.DataFrame({"background": ["snow", "grass", "rock"], "photos": [20, 30, 20], "correct": [18, 27, 17]})
-    choice = choose_pair(296, "ice bear", background_scores(counts, rng), Rules(min_photos=10, min_gap=5))
+    scores = background_scores(296, counts)
+    choice = choose_pair(296, "ice bear", scores, Rules(min_photos=10, min_gap=5))
     assert (choice.common, choice.counter) == ("grass", "rock")  # snow and grass are both 90%: grass has more photos
     assert choice.kept and choice.gap == 5  # at the threshold: kept
-    narrow = choose_pair(296, "ice bear", background_scores(counts, rng), Rules(min_photos=10, min_gap=6))
+    narrow = choose_pair(296, "ice bear", scores, Rules(min_photos=10, min_gap=6))
     assert narrow.reason == "accuracy varies by 5.0 points across backgrounds (< 6)"
-    overlapping = choose_pair(296, "ice bear", background_scores(counts, rng), Rules(10, 1, drop_overlapping=True))
+    overlapping = choose_pair(296, "ice bear", scores, Rules(10, 1, drop_overlapping=True))
     assert overlapping.reason == "the common and counter accuracies' 95% intervals overlap"
+
+
+def test_the_counter_among_equally_bad_backgrounds_is_the_best_measured() -> None:
+    counts = pd.DataFrame(
+        {"background": ["alpha", "beta", "delta", "gamma"], "photos": [30, 20, 10, 40], "correct": [30, 10, 5, 20]}
+    )
+    choice = choose_pair(1, "goldfish", background_scores(1, counts), Rules(min_photos=10))
+    assert (choice.common, choice.counter) == ("alpha", "gamma")  # 50% on beta, delta, gamma: gamma has most photos
+
+
+def test_an_interval_does_not_depend_on_the_other_classes() -> None:
+    one = pd.DataFrame({"class_id": [1, 1], "background": ["a", "b"], "photos": [9, 9], "correct": [5, 2]})
+    more = pd.concat([one, pd.DataFrame({"class_id": [0], "background": ["c"], "photos": [9], "correct": [4]})])
+    (alone,) = choose_pairs(one, {0: "tench", 1: "goldfish"}, Rules(min_photos=1))
+    with_other = choose_pairs(more, {0: "tench", 1: "goldfish"}, Rules(min_photos=1))[1]
+    assert alone.backgrounds == with_other.backgrounds
+
+
+@pytest.mark.parametrize(
+    ("make_out", "name", "message"),
+    [
+        (lambda tmp: (tmp / "afile").write_text("x") and tmp / "afile", None, "is a file"),
+        (lambda tmp: tmp / "photos" / "curated", None, "must not lie inside one another"),
+        (lambda tmp: tmp / "CounterAnimal", None, "names the paper's dataset"),
+        (lambda tmp: tmp / "out", "counteranimal", "names the paper's dataset"),
+    ],
+)
+def test_an_out_or_name_curation_cannot_use_is_refused_before_evaluating(tmp_path, make_out, name, message) -> None:
+    write_collection(tmp_path / "photos", {296: {"snow": 1}})
+    with pytest.raises(CurationError, match=message):  # the model spec is never read: nothing is evaluated
+        curate(tmp_path / "photos", make_out(tmp_path), "no:such-model", Rules(), options(tmp_path, tmp_path), name)
 
 
 def test_backgrounds_suggest_writes_a_manifest_curate_reads(demo: Path, tmp_path: Path, capsys) -> None:
@@ -170,6 +200,9 @@ def test_backgrounds_suggest_writes_a_manifest_curate_reads(demo: Path, tmp_path
     agree = sum(r["background"] == r["given"] for r in rows)
     assert f"agreement with the labels the photos came with: {agree}/{len(rows)}" in printed
     assert len(load_collection(out).images) == len(rows)  # the manifest is curate's input as it stands
+    out.write_text(out.read_text() + "# reviewed\n")
+    assert main([*args, "--cache", str(demo / "cache"), "--workers", "1"]) == 2  # an edited manifest is kept
+    assert "exists (a manifest you may have edited)" in capsys.readouterr().err and "# reviewed" in out.read_text()
 
 
 def test_a_manifest_naming_a_missing_photo_is_refused(tmp_path: Path) -> None:

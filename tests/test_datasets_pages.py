@@ -129,3 +129,12 @@ def test_a_link_to_a_run_opens_its_dataset(mixed):
     at = open_page("gallery", gallery_run=demo_run)
     assert at.sidebar.selectbox(key="dataset").value == "demo"
     assert at.selectbox(key="gallery_run").value == demo_run
+
+
+@pytest.mark.parametrize("page", ["flips", "classes"])
+def test_a_page_showing_two_runs_lets_the_dataset_change(mixed, page):
+    at = open_page(page, dataset="demo")  # two demo runs shown side by side
+    at.sidebar.selectbox(key="dataset").set_value("CounterAnimal").run()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.sidebar.selectbox(key="dataset").value == "CounterAnimal"

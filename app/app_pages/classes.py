@@ -11,7 +11,9 @@ from engine.runs.format import SETUP_LABELS, SETUPS
 sources = cached.sources()
 st.title("Classes and backgrounds")
 chosen_a = st.session_state.get("classes_model_a")  # ("run", run id, setup) when a run is shown: its dataset
-pickers.follow_run(sources, chosen_a[1] if isinstance(chosen_a, tuple | list) and chosen_a[0] == "run" else None)
+pickers.follow_run(
+    sources, "classes_model_a", chosen_a[1] if isinstance(chosen_a, tuple | list) and chosen_a[0] == "run" else None
+)
 dataset, paper_data = pickers.dataset_picker(sources)
 runs = pickers.dataset_runs(sources, dataset)
 classes = cached.classes(sources) if paper_data else pickers.dataset_classes(sources, runs)
@@ -74,8 +76,8 @@ for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_mode
             key=key,
             **({} if key in st.session_state else {"index": min(default, len(options) - 1)}),
         )
-        if chosen[0] == "run":  # shown: a dataset chosen next is not pulled back to it (`pickers.follow_run`)
-            st.session_state["dataset_followed"] = chosen[1]
+        if chosen[0] == "run":  # a dataset chosen next is not pulled back to this run's (`pickers.follow_run`)
+            pickers.shown(key, chosen[1])
         rows = per_class(chosen)
         if shared_order and left_rows is not None:
             rows = selections.in_order_of(rows, left_rows)

@@ -9,7 +9,7 @@ from app.charts.curation import background_bars
 from app.widgets import evaluate_gate, presenter
 from app.widgets.export_menu import export_menu
 from app.widgets.navigation import end_page
-from engine.runs.format import SETUPS
+from engine.runs.format import ONE_VS_1000, SETUPS
 from engine.zoo.catalog import load_zoo
 
 sources = cached.sources()
@@ -54,7 +54,15 @@ st.subheader("Evaluate models on this set")
 evaluate_gate.require_access()  # a shared dashboard: queueing jobs needs the operator's token
 zoo = {m.loader: m.name for m in load_zoo() if m.loader and m.family != "LVLM"}
 chosen = st.multiselect("Zoo models", list(zoo), format_func=zoo.get, key="curate_models", placeholder="choose")
-setups = st.multiselect("Setups", list(SETUPS), default=list(SETUPS), key="curate_setups")
+# 1 vs 20 needs each class's 20 candidate labels: the published ones cover CounterAnimal's 45 classes only.
+covered = {c["class_id"] for c in report["classes"] if c["kept"]} <= set(cached.classes(sources)["class_id"])
+offered = list(SETUPS) if covered else [ONE_VS_1000]
+setups = st.multiselect("Setups", offered, default=offered, key="curate_setups")
+if not covered:
+    st.caption(
+        "1 vs 1000 only: this set has classes outside CounterAnimal's 45, which have no published 1 vs 20 candidates "
+        "(make them with `counteranimal candidates build`, and evaluate from the command line)."
+    )
 if st.button("Queue their evaluation", disabled=not (chosen and setups), key="job_curate_queue"):
     for spec in chosen:
         done = job_client.submit(sources.results, spec, zoo[spec], folder, setups)

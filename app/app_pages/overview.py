@@ -12,7 +12,7 @@ from engine.runs.format import SETUP_LABELS
 
 sources = cached.sources()
 st.title("Common vs counter backgrounds")
-pickers.follow_run(sources, st.session_state.get("overview_run"))
+pickers.follow_run(sources, "overview_run", st.session_state.get("overview_run"))
 dataset, paper_data = pickers.dataset_picker(sources)
 setup, variant = pickers.setup_and_variant(sources)
 st.caption(selections.overview_intro(variant))

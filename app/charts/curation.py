@@ -59,5 +59,6 @@ def _role(choice: dict, background: str) -> str:
 
 
 def _row_label(choice: dict, score: dict) -> str:
+    """ "ice bear · snow"; the ImageNet index joins the name ("crane 134") since two ImageNet classes share some."""
     dropped = "" if choice["kept"] else " (dropped)"
-    return f"{choice['name']}{dropped} · {score['background']}"
+    return f"{choice['name']} {choice['class_id']}{dropped} · {score['background']}"

@@ -36,7 +36,8 @@ def forget_unset_choices(step: stories.Step) -> None:
     own default (defined once, where the page draws the widget) whichever step came before."""
     for key in stories.unset_keys(step, url_state.page_keys(step.page)):
         st.session_state.pop(key, None)
-    st.session_state.pop("dataset_followed", None)  # a run the step names opens its dataset, even if named before
+    for key in [k for k in st.session_state if str(k).startswith("followed_")]:  # a run the step names opens its
+        st.session_state.pop(key)  # dataset, even if named before
 
 
 def take_story_link() -> tuple[str | None, str | None]:

@@ -88,16 +88,24 @@ def _default_dataset(table: pd.DataFrame) -> str:
     return table["latest"].idxmax()
 
 
-def follow_run(sources: Sources, run_id: object) -> None:
-    """Show the dataset of the run a link, a story step or a finished job names (call before `dataset_picker`), once
-    per run named: a dataset chosen afterwards stands, even while the page still holds that run."""
-    if not isinstance(run_id, str) or not run_id or st.session_state.get("dataset_followed") == run_id:
+FOLLOWED = "followed_"  # + a run choice's key: the run whose dataset was last shown for that choice
+
+
+def follow_run(sources: Sources, key: str, run_id: object) -> None:
+    """Show the dataset of the run a link, a story step or a finished job puts in the choice `key` (call before
+    `dataset_picker`), once per run: a dataset chosen afterwards stands, even while the page still holds that run."""
+    if not isinstance(run_id, str) or not run_id or st.session_state.get(FOLLOWED + key) == run_id:
         return
-    st.session_state["dataset_followed"] = run_id
+    shown(key, run_id)
     runs = cached.run_list(sources)
     measured = runs.loc[runs["run_id"] == run_id, "dataset"]
     if len(measured):
         st.session_state["dataset"] = measured.iloc[0]
+
+
+def shown(key: str, run_id: str) -> None:
+    """The run choice `key` shows this run (of the dataset shown): `follow_run` leaves the dataset alone for it."""
+    st.session_state[FOLLOWED + key] = run_id
 
 
 def dataset_runs(sources: Sources, dataset: str) -> pd.DataFrame:
@@ -110,7 +118,7 @@ def require_runs(sources: Sources, minimum: int = 1, follow: str | None = None) 
     """The runs of the chosen dataset (`dataset_picker`), or a note saying how to make them and the end of the page.
     `follow`: the page's run choice, whose dataset is shown when a link or story sets it (`follow_run`)."""
     if follow:
-        follow_run(sources, st.session_state.get(follow))
+        follow_run(sources, follow, st.session_state.get(follow))
     dataset, _ = dataset_picker(sources)
     runs = dataset_runs(sources, dataset)
     if len(runs) < minimum:
@@ -139,7 +147,7 @@ def run_picker(runs: pd.DataFrame, key: str, label: str = "Run", index: int = 0)
     # A default index only before the first choice: afterwards the choice lives in session state.
     default = {} if key in st.session_state else {"index": min(index, len(names) - 1)}
     chosen = st.selectbox(label, list(names), format_func=names.get, key=key, **default)
-    st.session_state["dataset_followed"] = chosen  # shown: a dataset chosen next is not pulled back to it
+    shown(key, chosen)  # a dataset chosen next is not pulled back to this run's
     return runs.set_index("run_id", drop=False).loc[chosen]
 
 

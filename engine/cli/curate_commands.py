@@ -10,6 +10,7 @@ from engine.cli.eval_commands import add_results_option
 from engine.config import cache_root, results_dir
 from engine.curation.select import REFERENCE_MODEL
 from engine.dataset.collection import PAPER_BACKGROUNDS
+from engine.errors import UserError
 
 
 def curate(args: argparse.Namespace) -> int:
@@ -50,11 +51,13 @@ def suggest(args: argparse.Namespace) -> int:
     from engine.inference.devices import resolve_device
 
     labels = tuple(label.strip() for label in args.labels.split(",") if label.strip())
+    out = Path(args.out)
+    if out.exists() and not args.force:  # a reviewed, edited manifest is work: never replaced unasked
+        raise UserError(f"{out} exists (a manifest you may have edited); pass another --out, or --force to replace it.")
     collection = load_collection(Path(args.photos), unlabelled=True)
     suggestions = suggest_backgrounds(
         collection, args.model, labels, resolve_device(args.device), cache_root(args.cache), workers=args.workers
     )
-    out = Path(args.out)
     write_manifest(suggestions, out)
     print(f"{len(suggestions.rows)} photos labelled; review and edit {out}, then `counteranimal curate --photos {out}`")
     agree = sum(a for a, _ in suggestions.agreement.values())
@@ -86,6 +89,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="a CLIP model spec or zoo id")
     p.add_argument("--labels", default=",".join(PAPER_BACKGROUNDS), help="comma-separated background labels")
     p.add_argument("--out", default="backgrounds.csv", help="the manifest to write (default ./backgrounds.csv)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
     _add_run_options(p)
     p.set_defaults(run=suggest)
 

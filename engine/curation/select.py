@@ -4,6 +4,7 @@ a class whose accuracy varies by less than `min_gap` points is dropped. Pure fun
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -56,12 +57,14 @@ class Rules:
     drop_overlapping: bool = False  # also drop classes whose common and counter intervals overlap
 
 
-def background_scores(counts: pd.DataFrame, rng: np.random.Generator) -> list[BackgroundScore]:
+def background_scores(class_id: int, counts: pd.DataFrame) -> list[BackgroundScore]:
     """Scores of one class's backgrounds from rows (background, photos, correct), most accurate first (ties: more
     photos, then the name). The interval resamples the photos: the number right in a resample of n photos of which k
-    are right is Binomial(n, k/n), drawn directly."""
+    are right is Binomial(n, k/n), drawn directly, from a stream of its own per class and background (so an interval
+    does not change when other classes or backgrounds come or go)."""
     scores = []
     for row in counts.sort_values("background").itertuples():
+        rng = np.random.default_rng([SEED, class_id, zlib.crc32(row.background.encode())])
         share = row.correct / row.photos
         low, high = np.percentile(rng.binomial(row.photos, share, RESAMPLES) / row.photos, [2.5, 97.5]).tolist()
         scores.append(
@@ -79,7 +82,8 @@ def choose_pair(class_id: int, name: str, scores: list[BackgroundScore], rules: 
     if len(eligible) < 2:
         enough = f"{len(eligible)} background(s) with at least {rules.min_photos} photos"
         return _drop(dropped, f"{enough}: a pair needs two")
-    common, counter = eligible[0], eligible[-1]
+    common = eligible[0]  # most accurate; ties: more photos, then the name
+    counter = min(eligible, key=lambda s: (s.accuracy, -s.photos, s.background))  # least accurate; the same ties
     chosen = ClassChoice(
         class_id, name, tuple(scores), common.background, counter.background, common.accuracy - counter.accuracy, ""
     )
@@ -96,8 +100,7 @@ def _drop(choice: ClassChoice, reason: str) -> ClassChoice:
 
 def choose_pairs(counts: pd.DataFrame, names: dict[int, str], rules: Rules) -> list[ClassChoice]:
     """Every class's outcome from a run's counts (class_id, background, photos, correct), in ImageNet order."""
-    rng = np.random.default_rng(SEED)
     return [
-        choose_pair(int(class_id), names[int(class_id)], background_scores(group, rng), rules)
+        choose_pair(int(class_id), names[int(class_id)], background_scores(int(class_id), group), rules)
         for class_id, group in counts.groupby("class_id", sort=True)
     ]

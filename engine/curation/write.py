@@ -19,11 +19,12 @@ import shutil
 from pathlib import Path
 
 from engine.curation.select import ClassChoice
-from engine.dataset.reader import ImageRecord, write_dataset_file
+from engine.dataset.reader import COUNTERANIMAL, ImageRecord, write_dataset_file
 from engine.errors import UserError
 from engine.files import digest, write_json
 
 CURATION_FILE = "curation.json"
+REPORT_FIELDS = {"name", "dataset", "source", "reference", "rules", "kept", "dropped", "classes"}
 CURATIONS = "curations"  # under the results folder: a copy of every report, for the dashboard's Curate page
 
 
@@ -32,11 +33,29 @@ class CurationError(UserError):
 
 
 def read_report(folder: Path) -> dict | None:
-    """The curation report in a curated dataset's folder; None when there is none."""
+    """The curation report in a curated dataset's folder; None when there is none (or none that can be read)."""
     try:
         return json.loads((Path(folder) / CURATION_FILE).read_text())
-    except FileNotFoundError:
+    except (OSError, ValueError):
         return None
+
+
+def check_out(out: Path, source: Path, name: str) -> None:
+    """Refuse, before anything is evaluated, an `out` curation could not write to, and a name that is not the set's.
+
+    Raises:
+        CurationError: `out` is a file, lies inside the collection (or holds it), or holds files that are not a
+            curation; or the name is CounterAnimal's, whose runs the dashboard shows with the paper's numbers.
+    """
+    out, source = Path(out).expanduser().absolute(), Path(source).absolute()
+    if name.strip().casefold() == COUNTERANIMAL.casefold():
+        raise CurationError(f"{name!r} names the paper's dataset; give the curated set another --name.")
+    if out.exists() and not out.is_dir():
+        raise CurationError(f"{out} is a file; --out takes a folder (new, or one holding an earlier curation).")
+    if out.is_relative_to(source) or source.is_relative_to(out):
+        raise CurationError(f"--out {out} and the photos in {source} must not lie inside one another.")
+    if out.is_dir() and any(out.iterdir()) and read_report(out) is None:
+        raise CurationError(f"{out} exists and holds other files; choose another --out, or remove it first.")
 
 
 def record_report(results: Path, report: dict) -> Path:
@@ -57,7 +76,7 @@ def list_reports(results: Path) -> list[dict]:
             report = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(report, dict) and {"name", "dataset", "classes"} <= set(report):
+        if isinstance(report, dict) and set(report) >= REPORT_FIELDS:
             reports.append(report)
     return sorted(reports, key=lambda r: (r["name"], r["dataset"]))
 

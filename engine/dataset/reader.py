@@ -201,6 +201,8 @@ def dataset_name(root: Path) -> str:
 
 def write_dataset_file(root: Path, name: str, kind: str) -> None:
     """Name a dataset that is not CounterAnimal (a curated or synthetic one), so its runs are never mixed with it."""
+    if name.strip().casefold() == COUNTERANIMAL.casefold():
+        raise DatasetError(f"{name!r} is the paper's dataset; a curated or synthetic set needs a name of its own.")
     (root / DATASET_FILE).write_text(json.dumps({"name": name, "kind": kind}, indent=2) + "\n")
 
 

@@ -47,6 +47,13 @@ def synthetic_photo(rng: np.random.Generator, background: str, class_id: int, si
     return image.filter(ImageFilter.GaussianBlur(1))
 
 
+def _save(photo: Image.Image, path: Path) -> None:
+    """Write a photo unless it is there: the photos are the same on every call, and a folder written again keeps its
+    files' times, so its fingerprint, and the runs and curations made on it, stay valid."""
+    if not path.exists():
+        photo.save(path, quality=90)
+
+
 def _class_folder(class_id: int, name: str, layout: str) -> str:
     short = name.split(",")[0].strip()
     return f"{class_id} {short}" if layout == "indexed" else short
@@ -60,7 +67,7 @@ def _write_class(dataset: Path, row: dict, class_id: int, per_group: int, layout
         group.mkdir(parents=True, exist_ok=True)
         for i in range(per_group):
             size = tuple(int(s) for s in rng.integers(sizes[0], sizes[1] + 1, 2))
-            synthetic_photo(rng, background, class_id, size).save(group / f"{i:04d}.jpg", quality=90)
+            _save(synthetic_photo(rng, background, class_id, size), group / f"{i:04d}.jpg")
 
 
 def write_dataset(
@@ -114,5 +121,5 @@ def write_collection(
             (folder / background).mkdir(parents=True, exist_ok=True)
             for i in range(count):
                 size = tuple(int(s) for s in rng.integers(sizes[0], sizes[1] + 1, 2))
-                synthetic_photo(rng, background, class_id, size).save(folder / background / f"{i:04d}.jpg", quality=90)
+                _save(synthetic_photo(rng, background, class_id, size), folder / background / f"{i:04d}.jpg")
     return Path(root)

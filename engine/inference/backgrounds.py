@@ -77,7 +77,9 @@ def _agreement(rows: list[dict]) -> dict[str, tuple[int, int]]:
 def write_manifest(suggestions: Suggestions, path: Path) -> None:
     """The manifest `curate --photos` reads (path, class, background), with the scores to review by."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as f:
+    partial = path.with_name(f".{path.name}.partial")
+    with partial.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, MANIFEST_COLUMNS)
         writer.writeheader()
         writer.writerows(suggestions.rows)
+    partial.replace(path)  # whole or not at all

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from engine.curation.select import ClassChoice, Rules, choose_pairs
-from engine.curation.write import record_report, write_curated
+from engine.curation.write import check_out, record_report, write_curated
 from engine.dataset.collection import load_collection
 from engine.dataset.reader import Dataset, imagenet_classes
 from engine.inference.evaluator import EvalOptions, Evaluator
@@ -36,13 +36,14 @@ def curate(
     """Curate the collection at `photos` (folder or CSV manifest) into `out` with the reference `model`."""
     out = Path(out).expanduser().absolute()
     collection = load_collection(photos)
+    check_out(out, collection.root, name := name or out.name)
     options = replace(options, setups=(ONE_VS_1000,), templates="paper", classnames="wordnet")
     with Evaluator(collection, options) as evaluator:
         outcome = evaluator.evaluate(model)
     counts = background_counts(options.results, outcome.run_id, ONE_VS_1000)
     labels = {class_id: row["label"] for class_id, row in imagenet_classes().items()}
     choices = choose_pairs(counts, labels, rules)
-    report = _report(name or out.name, out, Path(photos), collection, model, outcome.run_id, rules, choices)
+    report = _report(name, out, Path(photos), collection, model, outcome.run_id, rules, choices)
     evaluated = _evaluated(options.results, outcome.run_id)
     written = write_curated(
         collection.root, tuple(p for p in collection.images if p.image_id in evaluated), choices, report, out
