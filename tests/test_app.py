@@ -301,7 +301,7 @@ def test_classes_page_offers_runs_with_counts(app, with_runs):
     open_page(app, "classes")
     run_options = [o for o in app.selectbox(key="classes_model_a").options if "(run " in o]
     assert len(run_options) == 4  # two runs, two setups
-    run_id = next((with_runs / "runs").iterdir()).name
+    run_id = next(r.name for r in (with_runs / "runs").iterdir() if '"collection"' not in (r / "run.json").read_text())
     app.selectbox(key="classes_model_a").set_value(("run", run_id, "1vs1000")).run()
     left = figures(app)[0]
     assert len(left.data[1].y) == 6 and list(left.data[1].customdata) == [4] * 6  # six classes, four photos each

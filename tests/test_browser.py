@@ -105,16 +105,16 @@ def test_a_shared_link_restores_the_view(server_url, page):
 def test_a_story_steps_through_views(server_url, page):
     page.goto(f"{server_url}/?setup=1vs20")
     wait_for_points(page, published_models("1vs20"))
-    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").click()
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Story").click()
     page.get_by_role("option", name="The paper in four views, then your model").click()
     page.get_by_role("button", name="Next ▶").click()
-    page.get_by_text("Step 1 of 4").wait_for(timeout=30_000)
+    page.get_by_text("Step 1 of 5").wait_for(timeout=30_000)
     wait_for_points(page, published_models("1vs1000"))  # step 1 shows 1 vs 1000
     page.get_by_role("button", name="Next ▶").click()
-    page.get_by_text("Step 2 of 4").wait_for(timeout=30_000)
+    page.get_by_text("Step 2 of 5").wait_for(timeout=30_000)
     assert "overview_scale=logit" in page.url
     page.get_by_role("button", name="Next ▶").click()
-    page.get_by_text("Step 3 of 4").wait_for(timeout=30_000)
+    page.get_by_text("Step 3 of 5").wait_for(timeout=30_000)
     page.wait_for_url("**/scaling**", timeout=30_000)
     selected = page.locator('[role="tab"][aria-selected="true"]').inner_text()
     assert selected == "Same backbone, other data"

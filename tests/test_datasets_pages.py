@@ -138,3 +138,10 @@ def test_a_page_showing_two_runs_lets_the_dataset_change(mixed, page):
     at.run()
     assert not at.exception, at.exception
     assert at.sidebar.selectbox(key="dataset").value == "CounterAnimal"
+
+
+def test_classes_takes_its_defaults_again_after_a_dataset_change(mixed):
+    at = open_page("classes")  # CounterAnimal: the paper's per-class models
+    at.sidebar.selectbox(key="dataset").set_value("demo").run()
+    a, b = at.selectbox(key="classes_model_a").value, at.selectbox(key="classes_model_b").value
+    assert a[0] == b[0] == "run" and a != b  # the first and second choices, not the first one twice

@@ -45,15 +45,19 @@ if lacking := " ".join(note for s in SETUPS if (note := selections.absent_runs_n
 
 
 def keep_run_in_its_setups(key: str) -> None:
-    """A run kept (from a link) in a setup it has no answers in moves to one it has, saying so."""
+    """A run kept (from a link) in a setup it has no answers in moves to one it has, saying so; a choice this dataset
+    does not offer at all (another dataset was chosen) is forgotten, so each picker takes its own default again."""
     kept = st.session_state.get(key)
-    if not kept or tuple(kept) in options or kept[0] != "run":
+    if not kept or tuple(kept) in options:
         return
-    if has := [o for o in options if o[:2] == tuple(kept[:2])]:
-        st.session_state[key] = has[0]
-        run = runs.set_index("run_id").loc[kept[1]]
-        note = selections.missing_setups_note(run["name"], run["family"], run["setups"])
-        st.info(f"{note} Showing {SETUP_LABELS[has[0][2]]}.", icon=":material/info:")
+    has = [o for o in options if kept[0] == "run" and o[:2] == tuple(kept[:2])]
+    if not has:
+        st.session_state.pop(key)
+        return
+    st.session_state[key] = has[0]
+    run = runs.set_index("run_id").loc[kept[1]]
+    note = selections.missing_setups_note(run["name"], run["family"], run["setups"])
+    st.info(f"{note} Showing {SETUP_LABELS[has[0][2]]}.", icon=":material/info:")
 
 
 def per_class(option: tuple[str, str, str]):
