@@ -2,17 +2,20 @@
 
 The obvious pipeline is what most evaluation scripts do: per model, a DataLoader whose workers open each JPEG and
 apply the model's own transform (decode, resize, crop, to tensor, normalize), then the forward pass. The engine
-decodes and resizes each photo once per recipe into its uint8 cache, shared by every model with that recipe, and
-normalizes on the device. Both compute the same zero-shot predictions; the text heads are built before timing.
+decodes and resizes each photo once per recipe into its uint8 cache (in threads), shared by every model with that
+recipe, scores each batch as soon as its photos are decoded, and normalizes on the device. Both compute the same
+zero-shot predictions; the text heads are built before timing.
 
 Images: generated photo-like JPEGs of 400-600 px in the real folder layout. Models: two sizes of a narrow open_clip
 ViT with random weights: at 224 px (a real model's input size, so normalizing and moving pixels cost what they
 would; on a CPU that is already a sizeable share), and at 32 px, the tests' tiny size, where decoding is nearly all
 the work, as it is on a GPU, whose forward passes outrun CPU decoding.
 Reported: images/s (images x models / seconds) and the engine's speed-up over the obvious pipeline, cold (the
-image cache built inside the timing) and warm (the cache already on disk, as for every later model or run).
+image cache built inside the timing) and warm (the cache already on disk, as for every later model or run). Each
+figure is the median of --repeats runs, the three pipelines taking turns, so that a busy machine slows them alike;
+the range of the per-turn speed-ups says how noisy the machine was.
 
-    .venv/bin/python bench/eval_throughput.py [--images 1800] [--workers N] [--device auto]
+    .venv/bin/python bench/eval_throughput.py [--images 1800] [--workers N] [--device auto] [--repeats 3]
 
 Figures go to bench/results/eval_throughput.json and a table to stdout.
 """
@@ -24,6 +27,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import tempfile
 import time
 from datetime import date
@@ -112,13 +116,17 @@ def engine_pipeline(specs: list[str], dataset: Dataset, options: EvalOptions) ->
     return time.perf_counter() - start
 
 
-def measure(specs: list[str], dataset: Dataset, heads: dict, root: Path, device: torch.device, workers: int) -> dict:
+def measure(
+    specs: list[str], dataset: Dataset, heads: dict, root: Path, device: torch.device, workers: int, repeats: int
+) -> dict:
     images = len(dataset.images) * len(specs)
-    obvious = obvious_pipeline(specs, dataset, heads, device, workers)
-    shutil.rmtree(root / "cache" / "images", ignore_errors=True)  # cold: the image cache is built inside the timing
     options = EvalOptions(root / "results", root / "cache", device, workers=workers, force=True, progress=False)
-    cold = engine_pipeline(specs, dataset, options)
-    warm = engine_pipeline(specs, dataset, options)
+    turns = []  # (obvious, cold, warm) seconds, one triple per repeat
+    for _ in range(repeats):
+        obvious = obvious_pipeline(specs, dataset, heads, device, workers)
+        shutil.rmtree(root / "cache" / "images", ignore_errors=True)  # cold: the image cache is built inside the timing
+        turns.append((obvious, engine_pipeline(specs, dataset, options), engine_pipeline(specs, dataset, options)))
+    obvious, cold, warm = (statistics.median(column) for column in zip(*turns, strict=True))
     return {
         "image_size": int(specs[0].split("@")[0].rsplit("-", 1)[1]),
         "models": len(specs),
@@ -131,6 +139,9 @@ def measure(specs: list[str], dataset: Dataset, heads: dict, root: Path, device:
         "engine_warm_images_per_s": round(images / warm, 1),
         "speedup_cold": round(obvious / cold, 2),
         "speedup_warm": round(obvious / warm, 2),
+        "speedup_cold_range": [round(min(o / c for o, c, _ in turns), 2), round(max(o / c for o, c, _ in turns), 2)],
+        "speedup_warm_range": [round(min(o / w for o, _, w in turns), 2), round(max(o / w for o, _, w in turns), 2)],
+        "repeats": repeats,
     }
 
 
@@ -151,6 +162,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1800, help="about this many generated photos")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="decode processes, both pipelines")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--repeats", type=int, default=3, help="turns of each pipeline; medians are reported")
     args = parser.parse_args()
     device = resolve_device(args.device)
     rows = []
@@ -160,24 +172,27 @@ def main() -> None:
         for size in IMAGE_SIZES:
             specs = make_models(root / "models", size, max(MODEL_COUNTS))
             heads = text_heads(specs, root, device)
-            rows += [measure(specs[:n], dataset, heads, root, device, args.workers) for n in MODEL_COUNTS]
+            rows += [measure(specs[:n], dataset, heads, root, device, args.workers, args.repeats) for n in MODEL_COUNTS]
     report = {
         "date": date.today().isoformat(),
         "machine": f"{platform.platform()} ({platform.machine()}), {os.cpu_count()} CPUs",
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "workers": args.workers,
         "torch": torch.__version__,
+        "load_average_1min_at_end": round(os.getloadavg()[0], 1),  # other processes sharing the CPUs
         "results": rows,
     }
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps(report, indent=2))
     print(f"{len(dataset.images)} photos (400-600 px), {args.workers} workers, device {report['device']}")
-    print("input px  models  obvious img/s  engine cold img/s  engine warm img/s  speed-up cold  speed-up warm")
+    print(f"medians of {args.repeats} turns; in brackets the range of the per-turn speed-ups")
+    print("input px  models  obvious img/s  engine cold img/s  engine warm img/s  speed-up cold         speed-up warm")
     for r in rows:
+        cold, warm = r["speedup_cold_range"], r["speedup_warm_range"]
         print(
             f"{r['image_size']:>8}  {r['models']:>6}  {r['obvious_images_per_s']:>13}  "
-            f"{r['engine_cold_images_per_s']:>17}  "
-            f"{r['engine_warm_images_per_s']:>17}  {r['speedup_cold']:>12}x  {r['speedup_warm']:>12}x"
+            f"{r['engine_cold_images_per_s']:>17}  {r['engine_warm_images_per_s']:>17}  "
+            f"{r['speedup_cold']:>5}x [{cold[0]}-{cold[1]}]  {r['speedup_warm']:>6}x [{warm[0]}-{warm[1]}]"
         )
     print(f"wrote {OUTPUT}")
 

@@ -1,5 +1,7 @@
 """The decode-once image cache: same pixels as the model's own transform, built once, never half-built."""
 
+import threading
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -73,15 +75,6 @@ def test_unreadable_photos_are_left_out_and_reported(dataset_dir, tmp_path):
     np.testing.assert_array_equal(cache.pixels[slot], expected)  # slots still line up after the gap
 
 
-class Crash:
-    """A preprocessing step that kills its worker process, as an out-of-memory kill would."""
-
-    def __call__(self, image):
-        import os
-
-        os._exit(1)
-
-
 class Broken:
     """A preprocessing step with a bug: the build must fail loudly, not skip every photo as unreadable."""
 
@@ -89,13 +82,12 @@ class Broken:
         raise RuntimeError("bug in a transform")
 
 
-def test_a_dead_worker_fails_the_build_instead_of_hanging(dataset, tmp_path, monkeypatch):
-    from concurrent.futures.process import BrokenProcessPool
-
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_broken_transform_fails_the_build_instead_of_skipping_photos(dataset, tmp_path, monkeypatch, workers):
     monkeypatch.setattr(Recipe, "output_size", lambda self: (24, 24))  # probing would run the step here
-    recipe = Recipe(T.Compose([Crash()]), "crash", RECIPE.mean, RECIPE.std)
-    with pytest.raises(BrokenProcessPool):
-        image_cache._build(dataset, recipe, tmp_path, workers=2, progress=False, stop=__import__("threading").Event())
+    recipe = Recipe(T.Compose([Broken()]), "broken", RECIPE.mean, RECIPE.std)
+    with pytest.raises(RuntimeError, match="bug in a transform"):
+        image_cache._build(dataset, recipe, tmp_path, workers=workers, progress=False, stop=threading.Event())
 
 
 def test_a_broken_transform_fails_and_leaves_no_cache(dataset, tmp_path, monkeypatch):
@@ -150,3 +142,47 @@ def test_a_build_removes_the_half_built_caches_of_killed_processes(dataset, tmp_
     orphan.mkdir(parents=True)
     load_or_build_cache(dataset, RECIPE, tmp_path, workers=1, progress=False)
     assert not orphan.exists()
+
+
+def test_a_filling_cache_gives_each_slot_once_it_is_decoded(dataset, tmp_path):
+    ids = tuple(image.image_id for image in dataset.images)
+    filling = image_cache.Filling(ids)
+    slots = []
+
+    def read_as_it_fills():
+        for ready in range(1, len(ids) + 1):
+            slots.append(np.array(filling.wait(ready)[ready - 1]))
+
+    reader = threading.Thread(target=read_as_it_fills)
+    reader.start()
+    cache = load_or_build_cache(dataset, RECIPE, tmp_path, workers=2, progress=False, filling=filling)
+    reader.join(timeout=60)
+    np.testing.assert_array_equal(np.stack(slots), cache.pixels)
+
+
+def test_a_filling_cache_is_not_read_after_an_unreadable_photo(dataset_dir, tmp_path):
+    import shutil
+
+    copy = shutil.copytree(dataset_dir, tmp_path / "data")
+    dataset = load_dataset(copy)
+    broken = dataset.images[5].image_id
+    (copy / broken).write_bytes((copy / broken).read_bytes()[:200])
+    filling = image_cache.Filling(tuple(image.image_id for image in dataset.images))
+    load_or_build_cache(dataset, RECIPE, tmp_path / "cache", workers=2, progress=False, filling=filling)
+    assert filling.wait(1) is None  # even the slots before it: the finished cache is what gets read
+
+
+def test_a_complete_cache_is_read_as_a_cache_not_as_a_filling_one(dataset, tmp_path):
+    load_or_build_cache(dataset, RECIPE, tmp_path, workers=1, progress=False)
+    filling = image_cache.Filling(tuple(image.image_id for image in dataset.images))
+    load_or_build_cache(dataset, RECIPE, tmp_path, workers=1, progress=False, filling=filling)
+    assert filling.wait(1) is None
+
+
+def test_a_stopped_build_releases_a_waiting_reader(dataset, tmp_path):
+    from concurrent.futures import CancelledError
+
+    stop, filling = threading.Event(), image_cache.Filling(tuple(image.image_id for image in dataset.images))
+    with pytest.raises(CancelledError):
+        load_or_build_cache(dataset, RECIPE, tmp_path, 1, False, stop, lambda done, total: stop.set(), filling)
+    assert filling.wait(len(dataset.images)) is None

@@ -1,5 +1,7 @@
 """Predictions equal a direct reference computation with each library's own preprocessing and forward pass."""
 
+import json
+
 import numpy as np
 import open_clip
 import pytest
@@ -132,3 +134,73 @@ def test_1_vs_20_columns_are_empty_when_not_asked(tiny_timm, dataset, tmp_path):
 def test_a_class_without_candidates_is_an_error():
     with pytest.raises(UserError, match=r"no 1 vs 20 candidates for classes \[7\]"):
         candidate_matrix(np.array([9, 7]), {9: tuple(range(9, 29))})
+
+
+def evaluate_streaming(dataset_dir, tmp_path, clip_spec, hold: str):
+    """Evaluate on a cold cache, holding the decoding of photo `hold` until a batch is scored (or 60 s pass): (the
+    outcome, whether scoring had started while that photo was not yet decoded)."""
+    import threading
+
+    from engine.inference import image_cache
+    from engine.inference.evaluator import EvalOptions, Evaluator
+
+    scored, early = threading.Event(), []
+    decode_into_cache = image_cache._decode_into_cache
+
+    def held(task, **decoding):
+        if task[1] == hold:
+            early.append(scored.wait(timeout=60))
+        return decode_into_cache(task, **decoding)
+
+    def on_progress(stage, done, total):
+        if stage == "scoring photos" and done > 0:
+            scored.set()
+
+    options = EvalOptions(tmp_path / "results", tmp_path / "cache", CPU, workers=1, batch_size=5, progress=False,
+                          on_progress=on_progress)  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(image_cache, "_decode_into_cache", held)
+        outcome = Evaluator(load_dataset(dataset_dir), options).evaluate(clip_spec)
+    return outcome, early == [True]
+
+
+def warm_cache_run(dataset_dir, tmp_path, clip_spec):
+    """The same evaluation on the cache the cold one built: scored after the cache is complete."""
+    from engine.inference.evaluator import EvalOptions, Evaluator
+
+    options = EvalOptions(tmp_path / "warm", tmp_path / "cache", CPU, workers=1, batch_size=5, progress=False)
+    return Evaluator(load_dataset(dataset_dir), options).evaluate(clip_spec)
+
+
+def same_run_bytes(one, other) -> bool:
+    return (
+        one.run_id == other.run_id
+        and not other.skipped
+        and (one.path / "predictions.parquet").read_bytes() == (other.path / "predictions.parquet").read_bytes()
+    )
+
+
+def test_a_cold_cache_is_scored_while_it_is_decoded_into_the_same_bytes(dataset_dir, tmp_path, tiny_clip):
+    spec = f"open_clip:{TINY_CLIP}@{tiny_clip}"
+    last = load_dataset(dataset_dir).images[-1].image_id
+    streamed, early = evaluate_streaming(dataset_dir, tmp_path, spec, hold=last)
+    assert early  # a batch was scored while the last photo was still to be decoded
+    assert same_run_bytes(streamed, warm_cache_run(dataset_dir, tmp_path, spec))
+
+
+def test_an_unreadable_photo_found_while_scoring_gives_the_finished_caches_bytes(
+    dataset_dir, tmp_path, tiny_clip, monkeypatch
+):
+    import shutil
+
+    from engine.inference import evaluator
+
+    monkeypatch.setattr(evaluator, "MAX_UNREADABLE_SHARE", 0.5)
+    copy = shutil.copytree(dataset_dir, tmp_path / "data")
+    broken = load_dataset(copy).images[12].image_id  # mid-way: the batches after it shift by one photo
+    (copy / broken).write_bytes((copy / broken).read_bytes()[:300])
+    spec = f"open_clip:{TINY_CLIP}@{tiny_clip}"
+    streamed, early = evaluate_streaming(copy, tmp_path, spec, hold=broken)
+    assert early  # scoring had begun when the photo turned out unreadable
+    assert same_run_bytes(streamed, warm_cache_run(copy, tmp_path, spec))
+    assert json.loads((streamed.path / "run.json").read_text())["images"]["evaluated"] == 23

@@ -98,5 +98,5 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     add_results_option(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
-    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="decode processes")
+    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="decoding threads")
     parser.add_argument("--cache", help="image and text-embedding cache (default $COUNTERANIMAL_CACHE or ~/.cache)")

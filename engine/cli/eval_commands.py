@@ -225,7 +225,7 @@ def _add_eval_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--candidates", help="1 vs 20 candidate file (default: the published reconstruction)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--batch-size", type=int, help="images per forward pass (default 1024 on a GPU, 256 on a CPU)")
-    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="decode processes")
+    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="decoding threads")
     parser.add_argument("--cache", help="image and text-embedding cache (default $COUNTERANIMAL_CACHE or ~/.cache)")
 
 

@@ -20,7 +20,7 @@ import torch
 from engine.dataset.reader import Dataset, DatasetError
 from engine.files import digest
 from engine.inference.devices import precision
-from engine.inference.image_cache import ImageCache, load_or_build_cache, warm_up_workers
+from engine.inference.image_cache import Filling, ImageCache, load_or_build_cache
 from engine.inference.labels import (
     answer_names,
     default_candidates_path,
@@ -29,7 +29,7 @@ from engine.inference.labels import (
     templates,
 )
 from engine.inference.lvlm import predict_lvlm, readable_photos, refuse_if_too_large
-from engine.inference.scorers import Scorer, predict
+from engine.inference.scorers import Scorer, Unaligned, predict
 from engine.inference.text_heads import text_head
 from engine.models import LoadedModel, architecture, load_model, parse_spec
 from engine.models.recipes import Recipe
@@ -58,7 +58,7 @@ class EvalOptions:
     classnames: str = "wordnet"  # "wordnet" | "openai"
     candidates: Path | None = None  # 1 vs 20 candidate file; None: the published reconstruction
     batch_size: int = 256
-    workers: int = 4  # decode processes for the image cache
+    workers: int = 4  # decoding threads for the image cache
     force: bool = False
     question: str = QUESTION  # vision-language models: the question asked about every photo ({} = a candidate)
     answer: str = ANSWER  # vision-language models: the answer whose loss scores a candidate ({} = its name)
@@ -179,10 +179,9 @@ class Evaluator:
         self.dataset, self.options = dataset, options
         # Image caches by recipe key, built one at a time by a background thread (see `prefetch`).
         self.caches: dict[tuple, Future[ImageCache]] = {}
+        self.fillings: dict[tuple, Filling] = {}  # the same caches while they are built, read as they fill
         self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-cache")
         self._stop = threading.Event()
-        if options.workers > 1:
-            warm_up_workers()
         wants_20 = ONE_VS_20 in options.setups
         self.candidates = load_candidates(options.candidates) if wants_20 else None
         self.candidates_digest = digest(sorted(self.candidates.items())) if self.candidates else None
@@ -213,12 +212,18 @@ class Evaluator:
         key = (recipe.key, recipe.convert_first)
         if key not in self.caches:
             o = self.options
+            self.fillings[key] = Filling(tuple(image.image_id for image in self.dataset.images))
             build = partial(
                 load_or_build_cache, self.dataset, recipe, o.cache, o.workers, progress=o.progress, stop=self._stop,
-                report=partial(self._stage, "decoding photos"),
+                report=partial(self._stage, "decoding photos"), filling=self.fillings[key],
             )  # fmt: skip
             self.caches[key] = self._builder.submit(build)
         return self.caches[key]
+
+    def filling(self, model: LoadedModel) -> Filling | None:
+        """The model's image cache while it is being built, to score photos as they are decoded (None: complete)."""
+        future = self._cache_future(model.recipe)
+        return None if future.done() else self.fillings[(model.recipe.key, model.recipe.convert_first)]
 
     def image_cache(self, model: LoadedModel) -> ImageCache:
         cache = self._cache_future(model.recipe).result()
@@ -297,7 +302,11 @@ class Evaluator:
         rid = store.run_id(identity)
         seconds = {"load": load_seconds}
         self._stage("decoding photos", 0, len(self.dataset.images))
-        if model.recipe is not None:
+        filling = self.filling(model) if cache is None and model.recipe is not None and model.family != "LVLM" else None
+        if filling is not None:  # scored as it is decoded; the finished cache says which photos were unreadable
+            self._check_readable({})
+            readable, unreadable = None, None
+        elif model.recipe is not None:
             cache = self.image_cache(model) if cache is None else cache
             readable, unreadable = list(cache.image_ids), cache.skipped
         else:  # a vision-language processor that sizes each photo itself: decoded as the model goes
@@ -308,9 +317,11 @@ class Evaluator:
         if model.family == "LVLM":
             table = self._answers(model, cache, readable)
         else:
-            table = self._predict(model, cache, seconds)
+            table = self._predict(model, filling if filling is not None else cache, seconds)
             tick += seconds["text_head"]
         seconds["inference"] = time.perf_counter() - tick
+        if filling is not None:
+            unreadable = self.image_cache(model).skipped
         seconds = {k: round(v, 3) for k, v in seconds.items()}
         manifest = _manifest(
             rid, identity, model, self.dataset, unreadable, self.options, started, seconds, evaluated=table.num_rows
@@ -319,8 +330,10 @@ class Evaluator:
             manifest.model["name"] = name
         return ComputedRun(manifest, table)
 
-    def _predict(self, model: LoadedModel, cache: ImageCache, seconds: dict[str, float]) -> pa.Table:
-        """A classifier's run table: CLIP through its text head, ImageNet models through their own logits."""
+    def _predict(self, model: LoadedModel, cache: ImageCache | Filling, seconds: dict[str, float]) -> pa.Table:
+        """A classifier's run table: CLIP through its text head, ImageNet models through their own logits. A cache
+        being filled is scored as it fills; if a photo turns out unreadable, the finished cache is scored instead, so
+        that the batches, and so the predictions, are always those of the finished cache."""
         tick = time.perf_counter()
         if model.family == "CLIP":
             self._stage("encoding the class prompts")
@@ -328,6 +341,12 @@ class Evaluator:
         seconds["text_head"] = time.perf_counter() - tick
         o = self.options
         report = partial(self._stage, "scoring photos")
+        if isinstance(cache, Filling):
+            try:
+                report(0, len(cache.image_ids))
+                return predict(scorer, self.dataset, cache, self.candidates, o.batch_size, o.progress, report)
+            except Unaligned:
+                cache = self.image_cache(model)
         report(0, len(cache.image_ids))  # the stage's clock starts before its first batch
         return predict(scorer, self.dataset, cache, self.candidates, o.batch_size, o.progress, report)
 

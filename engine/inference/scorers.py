@@ -16,7 +16,7 @@ from tqdm import tqdm
 from engine.dataset.reader import Dataset
 from engine.errors import UserError
 from engine.inference.devices import autocast
-from engine.inference.image_cache import ImageCache, Report
+from engine.inference.image_cache import Filling, ImageCache, Report
 from engine.models import LoadedModel
 from engine.runs.format import ONE_VS_20, ONE_VS_1000, TOP_K, predictions_table, setup_columns
 
@@ -46,30 +46,43 @@ class Scorer:
         return out
 
 
-def _read(pixels: np.ndarray, window: slice, pin: bool) -> torch.Tensor:
+class Unaligned(Exception):
+    """A cache being filled turned out not to line up with its photos (one was unreadable, or the build stopped):
+    score the finished cache instead, whose batches hold other photos."""
+
+
+def _read(source: np.ndarray | Filling, window: slice, pin: bool) -> torch.Tensor:
+    """A window of (N, H, W, 3) uint8 pixels as a tensor; from a cache being filled once its photos are decoded."""
+    pixels = source if isinstance(source, np.ndarray) else source.wait(window.stop)
+    if pixels is None:
+        raise Unaligned("the image cache left out a photo, or stopped, while it was read")
     with warnings.catch_warnings():  # the memory map is read-only, and nothing writes to this tensor
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         batch = torch.from_numpy(pixels[window])
     return batch.pin_memory() if pin else batch  # pinned: the copy to the GPU is asynchronous
 
 
-def batches(cache: ImageCache, batch_size: int, pin: bool) -> Iterator[tuple[slice, torch.Tensor]]:
+def batches(cache: ImageCache | Filling, batch_size: int, pin: bool) -> Iterator[tuple[slice, torch.Tensor]]:
     """Consecutive (slice, (B, H, W, 3) uint8 tensor) batches of the cache. The next batch is read (and pinned) by a
-    background thread while the current one is on the device, so the device does not wait for the disk."""
-    pixels, total = cache.pixels, len(cache.image_ids)
+    background thread while the current one is on the device, so the device does not wait for the disk. A cache still
+    being filled yields each batch as soon as its photos are decoded, and raises Unaligned if they never line up."""
+    pixels, total = cache.pixels if isinstance(cache, ImageCache) else cache, len(cache.image_ids)
     windows = [slice(start, min(start + batch_size, total)) for start in range(0, total, batch_size)]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-reader") as reader:
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-reader")
+    try:
         upcoming = reader.submit(_read, pixels, windows[0], pin) if windows else None
         for i, window in enumerate(windows):
             batch = upcoming.result()
             if i + 1 < len(windows):
                 upcoming = reader.submit(_read, pixels, windows[i + 1], pin)
             yield window, batch
+    finally:  # stopped early (an error, Ctrl-C): not waiting for a read that waits for photos still to be decoded
+        reader.shutdown(wait=False, cancel_futures=True)
 
 
 def score_all(
     scorer: Scorer,
-    cache: ImageCache,
+    cache: ImageCache | Filling,
     batch_size: int,
     progress: bool = True,
     desc: str = "inference",
@@ -119,14 +132,15 @@ class TopK:
 def predict(
     scorer: Scorer,
     dataset: Dataset,
-    cache: ImageCache,
+    cache: ImageCache | Filling,
     candidates: dict[int, tuple[int, ...]] | None,
     batch_size: int,
     progress: bool = True,
     report: Report | None = None,
 ) -> pa.Table:
     """One row per readable image: truth, and each setup's prediction with its top-5 classes, scores and
-    probabilities (1 vs 20: among the class's candidates). `candidates=None` leaves the 1 vs 20 columns empty."""
+    probabilities (1 vs 20: among the class's candidates). `candidates=None` leaves the 1 vs 20 columns empty. A cache
+    being filled is scored as it fills, in the same batches as the finished cache (Unaligned if they would differ)."""
     records = {image.image_id: image for image in dataset.images}
     rows = [records[image_id] for image_id in cache.image_ids]
     class_ids = np.array([r.class_id for r in rows], dtype=np.int64)

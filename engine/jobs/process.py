@@ -17,7 +17,7 @@ from engine.files import write_json
 from engine.jobs.queue import Job, now
 
 WORKER_PID_ENV = "COUNTERANIMAL_WORKER_PID"  # set by the worker for its evaluation processes
-POOL_MIN_IMAGES = 500  # below this, decoding in this process beats starting a pool of decoding processes
+POOL_MIN_IMAGES = 500  # below this, one decoding thread: a few photos are not worth the threads' overhead
 
 
 class ProgressFile:
