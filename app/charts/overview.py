@@ -18,6 +18,7 @@ from app.charts.style import (
     FAMILY_SYMBOLS,
     FONT,
     TREND_COLORS,
+    identity_line,
 )
 from app.trends import BAND_LEVEL, SCALES, Trend, describe_fit
 
@@ -203,16 +204,7 @@ def overview_scatter(
     values = np.concatenate([points["common"], points["counter"], runs["common"], runs["counter"]])
     axis_range = _axis_range(values, scale) if len(values) else [0, 100]
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            name="y = x (no drop)",
-            x=axis_range,
-            y=axis_range,
-            mode="lines",
-            line={"color": "#7f7f7f", "dash": "dash", "width": 1.5},
-            hoverinfo="skip",
-        )
-    )
+    fig.add_trace(identity_line(axis_range))
     if fit_statistics:  # under the lines and the points
         fig.add_traces([_band_trace(trend, axis_range) for trend in trends.values()])
     for trend in trends.values():

@@ -75,3 +75,15 @@ def for_projector(fig: go.Figure) -> go.Figure:
     layout.pop("height", None)  # the presenter view gives the chart the screen's height
     layout["autosize"] = True
     return go.Figure(spec)
+
+
+def identity_line(axis_range: list[float]) -> go.Scatter:
+    """The y = x line across a common-vs-counter chart: a model on it loses nothing to the counter background."""
+    return go.Scatter(
+        name="y = x (no drop)",
+        x=axis_range,
+        y=axis_range,
+        mode="lines",
+        line={"color": "#7f7f7f", "dash": "dash", "width": 1.5},
+        hoverinfo="skip",
+    )

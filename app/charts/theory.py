@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from app.charts.style import FONT, TREND_COLORS
+from app.charts.style import FONT, TREND_COLORS, identity_line
 
 # The lab's learners in the colours and symbols of the families they stand for on the Overview.
 LEARNER_STYLES = {
@@ -78,16 +78,7 @@ def theory_scatter(sweep: pd.DataFrame, p: float, title: str) -> go.Figure:
     other p of the sweep (small, joined), and y = x: a learner that ignores the background sits on the line."""
     axis_range = accuracy_range(sweep)
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            name="y = x (no drop)",
-            x=axis_range,
-            y=axis_range,
-            mode="lines",
-            line={"color": "#7f7f7f", "dash": "dash", "width": 1.5},
-            hoverinfo="skip",
-        )
-    )
+    fig.add_trace(identity_line(axis_range))
     for learner, rows in sweep.groupby("learner", sort=False):
         fig.add_trace(_sweep_path(learner, rows.sort_values("p")))
         chosen = rows[rows["p"] == p]
