@@ -52,7 +52,7 @@ format: $(VENV)/.test-installed
 	$(BIN)/ruff check --fix .
 
 test: $(VENV)/.test-installed chromium lint
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/app_latency.py

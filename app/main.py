@@ -1,4 +1,4 @@
-"""Dashboard entry point: `counteranimal serve` (or `streamlit run app/main.py`)."""
+"""Dashboard entry point: `counteranimal serve` (or `streamlit run app/main.py --server.enableStaticServing true`)."""
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx

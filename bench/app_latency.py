@@ -43,6 +43,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 from synthetic_data import add_synthetic_models, copy_paper, write_jobs, write_runs  # bench/ is on sys.path as a script
 
+from app.widgets.chart import drawn_figures
 from engine.config import CACHE_ENV, PAPER_ENV, RESULTS_ENV
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,7 +173,7 @@ def check_render(at: AppTest, page: Page, what: str) -> None:
     titles = [t.value for t in at.title]
     if titles != [page.title]:
         problems.append(f"titles {titles}, expected [{page.title!r}]")
-    charts = len(at.get("plotly_chart"))
+    charts = len(drawn_figures(at))
     if charts != page.charts:
         problems.append(f"{charts} plotly charts, expected {page.charts}")
     if problems:

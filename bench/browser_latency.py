@@ -112,7 +112,7 @@ READY = """([title, kind, selector]) => {
     const fresh = e => !e.closest('[data-stale="true"]');
     const heading = [...document.querySelectorAll('h1')].filter(fresh);
     if (!heading.some(h => h.textContent.trim().startsWith(title))) return false;
-    if (kind === 'chart') return [...document.querySelectorAll('.stPlotlyChart .xtick text')].some(fresh);
+    if (kind === 'chart') return [...document.querySelectorAll('.js-plotly-plot .xtick text')].some(fresh);
     if (kind === 'image') return [...document.querySelectorAll('[data-testid="stImage"] img')]
         .some(i => fresh(i) && i.complete && i.naturalWidth > 0);
     return [...document.querySelectorAll(selector)].some(e => fresh(e) && e.getBoundingClientRect().height > 0);

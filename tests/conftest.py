@@ -55,6 +55,14 @@ def run_manifest(run_id: str, **fields: object):
     return RunManifest(run_id=run_id, **(defaults | fields))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs the suite on two xdist workers (`--dist loadgroup`): a file's tests stay on one worker, so its
+    module fixtures are built once, and the Ray files share one, so that two local Ray clusters never compete."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group("ray" if item.path.name.startswith("test_ray") else item.path.name))
+
+
 @pytest.fixture(autouse=True)
 def _keep_the_main_module() -> Iterator[None]:
     """AppTest runs a page as `__main__` and leaves it in `sys.modules`; a process pool started later in this process

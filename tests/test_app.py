@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.widgets.chart import drawn_figures
 from tests.conftest import APP_MAIN
 
 
@@ -39,7 +40,7 @@ def decode(value):
 
 
 def figures(app: AppTest) -> list[go.Figure]:
-    return [go.Figure(decode(json.loads(chart.proto.spec))) for chart in app.get("plotly_chart")]
+    return [go.Figure(decode(figure)) for figure in drawn_figures(app)]
 
 
 def points_shown(app: AppTest) -> int:
@@ -241,7 +242,6 @@ def test_enlarging_a_photo_shows_top5_in_both_setups(app, with_runs):
 
 
 def test_missing_photos_show_a_placeholder_and_a_notice(app, with_runs, tmp_path, monkeypatch):
-    import json
     import shutil
 
     moved = shutil.copytree(with_runs, tmp_path / "moved-results")

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import job_client
+from app.widgets.chart import drawn_figures
 from engine.zoo.catalog import load_zoo
 from tests.conftest import APP_MAIN
 
@@ -99,7 +100,7 @@ def test_the_curate_page_shows_the_report_and_queues_zoo_models_on_the_set(demo_
     table = at.dataframe[0].value
     assert list(table["class_id"]) == [c["class_id"] for c in report["classes"]]
     assert set(table.loc[~table["kept"], "reason dropped"]) == {c["reason"] for c in report["classes"] if not c["kept"]}
-    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    figure = drawn_figures(at)[0]
     assert {t["name"] for t in figure["data"]} == {"chosen as common", "chosen as counter", "other backgrounds"}
     model = next(m.loader for m in load_zoo() if m.loader and m.family == "CLIP")
     at.multiselect(key="curate_models").set_value([model]).run()

@@ -17,7 +17,7 @@ MIN_TEXT_PX = 18  # the smallest chart text allowed at 1920x1080
 # The page's first chart once Plotly has drawn it at the height the page gives it (it first draws at a default height,
 # then again when the presenter style sheet's height reaches it), with the rectangles of its parts.
 FIRST_CHART = """() => {
-    const box = document.querySelector('.stPlotlyChart');
+    const box = document.querySelector('.ca-chart');
     const plot = box && box.querySelector('.js-plotly-plot .main-svg');
     const titles = box ? [...box.querySelectorAll('.g-xtitle text, .g-ytitle text')] : [];
     const ticks = box ? [...box.querySelectorAll('.xtick text, .ytick text')] : [];

@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,23 +65,31 @@ def build_slow():
 """
 
 
+def short_temp_dir() -> Path:
+    """A new folder for Ray's sessions right under the system's temp folder: Ray puts its Unix sockets there, whose
+    paths may not exceed 107 bytes, and pytest's temp folders (under xdist, `.../popen-gw0/...`) are too deep."""
+    return Path(tempfile.mkdtemp(prefix="ca-ray-"))
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster():
     """A local Ray cluster of 2 CPUs for the module, shut down whatever happens. Models use one torch thread, here
     and on the workers (which take the driver's count), so that two run side by side on the two CPUs."""
     import ray
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    sessions = short_temp_dir()  # Ray's socket paths must stay under 108 bytes: not under pytest's (xdist's) tmp
     ray.init(
         num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=200 * 1024**2,
-        _temp_dir=str(tmp_path_factory.mktemp("ray")),
+        _temp_dir=str(sessions),
     )  # fmt: skip
     try:
         yield
     finally:
         ray.shutdown()
         torch.set_num_threads(threads)
+        shutil.rmtree(sessions, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

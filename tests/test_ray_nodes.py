@@ -3,6 +3,7 @@ is built once per node, not once per task, and the runs are those made in one pr
 
 import os
 import secrets
+import shutil
 
 import pytest
 
@@ -12,7 +13,7 @@ os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 
 from engine.dataset.reader import load_dataset  # noqa: E402
 from engine.distributed import ClusterRequest, evaluate_on_cluster  # noqa: E402
-from tests.test_ray import cluster_runs, options, serial_runs  # noqa: E402
+from tests.test_ray import cluster_runs, options, serial_runs, short_temp_dir  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,7 @@ def two_nodes(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the nodes' one CPU each: one thread per model, here and on the workers
     root = tmp_path_factory.mktemp("nodes")
+    sessions = short_temp_dir()  # Ray's socket paths must stay under 108 bytes
     cluster = Cluster(shutdown_at_exit=False)
     patch = pytest.MonkeyPatch()
     # Not /tmp/ray/ray_current_cluster: other Ray users of this machine would find this cluster as their "auto".
@@ -37,7 +39,7 @@ def two_nodes(tmp_path_factory):
         for name in ("node_a", "node_b"):
             cache = {"COUNTERANIMAL_CACHE": str(root / f"cache-{name}")}  # the node's raylet, and so its workers
             cluster.add_node(
-                num_cpus=1, resources={name: 1}, env_vars=cache, include_dashboard=False, temp_dir=str(root / "ray")
+                num_cpus=1, resources={name: 1}, env_vars=cache, include_dashboard=False, temp_dir=str(sessions)
             )
         ray.init(address=cluster.address, log_to_driver=False)
         yield root
@@ -46,6 +48,7 @@ def two_nodes(tmp_path_factory):
         cluster.shutdown()
         patch.undo()
         torch.set_num_threads(threads)
+        shutil.rmtree(sessions, ignore_errors=True)
 
 
 def test_each_node_builds_each_image_cache_once_and_the_runs_are_the_same(two_nodes, dataset_dir, tmp_path):

@@ -9,6 +9,7 @@ import streamlit as st
 from app import cached, stories
 from app.charts.style import for_projector
 from app.queries import Sources
+from app.widgets.chart import chart as draw
 from app.widgets.navigation import go_to
 
 # Presenter view: large type, high contrast, no sidebar and no controls (the presenter bar stays), and the page's
@@ -31,18 +32,20 @@ div[data-testid="stDownloadButton"], div[data-testid="stToggle"] { display: none
 div[data-testid="stMainBlockContainer"] { padding: 8px 24px 48px !important; max-width: none !important; }
 /* Charts side by side (Classes) only where each keeps ~900 px; on a smaller screen one under the other, full width. */
 @media (max-width: 1599px) {
-  div[data-testid="stHorizontalBlock"]:has(.stPlotlyChart) { flex-wrap: wrap !important; }
-  div[data-testid="stHorizontalBlock"]:has(.stPlotlyChart) > div[data-testid="stColumn"] {
+  div[data-testid="stHorizontalBlock"]:has(.ca-chart, .stPlotlyChart) { flex-wrap: wrap !important; }
+  div[data-testid="stHorizontalBlock"]:has(.ca-chart, .stPlotlyChart) > div[data-testid="stColumn"] {
     flex: 1 1 100% !important; width: 100% !important; min-width: 100% !important; }
 }
 div[data-testid="stMainBlockContainer"] > div[data-testid="stVerticalBlock"] { gap: 12px; }
 div[data-testid="stMainBlockContainer"] > div[data-testid="stVerticalBlock"] > * { order: 2; }
 div[data-testid="stMainBlockContainer"] > div[data-testid="stVerticalBlock"] > :has(.st-key-present_exit) { order: 0; }
-div[data-testid="stMainBlockContainer"] > div[data-testid="stVerticalBlock"] > :has(.stPlotlyChart) { order: 1; }
+div[data-testid="stMainBlockContainer"] > div[data-testid="stVerticalBlock"] > :has(.ca-chart, .stPlotlyChart) {
+  order: 1; }
 .st-key-present_exit button, .st-key-story_back button, .st-key-story_next button { min-height: 40px; }
 /* The screen below the bar (8 + 44 + 12 px) and a margin; in tabs, less their row of tab names. */
-div[data-testid="stMainBlockContainer"] .stPlotlyChart { height: calc(100vh - 76px) !important; }
-div[data-testid="stMainBlockContainer"] .stTabs .stPlotlyChart { height: calc(100vh - 156px) !important; }
+div[data-testid="stMainBlockContainer"] :is(.ca-chart-fill, .stPlotlyChart) { height: calc(100vh - 76px) !important; }
+div[data-testid="stMainBlockContainer"] .stTabs :is(.ca-chart-fill, .stPlotlyChart) {
+  height: calc(100vh - 156px) !important; }
 </style>
 """
 
@@ -61,9 +64,9 @@ def chart(fig: go.Figure, key: str | None = None) -> None:
             Streamlit names a chart by its figure, and two equal figures (the same choice twice) would clash.
     """
     if presenting():  # projector type, and the height the presenter style sheet gives it (the screen's)
-        st.plotly_chart(for_projector(fig), theme=None, key=key, height="stretch")
+        draw(for_projector(fig), key=key, fill=True)
     else:
-        st.plotly_chart(fig, theme=None, key=key)
+        draw(fig, key=key)
 
 
 def fitting_rows(rows: pd.DataFrame, title: str) -> tuple[pd.DataFrame, str]:

@@ -35,6 +35,7 @@ def serve(args: argparse.Namespace) -> int:
     command += ["--server.address", args.host, "--server.port", str(args.port), "--server.headless", "true"]
     command += ["--server.maxUploadSize", str(MAX_UPLOAD_MB)]
     command += ["--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
+    command += ["--server.enableStaticServing", "true"]  # app/static: the charts' plotly.js (app/widgets/chart.py)
     print(f"CounterAnimal Explorer on http://{args.host}:{args.port} (results: {env[RESULTS_ENV]})", flush=True)
     if shared:  # say what visitors may do, and how the operator changes it
         print(SHARED_ON if evaluate_token() else SHARED_OFF, flush=True)

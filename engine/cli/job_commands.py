@@ -132,6 +132,7 @@ def _job_on_cluster(job: jobs.Job, results: Path, address: str) -> int:
         where = describe(address)
         print(f"{jobs.now()} evaluating on {where}", flush=True)
         progress = process.ProgressFile(job.folder, where=where)
+        progress("sent to the cluster", 0, 0)  # the card names the cluster before the first report from a node
         device = request.get("device", "auto")
         gpu = device != "cpu" and cluster_gpus() > 0  # the workers' devices set the batch a local run would use
         options = EvalOptions(
