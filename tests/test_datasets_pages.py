@@ -109,6 +109,16 @@ def test_the_curate_page_shows_the_report_and_queues_zoo_models_on_the_set(demo_
     assert any("queued as job j1" in s.value for s in at.success)
 
 
+def test_the_curate_chart_keeps_projector_sized_lines_in_the_presenter_view(demo_results, paper_copy, monkeypatch):
+    from app.widgets.presenter import PRESENTER_ROWS
+
+    monkeypatch.setenv("COUNTERANIMAL_RESULTS", str(demo_results))
+    lines = len(drawn_figures(open_page("curate"))[0]["layout"]["yaxis"]["categoryarray"])
+    presented = drawn_figures(open_page("curate", present="1"))[0]["layout"]
+    assert lines > PRESENTER_ROWS >= len(presented["yaxis"]["categoryarray"]) > 0
+    assert " · first " in presented["title"]["text"] and presented["title"]["text"].endswith("classes")
+
+
 def test_the_curate_page_says_how_to_curate_without_a_curation(paper_copy, results_dir):
     at = open_page("curate")
     assert any("counteranimal curate --photos DIR --out DIR" in i.value for i in at.info)

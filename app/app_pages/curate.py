@@ -35,7 +35,10 @@ st.caption(
     f"common, its least accurate counter; classes varying by less than {rules['min_gap']:g} points are dropped"
     + (", and those whose pair's intervals overlap." if rules["drop_overlapping"] else ".")
 )
-figure = background_bars(report["classes"], f"{report['name']}: accuracy per background")
+shown = presenter.fitting_groups(
+    report["classes"], lambda c: len(c["backgrounds"]), f"{report['name']}: accuracy per background", "classes"
+)
+figure = background_bars(*shown)
 presenter.chart(figure, key="curate_chart")
 
 table = pd.DataFrame(

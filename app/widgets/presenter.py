@@ -78,6 +78,22 @@ def fitting_rows(rows: pd.DataFrame, title: str) -> tuple[pd.DataFrame, str]:
     return rows.head(PRESENTER_ROWS), f"{title} · first {PRESENTER_ROWS} of {len(rows)}"
 
 
+def fitting_groups(groups: list[dict], lines_of, title: str, noun: str) -> tuple[list[dict], str]:
+    """As `fitting_rows`, for a chart whose groups take several lines each (a class, one line per background): in the
+    presenter view the first groups whose lines fit in `PRESENTER_ROWS` (at least one), and the title says so."""
+    if not presenting():
+        return groups, title
+    shown, lines = [], 0
+    for group in groups:
+        lines += lines_of(group)
+        if lines > PRESENTER_ROWS and shown:
+            break
+        shown.append(group)
+    if len(shown) == len(groups):
+        return groups, title
+    return shown, f"{title} · first {len(shown)} of {len(groups)} {noun}"
+
+
 def story_steps(sources: Sources) -> list[stories.Step]:
     """The chosen story's steps (empty when none is chosen)."""
     chosen = st.session_state.get("story", "(none)")
