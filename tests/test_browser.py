@@ -54,6 +54,17 @@ def test_charts_draw_with_plotly_basic_loaded_once_per_tab(server_url, page):
     assert not [url for url in scripts if "PlotlyChart" in url]
 
 
+def test_a_chart_takes_its_containers_width_when_its_tab_opens(server_url, page):
+    """A chart drawn in a hidden tab (zero width: Plotly falls back to 700 px) follows its container once shown."""
+    page.goto(f"{server_url}/scaling")
+    page.wait_for_function("() => document.querySelectorAll('.ca-chart .xtick').length > 0", timeout=60_000)
+    page.get_by_role("tab", name="CLIP vs ImageNet").click()
+    widths = """() => [...document.querySelectorAll('.ca-chart')].filter(c => c.offsetWidth > 0)
+        .map(c => [c.offsetWidth, c.querySelector('.main-svg')?.getBoundingClientRect().width ?? 0])"""
+    page.wait_for_function(f"() => ({widths})().some(([box, svg]) => svg > 0)", timeout=30_000)
+    page.wait_for_function(f"() => ({widths})().every(([box, svg]) => Math.abs(box - svg) < 2)", timeout=10_000)
+
+
 IMAGES = '[data-testid="stImage"] img'
 
 

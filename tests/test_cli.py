@@ -55,6 +55,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_carries_the_app_the_zoo_and_the_published_numbers(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {"app/main.py", "app/app_pages/overview.py", "engine/zoo/zoo.toml"}
+    expected |= {"app/widgets/chart.js", "app/static/plotly-basic-4.1.1.min.js"}  # the charts draw in the browser
     expected |= {f"engine/paper_data/{p.name}" for p in PAPER.iterdir()}
     assert expected <= names
 
