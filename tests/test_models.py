@@ -106,6 +106,25 @@ def test_weights_that_cannot_be_fetched_offline_explain_the_manual_route(monkeyp
         load_model("timm:test_resnet.r160_in1k", CPU)
 
 
+def test_steps_whose_repr_hides_a_parameter_still_make_other_keys():
+    """open_clip's and timm's CenterCropOrPad both repr as "CenterCropOrPad(size=...)", without their fill colours:
+    models padding with other colours must not share an image cache or a run identity."""
+    import timm.data.transforms as timm_transforms
+    from open_clip.transform import CenterCropOrPad
+    from torchvision import transforms as T
+
+    from engine.models.recipes import recipe_from_compose
+
+    def key(*steps) -> str:
+        return recipe_from_compose(T.Compose([*steps, T.ToTensor(), T.Normalize([0.5] * 3, [0.5] * 3)])).key
+
+    black, white = key(CenterCropOrPad(32, fill=0)), key(CenterCropOrPad(32, fill=255))
+    timm_black = key(timm_transforms.CenterCropOrPad(32, fill=0))
+    assert len({black, white, timm_black}) == 3
+    assert black == key(CenterCropOrPad(32, fill=0))  # stable
+    assert key(T.Resize(32)) == "Resize(size=32, interpolation=bilinear, max_size=None, antialias=True)"  # unchanged
+
+
 def test_recipes_come_without_weights_and_match_the_loaded_model(tiny_clip, tiny_timm):
     from engine.models import model_recipe
 

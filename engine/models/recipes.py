@@ -39,8 +39,17 @@ class Recipe:
 
 
 def _describe_step(step: object) -> str:
-    # Functions (open_clip's _convert_to_rgb) repr with their address; describe them by name so keys are stable.
-    return f"{step.__module__}.{step.__qualname__}" if inspect.isfunction(step) else repr(step)
+    """A step's part of a recipe key: two steps that may produce other pixels must never share one (the image cache
+    and the run's identity are keyed by it)."""
+    if inspect.isfunction(step):  # open_clip's _convert_to_rgb reprs with its address: name it, so keys are stable
+        return f"{step.__module__}.{step.__qualname__}"
+    if type(step).__module__.startswith("torchvision."):
+        return repr(step)  # torchvision's reprs name every parameter
+    # Other libraries' reprs can leave parameters out (open_clip's and timm's CenterCropOrPad omit their fill colours,
+    # which differ, and name no library): add the step's module and own attributes.
+    attributes = {k: v for k, v in vars(step).items() if not k.startswith("_") and k != "training"}
+    listed = ", ".join(f"{k}={v!r}" for k, v in sorted(attributes.items()))
+    return f"{type(step).__module__}.{step!r} {{{listed}}}"
 
 
 def recipe_from_compose(compose: T.Compose) -> Recipe:
