@@ -152,17 +152,17 @@ def test_the_same_weights_elsewhere_are_the_same_run(dataset_dir, tmp_path, tiny
     assert again.skipped and again.run_id == first.run_id
 
 
-def test_prompts_and_candidates_are_part_of_the_identity(dataset_dir, tmp_path, clip_spec):
+def test_prompts_and_candidates_are_part_of_therun_identity(dataset_dir, tmp_path, clip_spec):
     import json
 
-    from engine.inference.evaluator import _identity
+    from engine.inference.provenance import run_identity
     from engine.models import load_model
 
     dataset = load_dataset(dataset_dir)
     model = load_model(clip_spec, torch.device("cpu"))
-    base = _identity(model, dataset, options(tmp_path), "candidates-a")
-    assert _identity(model, dataset, options(tmp_path, templates="openai80"), "candidates-a") != base
-    assert _identity(model, dataset, options(tmp_path), "candidates-b") != base
+    base = run_identity(model, dataset, options(tmp_path), "candidates-a")
+    assert run_identity(model, dataset, options(tmp_path, templates="openai80"), "candidates-a") != base
+    assert run_identity(model, dataset, options(tmp_path), "candidates-b") != base
     assert json.dumps(base).count(str(tmp_path)) == 0  # no paths in the identity
 
 

@@ -3,15 +3,13 @@ exists, score every image from the shared image cache, and write the run atomica
 
 from __future__ import annotations
 
-import platform
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache, partial
-from importlib.metadata import PackageNotFoundError, version
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,23 +17,22 @@ import torch
 
 from engine.dataset.reader import Dataset, DatasetError
 from engine.files import digest
-from engine.inference.devices import precision
 from engine.inference.image_cache import Filling, ImageCache, load_or_build_cache
 from engine.inference.labels import (
     answer_names,
-    default_candidates_path,
     imagenet_classnames,
     load_candidates,
     templates,
 )
 from engine.inference.lvlm import predict_lvlm, readable_photos, refuse_if_too_large
+from engine.inference.provenance import run_identity, run_manifest
 from engine.inference.scorers import Scorer, Unaligned, predict
 from engine.inference.text_heads import text_head
 from engine.models import LoadedModel, architecture, load_model, parse_spec
 from engine.models.recipes import Recipe
 from engine.models.vlm import ANSWER, QUESTION
 from engine.runs import store
-from engine.runs.format import ONE_VS_20, SCHEMA_VERSION, SETUPS, RunManifest
+from engine.runs.format import ONE_VS_20, SETUPS, RunManifest
 from engine.zoo.catalog import VLM_SOURCES
 from engine.zoo.specs import ModelError
 
@@ -85,91 +82,6 @@ class ComputedRun:
 
     manifest: RunManifest
     table: pa.Table  # the predictions, in the run format
-
-
-@cache
-def _packages() -> dict[str, str]:
-    found = {}
-    for name in ("torch", "torchvision", "open_clip_torch", "timm", "transformers", "pillow", "counteranimal-explorer"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found
-
-
-def _identity(model: LoadedModel, dataset: Dataset, options: EvalOptions, candidates_digest: str | None) -> dict:
-    """Everything that determines the predictions, and nothing else (not where a weight file lies); its hash is the
-    run id."""
-    clip, lvlm, recipe = model.family == "CLIP", model.family == "LVLM", model.recipe
-    identity = {
-        "schema": SCHEMA_VERSION,
-        "model": model.spec.without_file(),
-        "weights": model.checkpoint.get("sha256") or model.checkpoint["source"],
-        "config": model.checkpoint.get("config_sha256"),  # an open_clip hub folder's own architecture file
-        "dataset": dataset.fingerprint,
-        "classnames": digest(answer_names(options.classnames) if lvlm else imagenet_classnames(options.classnames))
-        if clip or lvlm
-        else None,
-        "templates": digest(templates(options.templates)) if clip else None,
-        "candidates": candidates_digest,
-        "preprocess": [recipe.key, recipe.convert_first, recipe.mean, recipe.std] if recipe else "model's processor",
-        "precision": precision(options.device),
-    }
-    if lvlm:  # only for these, so that every other run keeps its id
-        identity["lvlm"] = _lvlm_labels(options)
-    return identity
-
-
-def _lvlm_labels(options: EvalOptions) -> dict:
-    return {"question": options.question, "answer": options.answer, "score": options.answer_score}
-
-
-def _manifest(
-    rid: str,
-    identity: dict,
-    model: LoadedModel,
-    dataset: Dataset,
-    unreadable: dict[str, str],
-    options: EvalOptions,
-    started: str,
-    seconds: dict[str, float],
-    evaluated: int,
-) -> RunManifest:
-    """run.json: the identity and everything else worth knowing about how the run was made."""
-    skipped = [{"image_id": i, "reason": "empty file"} for i in dataset.empty_files]
-    skipped += [{"image_id": i, "reason": reason} for i, reason in unreadable.items()]
-    wants_20 = ONE_VS_20 in options.setups
-    lvlm = model.family == "LVLM"
-    recipe = model.recipe
-    return RunManifest(
-        run_id=rid,
-        identity=identity,
-        model={"spec": model.spec.text, "family": model.family, "checkpoint": model.checkpoint},
-        dataset=dataset.provenance(),
-        labels={
-            "classnames": options.classnames,
-            "templates": list(templates(options.templates)) if model.family == "CLIP" else None,
-            "candidates": str(options.candidates or default_candidates_path()) if wants_20 else None,
-        }
-        | ({"lvlm": _lvlm_labels(options)} if lvlm else {}),
-        # Vision-language models answer among each class's 20 candidates only (the paper's protocol).
-        setups=[ONE_VS_20] if lvlm else list(options.setups),
-        preprocess={"steps": recipe.key, "mean": recipe.mean, "std": recipe.std} if recipe else {"steps": "processor"},
-        precision=precision(options.device),
-        device=_device_name(options.device),
-        packages=_packages(),
-        python=platform.python_version(),
-        started_at=started,
-        finished_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-        seconds=seconds,
-        images={"listed": len(dataset.images) + len(dataset.empty_files), "evaluated": evaluated},
-        skipped_files=skipped,
-    )
-
-
-def _device_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or 'cpu'})"
 
 
 class Evaluator:
@@ -284,7 +196,7 @@ class Evaluator:
 
     def identity(self, model: LoadedModel) -> tuple[dict, str]:
         """(everything that determines the model's predictions here, its hash: the run id)."""
-        identity = _identity(model, self.dataset, self.options, self.candidates_digest)
+        identity = run_identity(model, self.dataset, self.options, self.candidates_digest)
         return identity, store.run_id(identity)
 
     def compute_run(
@@ -323,7 +235,7 @@ class Evaluator:
         if filling is not None:
             unreadable = self.image_cache(model).skipped
         seconds = {k: round(v, 3) for k, v in seconds.items()}
-        manifest = _manifest(
+        manifest = run_manifest(
             rid, identity, model, self.dataset, unreadable, self.options, started, seconds, evaluated=table.num_rows
         )
         if name:
