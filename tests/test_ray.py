@@ -158,6 +158,18 @@ def test_a_cluster_makes_the_runs_one_process_makes(three, dataset_dir):
     assert manifest["dataset"]["root"] == str(load_dataset(dataset_dir).root) and "Ray node" in manifest["device"]
 
 
+def test_a_cluster_run_counts_the_nodes_decoding_as_its_cache_wait(three):
+    waits = [json.loads((o.path / "run.json").read_text())["seconds"]["cache_wait"] for o in three["outcomes"]]
+    assert max(waits) > 0.01  # the task that built its node's image cache (24 photos) waited for the decoding
+
+
+def test_local_weights_missing_on_a_node_are_refused_naming_the_node(cluster, dataset_dir, tmp_path):
+    absent = tmp_path / "absent.safetensors"
+    (outcome,) = on_cluster(dataset_dir, tmp_path, [f"timm:test_resnet@{absent}"])
+    assert outcome.run_id is None and f"{absent} is not on Ray node 127.0.0.1/" in outcome.error
+    assert "same path on every node" in outcome.error
+
+
 def test_a_rerun_on_the_cluster_is_skipped_and_takes_the_new_name(three, models, dataset_dir):
     first = three["outcomes"][1]
     again = on_cluster(dataset_dir, three["root"] / "cluster", [models["resnet"]], names=("my resnet",))[0]

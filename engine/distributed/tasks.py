@@ -20,7 +20,7 @@ from engine.inference.image_cache import ImageCache, cache_key
 from engine.models import LoadedModel, load_model, parse_spec
 from engine.runs.format import predictions_table
 from engine.zoo.catalog import VLM_SOURCES
-from engine.zoo.specs import ModelError
+from engine.zoo.specs import ModelError, Spec
 
 REPORT_EVERY_S = 0.25  # progress messages to the driver: at stage changes, else at most this often
 
@@ -84,21 +84,37 @@ def evaluate_part(setting: Setting, part: Part, progress: object | None = None) 
     if options.on_progress:
         options.on_progress("loading the model", 0, 0)
     node = f"{ray.util.get_node_ip_address()}/{ray.get_runtime_context().get_node_id()[:8]}"  # address/id: unique
+    spec = parse_spec(part.spec)
+    _require_local_files(spec, node)
     with Evaluator(dataset, options) as evaluator:
         clock = time.perf_counter()
-        if parse_spec(part.spec).kind in VLM_SOURCES:
+        if spec.kind in VLM_SOURCES:
             evaluator.check_vlm(part.spec)
         model = load_model(part.spec, device)
         identity, rid = evaluator.identity(model)
         if rid in setting.known and not options.force:
             return PartResult(part, rid, None, node, ())
-        load_seconds = time.perf_counter() - clock
+        load_seconds, clock = time.perf_counter() - clock, time.perf_counter()
         built, pixels = _image_cache(evaluator, model, part, cache)
+        decoding = time.perf_counter() - clock  # this node's cache: built here, or waited for (another task builds)
         if part.shards > 1 and pixels is None:  # a shard without photos: nothing to score
             empty = ComputedRun(None, predictions_table({"image_id": []}))  # no run.json: the join takes shard 0's
             return PartResult(part, rid, empty, node, built)
         computed = evaluator.compute_run(model, identity, load_seconds, part.name, pixels)
+    seconds = computed.manifest.seconds
+    seconds["cache_wait"] = round(seconds.get("cache_wait", 0.0) + decoding, 3)
     return PartResult(part, rid, computed, node, built)
+
+
+def _require_local_files(spec: Spec, node: str) -> None:
+    """Refuse, naming the node, a spec whose local weights (a file or folder on the driver's machine) are not on this
+    node: they are not shipped, and the loader's own error would not say where it looked."""
+    local = spec.file or spec.folder
+    if local is not None and not local.exists():
+        raise ModelError(
+            f"{local} is not on Ray node {node}: local weights must lie at the same path on every node (copy them "
+            "there, e.g. with rsync -a), or use weights from the hub."
+        )
 
 
 def _image_cache(
