@@ -123,6 +123,9 @@ def test_steps_whose_repr_hides_a_parameter_still_make_other_keys():
     assert len({black, white, timm_black}) == 3
     assert black == key(CenterCropOrPad(32, fill=0))  # stable
     assert key(T.Resize(32)) == "Resize(size=32, interpolation=bilinear, max_size=None, antialias=True)"  # unchanged
+    # torchvision's Lambda reprs as "Lambda()": two that do other things, even defined alike, differ
+    gray, flip = T.Lambda(lambda im: im.convert("L")), T.Lambda(lambda im: im.transpose(0))
+    assert key(gray) != key(flip) and key(gray) == key(T.Lambda(gray.lambd))
 
 
 def test_recipes_come_without_weights_and_match_the_loaded_model(tiny_clip, tiny_timm):

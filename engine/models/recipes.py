@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 from torchvision import transforms as T
 
+from engine.files import digest
 from engine.zoo.specs import ModelError
 
 
@@ -43,8 +44,12 @@ def _describe_step(step: object) -> str:
     and the run's identity are keyed by it)."""
     if inspect.isfunction(step):  # open_clip's _convert_to_rgb reprs with its address: name it, so keys are stable
         return f"{step.__module__}.{step.__qualname__}"
+    if isinstance(step, T.Lambda):  # reprs as "Lambda()" whatever it does: name its function and digest its code
+        code = getattr(step.lambd, "__code__", None)
+        body = digest([code.co_code.hex(), repr(code.co_consts), code.co_names]) if code else ""
+        return f"Lambda({_describe_step(step.lambd)} {body})"
     if type(step).__module__.startswith("torchvision."):
-        return repr(step)  # torchvision's reprs name every parameter
+        return repr(step)  # torchvision's other reprs name every parameter
     # Other libraries' reprs can leave parameters out (open_clip's and timm's CenterCropOrPad omit their fill colours,
     # which differ, and name no library): add the step's module and own attributes.
     attributes = {k: v for k, v in vars(step).items() if not k.startswith("_") and k != "training"}
