@@ -152,7 +152,7 @@ def test_the_same_weights_elsewhere_are_the_same_run(dataset_dir, tmp_path, tiny
     assert again.skipped and again.run_id == first.run_id
 
 
-def test_prompts_and_candidates_are_part_of_therun_identity(dataset_dir, tmp_path, clip_spec):
+def test_prompts_and_candidates_are_part_of_the_run_identity(dataset_dir, tmp_path, clip_spec):
     import json
 
     from engine.inference.provenance import run_identity

@@ -1,6 +1,7 @@
 """Model specs and loaders: every spec form, preprocessing recipes, and clear errors."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -106,11 +107,15 @@ def test_weights_that_cannot_be_fetched_offline_explain_the_manual_route(monkeyp
         load_model("timm:test_resnet.r160_in1k", CPU)
 
 
-def test_steps_whose_repr_hides_a_parameter_still_make_other_keys():
-    """open_clip's and timm's CenterCropOrPad both repr as "CenterCropOrPad(size=...)", without their fill colours:
-    models padding with other colours must not share an image cache or a run identity."""
+def test_steps_whose_repr_hides_a_setting_still_make_other_keys():
+    """CenterCropOrPad reprs as "CenterCropOrPad(size=...)" without its fill colour (timm pads with the mean colour,
+    open_clip with black): models padding with other colours must not share an image cache or a run identity. Keys
+    of steps whose repr says everything stay as they were, so existing runs keep their ids."""
+    import subprocess
+    import sys
+
     import timm.data.transforms as timm_transforms
-    from open_clip.transform import CenterCropOrPad
+    from open_clip.transform import CenterCropOrPad, image_transform
     from torchvision import transforms as T
 
     from engine.models.recipes import recipe_from_compose
@@ -119,13 +124,29 @@ def test_steps_whose_repr_hides_a_parameter_still_make_other_keys():
         return recipe_from_compose(T.Compose([*steps, T.ToTensor(), T.Normalize([0.5] * 3, [0.5] * 3)])).key
 
     black, white = key(CenterCropOrPad(32, fill=0)), key(CenterCropOrPad(32, fill=255))
-    timm_black = key(timm_transforms.CenterCropOrPad(32, fill=0))
-    assert len({black, white, timm_black}) == 3
-    assert black == key(CenterCropOrPad(32, fill=0))  # stable
-    assert key(T.Resize(32)) == "Resize(size=32, interpolation=bilinear, max_size=None, antialias=True)"  # unchanged
-    # torchvision's Lambda reprs as "Lambda()": two that do other things, even defined alike, differ
-    gray, flip = T.Lambda(lambda im: im.convert("L")), T.Lambda(lambda im: im.transpose(0))
-    assert key(gray) != key(flip) and key(gray) == key(T.Lambda(gray.lambd))
+    mean_colour = key(timm_transforms.CenterCropOrPad(32, fill=[124, 116, 104]))
+    assert len({black, white, mean_colour}) == 3 and black == "CenterCropOrPad(size=(32, 32))"  # as before
+    assert recipe_from_compose(image_transform(224, is_train=False)).key == (
+        "Resize(size=224, interpolation=bicubic, max_size=None, antialias=True) | CenterCrop(size=(224, 224)) | "
+        "MaybeConvertMode()"
+    )  # open_clip's usual preprocessing: the key every CLIP run id was made with
+
+    # torchvision's Lambda reprs as "Lambda()": its function's code, defaults and closure tell two apart
+    def crop(size):
+        return T.Lambda(lambda im: im.crop((0, 0, size, size)))
+
+    gray = T.Lambda(lambda im: im.convert("L") if im.mode in {"RGB", "RGBA"} else im)
+    assert len({key(gray), key(crop(16)), key(crop(24))}) == 3 and key(crop(16)) == key(crop(16))
+    assert key(T.Lambda(len)) == "Lambda(<built-in function len>)"  # a builtin, no code to digest
+    # ... and the same in another process (sets and nested code print differently per process)
+    code = (
+        "from torchvision import transforms as T; from engine.models.recipes import recipe_from_compose as r; "
+        "print(r(T.Compose([T.Lambda(lambda im: [p for p in im] if im.mode in {'RGB', 'L', 'P'} else im), "
+        "T.ToTensor(), T.Normalize([0.5] * 3, [0.5] * 3)])).key)"
+    )
+    keys = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}  # fmt: skip
+    assert len(keys) == 1
 
 
 def test_recipes_come_without_weights_and_match_the_loaded_model(tiny_clip, tiny_timm):

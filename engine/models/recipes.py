@@ -4,6 +4,7 @@ on the device. Built from the eval transform a model's weights come with."""
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,22 +40,73 @@ class Recipe:
         return np.asarray(self.steps(image).convert("RGB"), dtype=np.uint8)
 
 
-def _describe_step(step: object) -> str:
-    """A step's part of a recipe key: two steps that may produce other pixels must never share one (the image cache
-    and the run's identity are keyed by it)."""
-    if inspect.isfunction(step):  # open_clip's _convert_to_rgb reprs with its address: name it, so keys are stable
+ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # a default repr's memory address: another in every process
+
+
+def _plain(step: object) -> str:
+    """A step as its repr says it (a function by its name: its repr holds its address)."""
+    if inspect.isfunction(step):
         return f"{step.__module__}.{step.__qualname__}"
+    return ADDRESS.sub("", repr(step))
+
+
+def _describe_step(step: object) -> str:
+    """A step's part of a recipe key: two steps that may produce other pixels never share one (the image cache and
+    the run's identity are keyed by it), and a step's key is the same in every process. A step whose repr shows every
+    setting keeps that repr, so the usual models' keys (and run ids) do not change."""
     if isinstance(step, T.Lambda):  # reprs as "Lambda()" whatever it does: name its function and digest its code
-        code = getattr(step.lambd, "__code__", None)
-        body = digest([code.co_code.hex(), repr(code.co_consts), code.co_names]) if code else ""
-        return f"Lambda({_describe_step(step.lambd)} {body})"
-    if type(step).__module__.startswith("torchvision."):
-        return repr(step)  # torchvision's other reprs name every parameter
-    # Other libraries' reprs can leave parameters out (open_clip's and timm's CenterCropOrPad omit their fill colours,
-    # which differ, and name no library): add the step's module and own attributes.
-    attributes = {k: v for k, v in vars(step).items() if not k.startswith("_") and k != "training"}
-    listed = ", ".join(f"{k}={v!r}" for k, v in sorted(attributes.items()))
-    return f"{type(step).__module__}.{step!r} {{{listed}}}"
+        function = step.lambd
+        body = f" {_function_digest(function)}" if inspect.isfunction(function) else ""
+        return f"Lambda({_describe_step(function)}{body})"
+    plain = _plain(step)
+    if inspect.isfunction(step) or type(step).__module__.startswith("torchvision."):
+        return plain  # torchvision's other reprs name every setting
+    # Other libraries' reprs can leave settings out (timm's CenterCropOrPad omits its fill colour): add those that
+    # neither the repr shows nor the class's defaults imply.
+    hidden = [f"{k}={ADDRESS.sub('', repr(v))}" for k, v in sorted(_settings(step).items())]
+    hidden = [text for text in hidden if text not in plain]
+    return f"{plain} {{{', '.join(hidden)}}}" if hidden else plain
+
+
+def _settings(step: object) -> dict[str, object]:
+    """A step's public attributes that differ from its constructor's defaults."""
+    try:
+        defaults = {
+            name: p.default
+            for name, p in inspect.signature(type(step)).parameters.items()
+            if p.default is not inspect.Parameter.empty
+        }
+    except (TypeError, ValueError):  # a builtin without a signature
+        defaults = {}
+    attributes = getattr(step, "__dict__", {})
+    return {
+        k: v
+        for k, v in attributes.items()
+        if not k.startswith("_") and k != "training" and not (k in defaults and _same(v, defaults[k]))
+    }
+
+
+def _same(value: object, default: object) -> bool:
+    try:
+        return bool(value == default)
+    except Exception:  # an array's comparison, say: not a plain default
+        return False
+
+
+def _function_digest(function) -> str:
+    """What a Python function computes, the same in every process: its code (nested code by its own digest, sets in
+    order), default arguments and the values it closes over."""
+    cells = [ADDRESS.sub("", repr(cell.cell_contents)) for cell in function.__closure__ or ()]
+    defaults = ADDRESS.sub("", repr((function.__defaults__, function.__kwdefaults__)))
+    return digest([_code_digest(function.__code__), defaults, cells])
+
+
+def _code_digest(code) -> str:
+    constants = [
+        _code_digest(c) if inspect.iscode(c) else sorted(map(repr, c)) if isinstance(c, frozenset) else repr(c)
+        for c in code.co_consts
+    ]
+    return digest([code.co_code.hex(), list(code.co_names), constants])
 
 
 def recipe_from_compose(compose: T.Compose) -> Recipe:
@@ -69,5 +121,5 @@ def recipe_from_compose(compose: T.Compose) -> Recipe:
     if mean is None:
         raise ModelError(f"The model's preprocessing has no Normalize step: {compose}")
     key = " | ".join(_describe_step(s) for s in steps)
-    converts = any("convert" in _describe_step(s).lower() for s in steps)  # open_clip: RGB after resizing
+    converts = any("convert" in _plain(s).lower() for s in steps)  # open_clip: RGB after resizing
     return Recipe(steps=T.Compose(steps), key=key, mean=mean, std=std, convert_first=not converts)
