@@ -158,7 +158,9 @@ def test_upload_a_checkpoint_watch_it_run_and_find_it_on_the_overview(evaluate_s
     upload.write_bytes(tiny_timm.read_bytes())
     page.goto(f"{evaluate_server_url}/evaluate")
     page.get_by_text("timm model", exact=True).click()
-    page.get_by_label("Architecture", exact=True).fill("test_resnet")
+    # The architecture list comes from the dashboard's start-up listing, run at the lowest CPU priority: with another
+    # test worker keeping both CPUs busy it can take a minute.
+    page.get_by_label("Architecture", exact=True).fill("test_resnet", timeout=180_000)
     page.keyboard.press("Enter")
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(upload)
     page.locator('[data-testid="stFileChipName"]').wait_for(timeout=30_000)
