@@ -59,16 +59,19 @@ def _engine(*args: str, timeout: float = CHECK_TIMEOUT_S, idle: bool = False) ->
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
+BACKGROUND_WAIT_S = 3.0  # how long a visitor waits for the start-up listing before the page lists them itself
+
+
 @st.cache_data(show_spinner="Listing the installed architectures...")
 def architectures() -> dict[str, list[str]]:
     """{"open_clip": [...], "timm": [...], "torchvision": [...]}: what the installed libraries can build. Asking the
     engine takes seconds (it imports them), so the answer is kept on disk for these libraries' versions; a served
     dashboard lists them in the background when it starts (`resume_jobs`), so a first visit finds them there."""
     path = _architectures_file()
-    if not path.is_file() and served():
-        _list_in_background(str(path.parent)).join()  # started with the dashboard: usually done by now
-    if not path.is_file():  # not listed yet, or the background listing failed: here, saying why if it fails
-        _write_architectures(path)
+    if not path.is_file() and served():  # started with the dashboard: usually done by now
+        _list_in_background(str(path.parent)).join(timeout=BACKGROUND_WAIT_S)
+    if not path.is_file():  # not listed yet (the idle listing starves while jobs keep the CPUs busy), or it failed:
+        _write_architectures(path)  # here, at normal priority, saying why if it fails
     return json.loads(path.read_text())
 
 

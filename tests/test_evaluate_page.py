@@ -86,6 +86,26 @@ def test_the_page_offers_the_installed_architectures(app):
     assert app.radio(key="evaluate_source").options == ["Path on the server"]  # a folder cannot be uploaded
 
 
+def test_a_visitor_does_not_wait_for_a_starved_background_listing(monkeypatch, tmp_path):
+    """A served dashboard lists the architectures at idle priority when it starts; while jobs keep the CPUs busy that
+    listing can starve, so the page waits for it briefly and then lists them itself."""
+    import threading
+    import time
+
+    monkeypatch.setenv("COUNTERANIMAL_CACHE", str(tmp_path))
+    monkeypatch.setattr(job_client, "served", lambda: True)
+    starved = threading.Thread(target=time.sleep, args=(300,), daemon=True)  # never done while the page waits
+    starved.start()
+    monkeypatch.setattr(job_client, "_list_in_background", lambda folder: starved)
+    job_client.architectures.clear()
+    start = time.monotonic()
+    try:
+        assert "test_resnet" in job_client.architectures()["timm"]
+    finally:
+        job_client.architectures.clear()
+    assert time.monotonic() - start < 200  # listed here, not after the starved listing
+
+
 def test_weights_for_another_architecture_are_explained_and_queue_nothing(app, weights_dir, results_dir):
     import timm
 
