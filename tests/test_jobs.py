@@ -80,6 +80,16 @@ def _worker(results: Path) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
 def wait_for(condition, timeout_s: float = 90, what: str = "the condition"):
     """The condition's first truthy value, polled every 0.1 s."""
     deadline = time.monotonic() + timeout_s
@@ -171,9 +181,14 @@ def test_a_restart_marks_the_running_job_interrupted_runs_the_queue_and_retries(
     queued = jobs.submit(queue_env, _request(tiny_timm, dataset_dir, "queued"))
     worker = _worker(queue_env)
     wait_for(lambda: _status(queue_env, running) == jobs.RUNNING, what="the job to start")
+    evaluation = wait_for(lambda: _children(worker.pid), what="the evaluation process")[0]
+    # Held still while the worker dies, so that it cannot notice and end itself before `recover` looks (on a busy
+    # machine it sometimes did, and `recover` rightly found nothing holding the lock).
+    os.killpg(evaluation, signal.SIGSTOP)
     worker.kill()  # the dashboard and its worker die (a crash, a reboot), here before the evaluation got going
     worker.wait()
     assert jobs.recover(queue_env) == []  # its evaluation process still holds the worker lock: it may still run
+    os.killpg(evaluation, signal.SIGCONT)
     wait_for(lambda: not jobs.worker_alive(queue_env), timeout_s=30, what="the orphaned evaluation to end itself")
     assert not (queue_env / "runs").exists()  # it ended itself instead of running on unwatched
     assert jobs.recover(queue_env) == [running.id]
