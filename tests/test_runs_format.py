@@ -1,13 +1,23 @@
 """The run format: one schema for every writer, and the demo's predictions pinned across refactors."""
 
 import hashlib
+import subprocess
+import sys
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from engine.runs.format import PREDICTIONS_SCHEMA, SETUPS, correct_column, predictions_table, top_prefix
+from engine.runs.format import (
+    PREDICTIONS_SCHEMA,
+    SETUPS,
+    arrow_array,
+    correct_column,
+    predictions_table,
+    top_prefix,
+)
 from engine.runs.store import RUNS
 
 # The demo's two runs (`demo_results`: 6 classes x 2 backgrounds x 4 photos) as the engine wrote them before it was
@@ -71,3 +81,36 @@ def test_the_demo_runs_predictions_are_unchanged(demo_results):
         assert discrete_digest(table) == digest, key
         assert float_sums(table) == pytest.approx(sums, rel=1e-4), key
     assert seen == set(PINNED)
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [
+        (np.array([True, False, True, True, False, False, False, True, True]), pa.bool_()),  # more than a byte of bits
+        (np.arange(12, dtype=np.int64).reshape(3, 4)[:, 1], pa.int16()),  # a strided column of a 2-D array
+        (np.array([0.25, -1.5, 3e-8], dtype=np.float32), pa.float32()),
+        (np.array([], dtype=np.int64), pa.int16()),
+        (["10 ice bear/a b.jpg", "", "snow \u00e9\u00fc", "x"], pa.string()),
+        ([], pa.string()),
+    ],
+)
+def test_arrays_built_from_buffers_equal_pyarrows_own(values, kind):
+    assert arrow_array(values, kind).equals(pa.array(values, kind))
+
+
+def test_a_run_table_is_built_and_written_without_importing_pandas(tmp_path):
+    """pa.array imports pandas on its first call (a third of a second of every evaluation process); the run writer
+    builds its arrays without it. In a fresh process, as the CLI's evaluation runs."""
+    script = f"""
+import sys
+import numpy as np
+from engine.inference.scorers import TopK, run_table
+from engine.dataset.reader import ImageRecord
+rows = [ImageRecord(f"c/{{i}}.jpg", 7, "common" if i % 2 else "counter", "snow") for i in range(6)]
+top = TopK(np.zeros((6, 5), np.int64), np.ones((6, 5), np.float32), np.ones((6, 5), np.float32))
+import pyarrow.parquet as pq
+pq.write_table(run_table(rows, np.full(6, 7), top, top), {str(tmp_path / "p.parquet")!r})
+print("pandas" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

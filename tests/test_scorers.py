@@ -136,6 +136,17 @@ def test_a_class_without_candidates_is_an_error():
         candidate_matrix(np.array([9, 7]), {9: tuple(range(9, 29))})
 
 
+def test_a_scorer_reusing_its_input_memory_scores_each_batch_as_a_fresh_one_would(tiny_timm):
+    """Batches of different sizes, in any order, through one scorer (whose float input memory is kept from batch to
+    batch) give exactly the scores of a new scorer per batch."""
+    model = load_model(f"timm:test_resnet@{tiny_timm}", CPU)
+    generator = torch.Generator().manual_seed(0)
+    batches = [torch.randint(0, 256, (n, 32, 32, 3), dtype=torch.uint8, generator=generator) for n in (5, 2, 5, 3)]
+    reused = Scorer(model, None, CPU)
+    for pixels in batches:
+        assert torch.equal(reused(pixels), Scorer(model, None, CPU)(pixels))
+
+
 def evaluate_streaming(dataset_dir, tmp_path, clip_spec, hold: str):
     """Evaluate on a cold cache, holding the decoding of photo `hold` until a batch is scored (or 60 s pass): (the
     outcome, whether scoring had started while that photo was not yet decoded)."""

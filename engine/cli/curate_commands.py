@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.cli.eval_commands import add_results_option
 from engine.config import cache_root, results_dir
-from engine.curation.select import REFERENCE_MODEL
+from engine.curation import REFERENCE_MODEL
 from engine.dataset.collection import PAPER_BACKGROUNDS
 from engine.errors import UserError
 

@@ -10,8 +10,6 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
-# The paper's curating model: CLIP-LAION400M-ViT/B/32 (the E31 checkpoint of its main tables), 1 vs 1000.
-REFERENCE_MODEL = "open_clip:ViT-B-32/laion400m_e31"
 RESAMPLES = 2000  # bootstrap resamples per accuracy interval
 SEED = 0  # the intervals are the same on every run
 
