@@ -321,3 +321,24 @@ def test_the_vision_language_kind_explains_its_protocol_and_the_terminal(app):
     assert "“What is the main object in the image?”" in explained and "1 vs 20 only" in explained
     assert "counteranimal eval --model lvlm:llava-1.5-7b" in explained
     assert app.radio(key="evaluate_source").options == ["Path on the server"]
+
+
+def test_the_newest_jobs_and_every_waiting_one_get_cards_and_older_ones_come_on_request(
+    app, results_dir, tiny_timm, dataset_dir, no_worker
+):
+    from app.app_pages import evaluate
+
+    request = {"model": f"timm:test_resnet@{tiny_timm}", "data": str(dataset_dir), "setups": []}
+    jobs.submit(results_dir, {**request, "name": "waiting"})  # the oldest, still queued
+    for i in range(evaluate.SHOWN_JOBS + 3):
+        jobs.finish(results_dir, jobs.submit(results_dir, {**request, "name": f"done {i}"}), jobs.FAILED, error="Boom.")
+    open_page(app, "evaluate")
+
+    def names() -> list[str]:
+        return [m.value.strip("*") for m in app.markdown if m.value.startswith("**") and m.value.endswith("**")]
+
+    newest = [f"done {i}" for i in reversed(range(3, evaluate.SHOWN_JOBS + 3))]
+    assert names() == [*newest, "waiting"]
+    app.button(key="job_show_older").click().run()
+    assert names() == [*[f"done {i}" for i in reversed(range(evaluate.SHOWN_JOBS + 3))], "waiting"]
+    assert not [b for b in app.button if b.key == "job_show_older"]  # nothing older left

@@ -15,7 +15,9 @@ from engine.jobs.inputs import InputError, resolve_allowed, save_upload
 from engine.runs.format import LVLM_ANSWER, LVLM_QUESTION, ONE_VS_20, SETUP_LABELS, SETUPS
 from engine.zoo.specs import spec_for
 
-SHOWN_JOBS = 20
+# Job cards drawn at first, and added by each "Show older": a card is a dozen elements, and 20 of them made a fresh
+# load of this page 0.1 s slower in the browser (bench/browser_latency.py). Queued and running jobs always show.
+SHOWN_JOBS, MORE_JOBS = 8, 20
 ARCHITECTURE_HELP = {
     "open_clip": "Weights trained with QuickGELU (every OpenAI CLIP, some LAION-400M ones) need the `-quickgelu` "
     "architecture, e.g. ViT-B-32-quickgelu; otherwise every prediction is off.",
@@ -264,10 +266,22 @@ def _jobs() -> None:
     # Finished runs' scores: one cached query for every card, read again when a run appears.
     done = any(job.status == jobs.DONE for job in all_jobs)
     metrics = cached.run_metrics(cached.sources()) if done else None
-    for job in reversed(all_jobs[-SHOWN_JOBS:]):  # newest first
+    shown = st.session_state.get("evaluate_shown_jobs", SHOWN_JOBS)
+    cards = shown_jobs(all_jobs, shown)
+    for job in reversed(cards):  # newest first
         _job_card(job, all_jobs, metrics)
-    if len(all_jobs) > SHOWN_JOBS:
-        st.caption(f"{len(all_jobs) - SHOWN_JOBS} older jobs: `counteranimal jobs` lists them all.")
+    if older := len(all_jobs) - len(cards):
+        st.button(
+            f"Show {min(older, MORE_JOBS)} older of {older}", key="job_show_older", icon=":material/expand_more:",
+            on_click=lambda: st.session_state.update(evaluate_shown_jobs=shown + MORE_JOBS),
+        )  # fmt: skip
+        st.caption("`counteranimal jobs` lists every job.")
+
+
+def shown_jobs(all_jobs: list[jobs.Job], newest: int) -> list[jobs.Job]:
+    """The jobs given a card, oldest first: the `newest` ones, and any older one still queued or running."""
+    waiting = [job for job in all_jobs[:-newest] if job.status in (jobs.QUEUED, jobs.RUNNING)]
+    return waiting + all_jobs[-newest:]
 
 
 if job_client.engine_installed():
