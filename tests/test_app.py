@@ -28,6 +28,12 @@ def open_page(app: AppTest, page: str | None = None) -> AppTest:
     return app
 
 
+def open_export_menu(app: AppTest, page: str) -> AppTest:
+    """Open a page's Export popover, as a click does (it draws its buttons only while open)."""
+    app.session_state[f"{page}_export_menu"] = True
+    return open_page(app)
+
+
 def decode(value):
     """Plotly's JSON ships numeric arrays as typed base64 ({"dtype", "bdata"}); turn them back into lists."""
     if isinstance(value, dict) and "bdata" in value:
@@ -316,5 +322,7 @@ def test_run_pages_without_runs_say_how_to_make_one(app, page):
 @pytest.mark.parametrize(("page", "charts"), [(None, 1), ("scaling", 3), ("classes", 2)])
 def test_every_chart_page_offers_its_exports(app, page, charts):
     open_page(app, page)
+    assert "Export this page (zip)" not in [b.proto.label for b in app.get("download_button")]  # drawn when opened
+    open_export_menu(app, page or "overview")
     labels = [b.proto.label for b in app.get("download_button")]
     assert labels.count("PNG") == charts and labels.count("PDF") == charts and "Export this page (zip)" in labels

@@ -231,6 +231,10 @@ def test_the_log_expander_shows_the_jobs_log_tail(app, results_dir, tiny_timm, d
     jobs.finish(results_dir, job, jobs.FAILED, error="Boom.")
     open_page(app, "evaluate")
     (log,) = [e for e in app.expander if e.label == "Log"]
+    assert not log.text  # read when opened
+    app.session_state[f"job_log_{job.id}"] = True  # as a click opens it
+    app.run()
+    (log,) = [e for e in app.expander if e.label == "Log"]
     assert log.text[0].value == "\n".join(f"line {i}" for i in range(25, 40))  # the last 15 lines
 
 

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import export
 from tests.conftest import APP_MAIN
-from tests.test_app import open_page
+from tests.test_app import open_export_menu, open_page
 
 
 @pytest.fixture
@@ -41,6 +41,7 @@ def _format_rows(node, rows: list[tuple[int, list[str]]]) -> list[tuple[int, lis
 
 def test_the_export_buttons_sit_at_most_two_per_row_with_whole_labels(app):
     open_page(app)
+    open_export_menu(app, "overview")
     rows = _format_rows(app._tree, [])
     assert rows
     for columns, labels in rows:

@@ -13,7 +13,7 @@ from engine import theory
 from engine.theory import contrastive, supervised
 from engine.theory.world import VOCABULARY, evaluation_splits, training_split
 from tests.conftest import APP_MAIN, PAPER, open_link
-from tests.test_app import figures
+from tests.test_app import figures, open_export_menu
 
 WORLD = theory.WorldConfig()  # the page's default world: p = 0.9, q = 0.5, object noise 0.6, background noise 0.3
 
@@ -220,6 +220,7 @@ def test_the_page_draws_both_charts_and_the_coloredcoco_table(paper_copy, result
     assert at.title[0].value.startswith("Theory lab")
     assert len(figures(at)) == 2 and set(chosen_points(at)) == set(theory.LEARNERS)
     assert len(at.dataframe[0].value) == 8 and "Table 7" in " ".join(c.value for c in at.caption)
+    open_export_menu(at, "theory")
     assert "Export this page (zip)" in [b.proto.label for b in at.get("download_button")]
 
 

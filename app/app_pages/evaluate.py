@@ -204,10 +204,10 @@ def _job_card(job: jobs.Job, all_jobs: list[jobs.Job], metrics: pd.DataFrame | N
             _done_links(job, metrics)
         else:
             st.error(job.state.get("error") or job.status)
-        if job.status != jobs.QUEUED:
-            with st.expander("Log"):
-                # st.text, not st.code: a log needs no highlighting, and st.code loads a 1.5 MB highlighter first.
-                st.text(job.log_tail() or "(empty)")
+        if job.status != jobs.QUEUED:  # read and drawn only while open: a rerun opens it
+            with st.expander("Log", key=f"job_log_{job.id}", on_change="rerun") as log:
+                if log.open:  # st.text, not st.code: a log needs no highlighting, and st.code loads a 1.5 MB script
+                    st.text(job.log_tail() or "(empty)")
 
 
 def _done_links(job: jobs.Job, metrics: pd.DataFrame) -> None:

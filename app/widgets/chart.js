@@ -3,13 +3,19 @@
 // evaluation on a small CPU before the first chart draws.
 const BUNDLE = "app/static/plotly-basic-4.1.1.min.js";
 const CONFIG = { displaylogo: false, responsive: true };
+const SERVE_HINT = " Start the dashboard with `counteranimal serve`, which serves the chart library (or pass " +
+  "--server.enableStaticServing true to streamlit run).";
+
+function unserved(message) {
+  return Object.assign(new Error(message), { unserved: true });
+}
 
 function plotly() {
   window.__counteranimalPlotly ??= new Promise((resolve, reject) => {
     const script = document.createElement("script");
     script.src = BUNDLE;
-    script.onload = () => (window.Plotly ? resolve(window.Plotly) : reject(new Error(`${BUNDLE} is not plotly.js`)));
-    script.onerror = () => reject(new Error(`${BUNDLE} did not load`));
+    script.onload = () => (window.Plotly ? resolve(window.Plotly) : reject(unserved(`${BUNDLE} is not plotly.js`)));
+    script.onerror = () => reject(unserved(`${BUNDLE} did not load`));
     document.head.appendChild(script);
   }).catch((error) => {
     window.__counteranimalPlotly = undefined; // the next chart tries again
@@ -18,15 +24,40 @@ function plotly() {
   return window.__counteranimalPlotly;
 }
 
+// Charts draw one at a time, each in a task of its own, and only once they are visible: the first chart of a page
+// shows before the next one is drawn, and a chart in a hidden tab or a closed expander costs nothing until it is
+// opened (drawn hidden, it would also take a wrong size). Three charts drawn at once held Scaling's first one back.
+let queue = Promise.resolve();
+const nextTask = () => new Promise((resolve) => setTimeout(resolve));
+
+function schedule(root) {
+  queue = queue
+    .then(nextTask)
+    .then(() => (root.isConnected && root.pending && root.offsetWidth ? plotly() : null))
+    .then((Plotly) => {
+      if (!Plotly || !root.pending) return null;
+      const figure = root.pending;
+      root.pending = null;
+      return Plotly.react(root, figure.data, figure.layout, CONFIG);
+    })
+    .catch((error) => {
+      root.textContent = `No chart: ${error.message}.` + (error.unserved ? SERVE_HINT : "");
+    });
+}
+
 export default function ({ parentElement, data }) {
   let root = parentElement.querySelector("div.ca-chart");
   if (!root) {
     root = document.createElement("div");
     root.className = "ca-chart";
     parentElement.appendChild(root);
-    // Follow the container's width, not only the window's (Plotly's `responsive`): a chart drawn in a hidden tab or
-    // before the sidebar is collapsed would keep its first width.
-    root.resizer = new ResizeObserver(() => root.offsetWidth && root.layout && window.Plotly?.Plots.resize(root));
+    // Follow the container's width, not only the window's (Plotly's `responsive`): a chart shown in a tab opened
+    // later, or after the sidebar is collapsed, draws or resizes to its new width.
+    root.resizer = new ResizeObserver(() => {
+      if (!root.offsetWidth) return;
+      if (root.pending) schedule(root);
+      else if (root.layout) window.Plotly?.Plots.resize(root);
+    });
     root.resizer.observe(root);
   }
   root.classList.toggle("ca-chart-fill", data.fill); // the presenter view's style sheet sizes it to the screen
@@ -35,15 +66,11 @@ export default function ({ parentElement, data }) {
     figure.layout.height = 450; // Plotly's default, stated: autosize would keep the presenter view's screen height
   }
   root.style.minHeight = data.fill ? "" : `${figure.layout.height}px`; // the page does not jump when the chart draws
-  plotly().then(
-    (Plotly) => root.isConnected && Plotly.react(root, figure.data, figure.layout, CONFIG),
-    (error) => {
-      root.textContent = `No chart: ${error.message}. Start the dashboard with \`counteranimal serve\`, which ` +
-        "serves the chart library (or pass --server.enableStaticServing true to streamlit run).";
-    },
-  );
+  root.pending = figure;
+  schedule(root);
   return () => {
     root.resizer.disconnect();
+    root.pending = null;
     window.Plotly?.purge(root);
     root.remove(); // a later call draws afresh
   };

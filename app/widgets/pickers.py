@@ -37,6 +37,7 @@ def keep_choices() -> None:
                 ("zoom_", "story_back", "story_next", "present_exit", "job_", "upload_", "highlight_")
             )
             and ("_table" not in key)
+            and not key.endswith("_export_menu")  # an Export menu is closed when its page is opened again
         ):
             st.session_state[key] = st.session_state[key]
 
