@@ -55,7 +55,8 @@ OUTPUT = Path(__file__).resolve().parent / "results" / "eval_throughput.json"
 OBVIOUS = Path(__file__).resolve().parent / "obvious_pipeline.py"
 IMAGE_SIZES = (224, 32)  # model input sizes, pixels
 MODEL_COUNTS = (1, 5)
-# Each pipeline's process environment: the engine's settings, or torch's defaults (without them) for a plain script.
+# Each pipeline's process environment: the engine's settings, or torch's defaults (without them) for a plain script;
+# a setting of the caller's own is overridden on purpose, so that the two always differ in exactly these.
 ENGINE_ENV = os.environ | PROCESS_ENV
 PLAIN_ENV = {name: value for name, value in os.environ.items() if name not in PROCESS_ENV}
 

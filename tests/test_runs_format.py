@@ -114,3 +114,8 @@ print("pandas" in sys.modules)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_arrays_of_more_than_one_dimension_are_refused():
+    with pytest.raises(ValueError, match="1-D"):
+        arrow_array(np.zeros((2, 3), np.int64), pa.int16())

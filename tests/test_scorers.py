@@ -143,8 +143,13 @@ def test_a_scorer_reusing_its_input_memory_scores_each_batch_as_a_fresh_one_woul
     generator = torch.Generator().manual_seed(0)
     batches = [torch.randint(0, 256, (n, 32, 32, 3), dtype=torch.uint8, generator=generator) for n in (5, 2, 5, 3)]
     reused = Scorer(model, None, CPU)
+    inputs = []  # what the network is given: ToTensor + Normalize's arithmetic, element for element
+    model.network.register_forward_pre_hook(lambda module, args: inputs.append(args[0].clone()))
+    mean, std = torch.tensor(model.recipe.mean), torch.tensor(model.recipe.std)
     for pixels in batches:
         assert torch.equal(reused(pixels), Scorer(model, None, CPU)(pixels))
+        expected = pixels.float().div(255).sub(mean).div(std).permute(0, 3, 1, 2)
+        assert all(torch.equal(given, expected) for given in inputs[-2:])
 
 
 def evaluate_streaming(dataset_dir, tmp_path, clip_spec, hold: str):

@@ -272,10 +272,14 @@ def _jobs() -> None:
         _job_card(job, all_jobs, metrics)
     if older := len(all_jobs) - len(cards):
         st.button(
-            f"Show {min(older, MORE_JOBS)} older of {older}", key="job_show_older", icon=":material/expand_more:",
-            on_click=lambda: st.session_state.update(evaluate_shown_jobs=shown + MORE_JOBS),
+            f"Show older ({older} not shown)", key="job_show_older", icon=":material/expand_more:",
+            on_click=_show_older,
         )  # fmt: skip
         st.caption("`counteranimal jobs` lists every job.")
+
+
+def _show_older() -> None:
+    st.session_state["evaluate_shown_jobs"] = st.session_state.get("evaluate_shown_jobs", SHOWN_JOBS) + MORE_JOBS
 
 
 def shown_jobs(all_jobs: list[jobs.Job], newest: int) -> list[jobs.Job]:

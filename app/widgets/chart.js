@@ -38,9 +38,11 @@ function schedule(root) {
       if (!Plotly || !root.pending) return null;
       const figure = root.pending;
       root.pending = null;
+      if (!root.layout) root.textContent = ""; // a message left by a failed attempt
       return Plotly.react(root, figure.data, figure.layout, CONFIG);
     })
     .catch((error) => {
+      root.pending = null; // the next figure (a rerun, or another chart) tries again; resizing does not
       root.textContent = `No chart: ${error.message}.` + (error.unserved ? SERVE_HINT : "");
     });
 }

@@ -90,6 +90,8 @@ def arrow_array(values: np.ndarray | list[str], kind: pa.DataType) -> pa.Array:
     """A 1-D numpy array of numbers or booleans, or a list of strings, as an Arrow array of type `kind`, built from
     their buffers. Not `pa.array`: its first call in a process imports pandas (when installed, to tell pandas objects
     apart), 0.2-0.4 s of CPU that every evaluation paid as it wrote its run (bench/eval_throughput.py)."""
+    if isinstance(values, np.ndarray) and values.ndim != 1:
+        raise ValueError(f"arrow_array takes 1-D arrays, not shape {values.shape}")
     if isinstance(values, np.ndarray) and values.dtype == np.bool_:  # Arrow packs booleans 8 to a byte, low bit first
         buffers = [None, pa.py_buffer(np.packbits(values, bitorder="little"))]
         array = pa.Array.from_buffers(pa.bool_(), len(values), buffers)
