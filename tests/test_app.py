@@ -122,9 +122,16 @@ def test_scaling_page_draws_the_three_comparisons(app):
     assert len(by_backbone.data[0].x) == 5  # ViT/L/14 on LAION400M, OpenAI, DataComp1B, LAION2B, DFN2B
 
 
+def open_classes_table(app: AppTest) -> AppTest:
+    """Open the Classes page's table of classes, as a click does (it is drawn only while open)."""
+    app.session_state["classes_table_open"] = True
+    return open_page(app)
+
+
 def test_classes_page_lists_45_classes_and_compares_two_models(app):
     open_page(app, "classes")
-    assert len(app.dataframe[0].value) == 45
+    assert not app.dataframe  # the charts come first; the table of classes opens on request
+    assert len(open_classes_table(app).dataframe[0].value) == 45
     left, right = figures(app)
     assert left.layout.title.text != right.layout.title.text
     assert len(left.data[1].y) == 45

@@ -81,6 +81,8 @@ def test_a_curated_sets_runs_are_labelled_with_their_own_backgrounds(demo_result
     at = open_page("classes", dataset="demo curated")
     report = json.loads((demo_results.parent / "curated" / "curation.json").read_text())
     expected = {f"{c['name']} ({c['common']} → {c['counter']})" for c in report["classes"] if c["kept"]}
+    at.session_state["classes_table_open"] = True  # as a click opens the table
+    at.run()
     assert set(at.dataframe[0].value["class"]) == expected
     assert at.selectbox(key="classes_model_a").value[0] == "run"  # no published per-class model on this dataset
 

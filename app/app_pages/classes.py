@@ -8,6 +8,8 @@ from app.widgets.export_menu import export_menu
 from app.widgets.navigation import end_page
 from engine.runs.format import SETUP_LABELS, SETUPS
 
+CLASSES_TABLE = "classes_table_open"  # "_table": not kept by pickers.keep_choices, so it is closed on a new visit
+
 sources = cached.sources()
 st.title("Classes and backgrounds")
 chosen_a = st.session_state.get("classes_model_a")  # ("run", run id, setup) when a run is shown: its dataset
@@ -22,12 +24,16 @@ st.caption(
     f"{classes['n_counter'].sum():,} counter-background photos. The common background is where the curating model did "
     "best, the counter background where it did worst."
 )
-st.dataframe(
-    classes.rename(columns={"label": "class", "common_background": "common", "counter_background": "counter"})[
-        ["class", "common", "counter", "n_common", "n_counter", "class_id", "name"]
-    ],
-    hide_index=True,
-)
+# The per-class charts are the page; the classes' table opens on request (drawn only then: a table grid ahead of the
+# charts held them back a quarter of a second in a new tab, bench/browser_latency.py).
+with st.expander(f"Table of the {len(classes)} classes", key=CLASSES_TABLE, on_change="rerun") as table:
+    if table.open:
+        st.dataframe(
+            classes.rename(columns={"label": "class", "common_background": "common", "counter_background": "counter"})[
+                ["class", "common", "counter", "n_common", "n_counter", "class_id", "name"]
+            ],
+            hide_index=True,
+        )
 
 st.subheader("Per-class drop")
 # Published per-class numbers, and every run evaluated here (in the setups it has, with photo counts).
