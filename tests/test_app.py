@@ -57,7 +57,7 @@ def points_shown(app: AppTest) -> int:
 def test_overview_plots_every_published_model(app):
     open_page(app)
     assert points_shown(app) == 43
-    assert len(app.dataframe[0].value) == 43
+    assert len(overview_table(app)) == 43
 
 
 def test_overview_switches_to_1_vs_20(app):
@@ -86,7 +86,7 @@ def test_overview_family_filter(app):
     open_page(app)
     app.multiselect(key="overview_family").set_value(["ImageNet"]).run()
     assert points_shown(app) == 15
-    assert "eff. robustness" in app.dataframe[0].value.columns
+    assert "eff. robustness" in overview_table(app).columns
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_overview_offers_the_table_as_csv(app, served_files):
     open_page(app)
     (button,) = [b for b in app.get("download_button") if b.proto.label == "Download table (CSV)"]
     csv = pd.read_csv(io.BytesIO(served_files[Path(button.proto.url).stem]))
-    shown = app.dataframe[0].value
+    shown = overview_table(app)
     assert list(csv["model"]) == list(shown["model"]) and len(csv) == 43
     assert set(shown.columns) < set(csv.columns) and set(csv["setup"]) == {"1vs1000"}
 
@@ -122,9 +122,15 @@ def test_scaling_page_draws_the_three_comparisons(app):
     assert len(by_backbone.data[0].x) == 5  # ViT/L/14 on LAION400M, OpenAI, DataComp1B, LAION2B, DFN2B
 
 
+def overview_table(app: AppTest):
+    """The Overview's table of the models shown, opened as a click does (it is drawn only while open)."""
+    app.session_state["overview_models_open"] = True
+    return open_page(app).dataframe[0].value
+
+
 def open_classes_table(app: AppTest) -> AppTest:
     """Open the Classes page's table of classes, as a click does (it is drawn only while open)."""
-    app.session_state["classes_table_open"] = True
+    app.session_state["classes_list_open"] = True
     return open_page(app)
 
 
@@ -153,7 +159,7 @@ def test_missing_tables_give_a_message_not_a_traceback(app, paper_copy, page):
 
 
 def overview_rows(app: AppTest):
-    return app.dataframe[0].value.set_index("model")
+    return overview_table(app).set_index("model")
 
 
 def test_filters_do_not_change_effective_robustness(app):
@@ -226,7 +232,8 @@ def test_overview_shows_runs_as_stars_with_intervals(app, with_runs):
     stars = next(t for t in fig.data if t.name == "evaluated here")
     assert len(stars.x) == 2 and stars.error_x.array is not None
     assert "Evaluated here" in [s.value for s in app.subheader]
-    assert len(app.dataframe[1].value) == 2 and "drop 95% CI" in app.dataframe[1].value.columns
+    evaluated = app.dataframe[-1].value  # "Evaluated here", under the (closed) table of every model
+    assert len(evaluated) == 2 and "drop 95% CI" in evaluated.columns
 
 
 def marks(app: AppTest) -> list[str]:
@@ -299,14 +306,14 @@ def test_flips_survive_a_link_to_a_run_they_do_not_have(app, with_runs, key, val
 
 def test_overview_shows_runs_class_balanced(app, with_unequal_run):
     open_page(app)
-    scores = app.dataframe[1].value[["common", "counter", "drop"]]
+    scores = app.dataframe[-1].value[["common", "counter", "drop"]]
     assert scores.iloc[0].tolist() == pytest.approx([50.0, 25.0, 25.0])  # per photo: 80, 40 and 40
 
 
 def test_overview_shows_runs_per_photo_in_the_unbalanced_variant(app, with_unequal_run):
     open_page(app)
     app.selectbox(key="variant").set_value("unbalanced_accuracy").run()
-    scores = app.dataframe[1].value[["common", "counter", "drop"]]
+    scores = app.dataframe[-1].value[["common", "counter", "drop"]]
     assert scores.iloc[0].tolist() == pytest.approx([80.0, 40.0, 40.0])
 
 

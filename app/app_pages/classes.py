@@ -8,8 +8,6 @@ from app.widgets.export_menu import export_menu
 from app.widgets.navigation import end_page
 from engine.runs.format import SETUP_LABELS, SETUPS
 
-CLASSES_TABLE = "classes_table_open"  # "_table": not kept by pickers.keep_choices, so it is closed on a new visit
-
 sources = cached.sources()
 st.title("Classes and backgrounds")
 chosen_a = st.session_state.get("classes_model_a")  # ("run", run id, setup) when a run is shown: its dataset
@@ -25,8 +23,8 @@ st.caption(
     "best, the counter background where it did worst."
 )
 # The per-class charts are the page; the classes' table opens on request (drawn only then: a table grid ahead of the
-# charts held them back a quarter of a second in a new tab, bench/browser_latency.py).
-with st.expander(f"Table of the {len(classes)} classes", key=CLASSES_TABLE, on_change="rerun") as table:
+# charts held them back a quarter of a second in a new tab, bench/browser_latency.py). Kept open across pages.
+with st.expander(f"Table of the {len(classes)} classes", key="classes_list_open", on_change="rerun") as table:
     if table.open:
         st.dataframe(
             classes.rename(columns={"label": "class", "common_background": "common", "counter_background": "counter"})[

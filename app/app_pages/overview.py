@@ -95,11 +95,15 @@ if absent := selections.absent_runs_note(dataset_runs, setup):  # vision-languag
 ranges = selections.fitted_common_ranges(points)
 table = selections.overview_table(shown, shown_runs, ranges)
 number = st.column_config.NumberColumn(format="%.2f")
-st.dataframe(
-    selections.for_display(table.drop(columns=["model_id", "run_id"])),
-    hide_index=True,
-    column_config={c: number for c in ["params (M)", "common", "counter", "drop", "eff. robustness"]},
-)
+# The chart is the page; the table of its models opens on request (drawn only then: a table grid drawn with the chart
+# held it back a quarter of a second in a new tab, bench/browser_latency.py). Kept open across pages once opened.
+with st.expander(f"Table of the {len(table)} models shown", key="overview_models_open", on_change="rerun") as listing:
+    if listing.open:
+        st.dataframe(
+            selections.for_display(table.drop(columns=["model_id", "run_id"])),
+            hide_index=True,
+            column_config={c: number for c in ["params (M)", "common", "counter", "drop", "eff. robustness"]},
+        )
 csv_table = table.assign(setup=setup, variant=variant, scale=scale)
 what = "published numbers and runs evaluated here" if paper_data else f"runs evaluated here on {dataset}"
 caption = export.provenance(what, SETUP_LABELS[setup], len(shown) + len(shown_runs), details=fit_lines)
