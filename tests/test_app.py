@@ -128,6 +128,14 @@ def overview_table(app: AppTest):
     return open_page(app).dataframe[0].value
 
 
+def test_the_overviews_table_opens_on_request_and_stays_open_across_pages(app):
+    open_page(app)
+    assert not app.dataframe  # the chart comes first: the table is drawn when opened
+    assert len(overview_table(app)) == 43
+    open_page(app, "scaling")
+    assert len(open_page(app, "overview").dataframe) == 1
+
+
 def open_classes_table(app: AppTest) -> AppTest:
     """Open the Classes page's table of classes, as a click does (it is drawn only while open)."""
     app.session_state["classes_list_open"] = True
