@@ -1,0 +1,120 @@
+"""Fresh loads of two checkouts of the dashboard, paired: is a change faster in the browser?
+
+bench/browser_latency.py gives each page's absolute time, which moves by 10-20 % from one run to the next on a shared
+machine. This serves this checkout and another one (a `git worktree` of the commit to compare with) at the same time,
+on the same data, and opens each page in a new tab of each in turn, so both see the same machine; it reports each
+page's median fresh load for both and the median of the paired ratios (this / other).
+
+    git worktree add /tmp/before <commit>
+    .venv/bin/python bench/browser_compare.py /tmp/before [--runs 9] [--pages overview classes] [--runs-data]
+
+--runs-data: 50 runs and 200 jobs (as browser_latency.py's "50 runs"), for the pages over runs. Prints a table and
+writes bench/results/browser_compare_paper.json (or _runs.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from contextlib import ExitStack
+from datetime import date
+from pathlib import Path
+
+import browser_latency as bl  # bench/ is on sys.path as a script
+from playwright.sync_api import sync_playwright
+
+RESULTS = bl.REPO / "bench" / "results"
+PAGES = {t.name: t for t in bl.RUN_PAGES}
+
+
+def serve(stack: ExitStack, checkout: Path, results: Path, paper: Path, cache: Path) -> str:
+    command = [sys.executable, "-m", "engine.cli", "serve", "--host", "127.0.0.1", "--port", "{port}"]
+    command += ["--results", str(results)]
+    env = {bl.PAPER_ENV: str(paper), bl.CACHE_ENV: str(cache), "PYTHONPATH": str(checkout)}  # its engine and app
+    return stack.enter_context(bl.serving(command, checkout, env))
+
+
+def paired_loads(browser, urls: dict[str, str], target: bl.Target, runs: int) -> dict[str, list[float]]:
+    """`runs` fresh loads of the page from each server, alternating which goes first."""
+    contexts = {name: browser.new_context(viewport=bl.VIEWPORT) for name in urls}
+    for name, url in urls.items():  # fill each browser's HTTP cache; not counted
+        page = contexts[name].new_page()
+        bl.timed_open(page, url, target)
+        page.close()
+    times: dict[str, list[float]] = {name: [] for name in urls}
+    for number in range(runs):
+        for name in list(urls) if number % 2 == 0 else list(reversed(urls)):
+            page = contexts[name].new_page()
+            times[name].append(bl.timed_open(page, urls[name], target))
+            page.close()
+    for context in contexts.values():
+        context.close()
+    return times
+
+
+def commit_of(checkout: Path) -> str:
+    done = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or "?"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("other", type=Path, help="the other checkout (e.g. a git worktree of an earlier commit)")
+    parser.add_argument("--runs", type=int, default=9, help="fresh loads of each page from each checkout")
+    parser.add_argument("--pages", nargs="+", choices=sorted(PAGES), default=["overview", "scaling", "classes"])
+    parser.add_argument("--runs-data", action="store_true", help="50 runs and 200 jobs instead of the paper alone")
+    args = parser.parse_args()
+    checkouts = {"this": bl.REPO, "other": args.other.resolve()}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="counteranimal-compare-") as tmp, sync_playwright() as playwright:
+        root = Path(tmp)
+        paper, results = bl.copy_paper(root / "paper"), root / "results"
+        results.mkdir()
+        if args.runs_data:
+            bl.write_runs(results, paper, root / "photos", bl.RUNS, bl.SEED)
+            bl.write_jobs(results, bl.JOBS)
+        browser = playwright.chromium.launch(executable_path=str(bl.CHROMIUM), headless=True, args=bl.CHROMIUM_ARGS)
+        with ExitStack() as stack:
+            urls = {name: serve(stack, checkout, results, paper, root / f"cache-{name}")
+                    for name, checkout in checkouts.items()}  # fmt: skip
+            for url in urls.values():
+                bl.first_visit(browser, url, bl.ABOUT)  # each server's start-up is nobody's page
+            for name in args.pages:
+                times = paired_loads(browser, urls, PAGES[name], args.runs)
+                ratios = [mine / theirs for mine, theirs in zip(times["this"], times["other"], strict=True)]
+                rows.append({
+                    "page": name,
+                    "this_median_s": round(statistics.median(times["this"]), 3),
+                    "other_median_s": round(statistics.median(times["other"]), 3),
+                    "paired_ratio_median": round(statistics.median(ratios), 2),
+                    "this_runs": [round(t, 3) for t in times["this"]],
+                    "other_runs": [round(t, 3) for t in times["other"]],
+                })  # fmt: skip
+        browser.close()
+    report = {
+        "date": date.today().isoformat(),
+        "machine": bl.machine(),
+        "this": commit_of(bl.REPO),
+        "other": commit_of(checkouts["other"]),
+        "data": f"{bl.RUNS} runs" if args.runs_data else "paper",
+        "runs": args.runs,
+        "pages": rows,
+    }
+    output = RESULTS / f"browser_compare_{'runs' if args.runs_data else 'paper'}.json"
+    output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"fresh loads, medians of {args.runs}, {report['data']}: this ({report['this']}) vs {report['other']}")
+    for row in rows:
+        print(
+            f"  {row['page']:<11} this {row['this_median_s']:.2f} s  other {row['other_median_s']:.2f} s  "
+            f"paired ratio {row['paired_ratio_median']:.2f}"
+        )
+    print(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
