@@ -122,10 +122,17 @@ def test_scaling_page_draws_the_three_comparisons(app):
     assert len(by_backbone.data[0].x) == 5  # ViT/L/14 on LAION400M, OpenAI, DataComp1B, LAION2B, DFN2B
 
 
-def overview_table(app: AppTest):
-    """The Overview's table of the models shown, opened as a click does (it is drawn only while open)."""
+def open_overview_tables(app: AppTest) -> AppTest:
+    """The Overview with its tables (every model shown; the runs evaluated here) opened, as clicks do (they are drawn
+    only while open)."""
     app.session_state["overview_models_open"] = True
-    return open_page(app).dataframe[0].value
+    app.session_state["overview_runs_open"] = True
+    return open_page(app)
+
+
+def overview_table(app: AppTest):
+    """The Overview's table of the models shown."""
+    return open_overview_tables(app).dataframe[0].value
 
 
 def test_the_overviews_table_opens_on_request_and_stays_open_across_pages(app):
@@ -240,7 +247,7 @@ def test_overview_shows_runs_as_stars_with_intervals(app, with_runs):
     stars = next(t for t in fig.data if t.name == "evaluated here")
     assert len(stars.x) == 2 and stars.error_x.array is not None
     assert "Evaluated here" in [s.value for s in app.subheader]
-    evaluated = app.dataframe[-1].value  # "Evaluated here", under the (closed) table of every model
+    evaluated = open_overview_tables(app).dataframe[-1].value  # "Evaluated here"
     assert len(evaluated) == 2 and "drop 95% CI" in evaluated.columns
 
 
@@ -314,14 +321,14 @@ def test_flips_survive_a_link_to_a_run_they_do_not_have(app, with_runs, key, val
 
 def test_overview_shows_runs_class_balanced(app, with_unequal_run):
     open_page(app)
-    scores = app.dataframe[-1].value[["common", "counter", "drop"]]
+    scores = open_overview_tables(app).dataframe[-1].value[["common", "counter", "drop"]]
     assert scores.iloc[0].tolist() == pytest.approx([50.0, 25.0, 25.0])  # per photo: 80, 40 and 40
 
 
 def test_overview_shows_runs_per_photo_in_the_unbalanced_variant(app, with_unequal_run):
     open_page(app)
     app.selectbox(key="variant").set_value("unbalanced_accuracy").run()
-    scores = app.dataframe[-1].value[["common", "counter", "drop"]]
+    scores = open_overview_tables(app).dataframe[-1].value[["common", "counter", "drop"]]
     assert scores.iloc[0].tolist() == pytest.approx([80.0, 40.0, 40.0])
 
 

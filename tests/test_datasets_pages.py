@@ -33,8 +33,9 @@ def mixed(demo_results: Path, paper_copy: Path, tmp_path: Path, monkeypatch: pyt
 
 
 def opened_overview_table(at: AppTest) -> AppTest:
-    """The Overview with its table of every model opened, as a click does."""
+    """The Overview with its tables (every model; the runs evaluated here) opened, as clicks do."""
     at.session_state["overview_models_open"] = True
+    at.session_state["overview_runs_open"] = True
     at.run()
     assert not at.exception, at.exception
     return at

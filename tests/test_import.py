@@ -306,7 +306,9 @@ def app_on(paper_copy, monkeypatch, tmp_path):
 def test_the_overview_shows_an_imported_run_with_the_engine_run_s_numbers(app_on, results, engine_run, dataset_dir):
     import_file(engine_run / "predictions.parquet", dataset_dir, results)
     app = app_on(results)
-    rows = app.dataframe[-1].value.set_index("model")  # the table of runs evaluated here
+    from tests.test_app import open_overview_tables
+
+    rows = open_overview_tables(app).dataframe[-1].value.set_index("model")  # the table of runs evaluated here
     numbers = ["family", "images", "common", "counter", "drop", "drop 95% CI", "eff. robustness", "protocol"]
     (engine_name,) = [n for n in rows.index if n != "Imported ResNet"]
     assert rows.loc["Imported ResNet", numbers].tolist() == rows.loc[engine_name, numbers].tolist()

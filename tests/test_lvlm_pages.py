@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from engine.runs import store
 from engine.runs.format import LVLM_ANSWER, LVLM_QUESTION, ONE_VS_20, predictions_table
 from tests.conftest import APP_MAIN, run_manifest
-from tests.test_app import figures, open_page, served_files  # noqa: F401  (a fixture)
+from tests.test_app import figures, open_overview_tables, open_page, served_files  # noqa: F401  (a fixture)
 
 PAPER_PROTOCOL = {"question": LVLM_QUESTION, "answer": LVLM_ANSWER, "score": "mean"}
 # Ice bear (296): both common photos right, one of two counter photos taken for an Arctic fox (279), in 1 vs 20.
@@ -72,7 +72,7 @@ def test_the_1vs20_overview_draws_an_lvlm_run_as_its_family_next_to_the_papers_l
     assert len(lvlm_runs.x) == 1 and lvlm_runs.marker.symbol == "star-diamond"
     assert lvlm_runs.marker.color == "#CC79A7"  # the paper's LVLM colour
     assert len(traces["evaluated here"].x) == 1  # the ImageNet run, a black star as before
-    runs = app.dataframe[-1].value.set_index("run_id")
+    runs = open_overview_tables(app).dataframe[-1].value.set_index("run_id")
     assert runs.loc["llava-run", "family"] == "LVLM" and runs.loc["llava-run", "protocol"] == "default"
     assert (runs.loc["llava-run", "common"], runs.loc["llava-run", "counter"]) == (100.0, 50.0)
 
@@ -136,7 +136,7 @@ def test_a_custom_question_lvlm_run_is_custom_and_its_protocol_names_the_questio
     write_run(results_dir, "asked-run", "LVLM", [ONE_VS_20], question)
     app.query_params["setup"] = ONE_VS_20
     open_page(app)
-    runs = app.dataframe[-1].value.set_index("run_id")
+    runs = open_overview_tables(app).dataframe[-1].value.set_index("run_id")
     protocol = 'custom: question "Which animal is this?", answer "It is a {}", sum loss'
     assert runs.loc["asked-run", "protocol"] == protocol
     assert runs.loc["llava-run", "protocol"] == "default"

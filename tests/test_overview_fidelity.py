@@ -38,7 +38,8 @@ def test_flagged_copy_row_is_left_out_of_the_fit_until_the_toggle_puts_it_back(a
 
 def test_a_run_far_outside_the_fitted_range_is_flagged_in_the_table_and_no_cell_reads_none(with_runs):
     at = open_link()
-    at.session_state["overview_models_open"] = True  # the table of every model, opened as a click does
+    at.session_state["overview_models_open"] = True  # both tables, opened as clicks do
+    at.session_state["overview_runs_open"] = True
     at.run()
     table, evaluated = (frame.value for frame in at.dataframe)
     clip = table[table["model"].str.startswith("demo-clip")].iloc[0]  # common 0%: far below the CLIPs fitted

@@ -118,13 +118,16 @@ st.download_button(
 if len(shown_runs):
     st.subheader("Evaluated here")
     evaluated = selections.runs_table(shown_runs, points, ranges)
-    st.dataframe(
-        selections.for_display(evaluated.drop(columns=selections.INTERVAL_BOUNDS)),
-        hide_index=True,
-        column_config={
-            c: number for c in ["common", "counter", "drop", "eff. robustness", "gap common", "gap counter"]
-        },
-    )
+    label = f"Table of the {len(evaluated)} runs, with 95% intervals"  # on request, as the table above
+    with st.expander(label, key="overview_runs_open", on_change="rerun") as runs_listing:
+        if runs_listing.open:
+            st.dataframe(
+                selections.for_display(evaluated.drop(columns=selections.INTERVAL_BOUNDS)),
+                hide_index=True,
+                column_config={
+                    c: number for c in ["common", "counter", "drop", "eff. robustness", "gap common", "gap counter"]
+                },
+            )
     st.download_button(
         "Download evaluated runs (CSV, with 95% interval bounds)",
         evaluated.assign(setup=setup, variant=variant, scale=scale).to_csv(index=False),
