@@ -63,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     for config in sorted(args.configs.glob("*.json")) if args.configs else []:
         open_clip.add_model_config(config)
-    paths, heads = args.photos.read_text().splitlines(), torch.load(args.heads)
+    paths, heads = args.photos.read_text().splitlines(), torch.load(args.heads, weights_only=True)
     start = time.perf_counter()
     predict_all(args.specs, paths, heads, torch.device(args.device), args.workers)
     print(json.dumps({"seconds": time.perf_counter() - start}))
