@@ -26,6 +26,7 @@ def test_serve_passes_host_port_and_results_to_streamlit(monkeypatch, tmp_path):
     assert command[command.index("--server.port") + 1] == "9999"
     assert Path(command[command.index("run") + 1]) == REPO / "app" / "main.py"
     assert command[command.index("--server.maxUploadSize") + 1] == "2048"  # not from a config file: any folder
+    assert command[command.index("--server.fileWatcherType") + 1] == "none"  # a served dashboard is not edited live
     assert env[config.RESULTS_ENV] == str(tmp_path.resolve())
 
 

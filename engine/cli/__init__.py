@@ -36,6 +36,10 @@ def serve(args: argparse.Namespace) -> int:
     command += ["--server.maxUploadSize", str(MAX_UPLOAD_MB)]
     command += ["--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     command += ["--server.enableStaticServing", "true"]  # app/static: the charts' plotly.js (app/widgets/chart.py)
+    # No watching for edited sources: after every script run the watcher walks every imported module's path on the
+    # server's event loop (a tenth of a second on a 2-CPU machine, while the browser waits for the page's messages).
+    # To see edits live, run `streamlit run app/main.py --server.enableStaticServing true` instead.
+    command += ["--server.fileWatcherType", "none"]
     print(f"CounterAnimal Explorer on http://{args.host}:{args.port} (results: {env[RESULTS_ENV]})", flush=True)
     if shared:  # say what visitors may do, and how the operator changes it
         print(SHARED_ON if evaluate_token() else SHARED_OFF, flush=True)
