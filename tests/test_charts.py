@@ -4,6 +4,7 @@ import plotly.io as pio
 import pytest
 
 from app import charts
+from app.charts.style import DRAWN_TRACES
 from app.trends import SCALES, fit_trends, trend_groups
 
 POINTS = pd.DataFrame(
@@ -123,6 +124,19 @@ def test_axes_hold_every_point_even_near_zero(scale):
 def test_figure_survives_json_round_trip():
     fig, _, _ = overview("probit", split=True)
     assert len(pio.from_json(fig.to_json()).data) == len(fig.data)
+
+
+def test_charts_look_as_plotly_white_for_every_trace_type_they_draw():
+    white = pio.templates["plotly_white"]
+    fig, _, _ = overview("linear", split=True)
+    figures = [fig, charts.score_bars(POINTS.head(3), "backbone", "t")]
+    drawn = {trace.type for figure in figures for trace in figure.data}
+    assert drawn <= set(DRAWN_TRACES)
+    for figure in figures:
+        template = figure.layout.template
+        assert template.layout == white.layout
+        assert all(template.data[kind] == white.data[kind] for kind in DRAWN_TRACES)
+        assert not template.data.heatmap  # the types never drawn are not carried in every figure's JSON
 
 
 def test_score_bars_write_each_drop_above_its_pair():

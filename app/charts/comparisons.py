@@ -12,6 +12,7 @@ from app.charts.style import (
     FONT,
     IMAGENET_COMMON_COLOR,
     IMAGENET_COUNTER_COLOR,
+    TEMPLATE,
     accuracy_change,
 )
 
@@ -83,7 +84,7 @@ def score_bars(rows: pd.DataFrame, category: str, title: str, group: str | None 
     fig.update_layout(
         title=title,
         font=FONT,
-        template="plotly_white",
+        template=TEMPLATE,
         barmode="group",
         height=460,
         annotations=drops + labels,
@@ -141,7 +142,7 @@ def per_class_dumbbell(rows: pd.DataFrame, title: str) -> go.Figure:
     fig.update_layout(
         title={"text": title, "x": 0.01, "xanchor": "left", "y": 1, "yanchor": "top", "pad": {"t": 12}},
         font=FONT,
-        template="plotly_white",
+        template=TEMPLATE,
         height=150 + 22 * len(rows),
         # Accuracy on the left 80 % (a little past 0 and 100 so edge markers show whole), the drop column right of it.
         xaxis={"title": "accuracy (%)", "range": [-3, 103], "tickvals": [0, 25, 50, 75, 100], "domain": [0, 0.8]},

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from app.charts.style import COMMON_COLOR, COUNTER_COLOR, FONT
+from app.charts.style import COMMON_COLOR, COUNTER_COLOR, FONT, TEMPLATE
 
 OTHER_COLOR = "#BBBBBB"
 ROW_PX = 22  # height of one background's bar
@@ -45,7 +45,7 @@ def background_bars(classes: list[dict], title: str) -> go.Figure:
         yaxis={"categoryorder": "array", "categoryarray": labels[::-1], "title": None},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         margin={"l": 10, "r": 10, "t": 90, "b": 60},
-        template="plotly_white",
+        template=TEMPLATE,
     )
     return fig
 

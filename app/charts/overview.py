@@ -17,6 +17,7 @@ from app.charts.style import (
     FAMILY_COLORS,
     FAMILY_SYMBOLS,
     FONT,
+    TEMPLATE,
     TREND_COLORS,
     identity_line,
 )
@@ -251,7 +252,7 @@ def _scatter_layout(title: str, scale: str, axis_range: list[float]) -> dict:
     return {
         "title": title,
         "font": FONT,
-        "template": "plotly_white",
+        "template": TEMPLATE,
         "height": 640,
         "margin": {"l": 70, "r": 20, "t": 60, "b": 60},
         "xaxis": _accuracy_axis("Common-background accuracy (%)", scale, axis_range),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from app.trends import HIGH_QUALITY_GROUP
 
@@ -19,6 +20,14 @@ TREND_COLORS = {"CLIP": "#0072B2", HIGH_QUALITY_GROUP: "#009E73", "ImageNet": "#
 FAMILY_SYMBOLS = {"CLIP": "circle", "ImageNet": "square", "LVLM": "diamond"}
 FAMILY_COLORS = {"ImageNet": "#D55E00", "LVLM": "#CC79A7"}  # CLIP points are shaded by data size instead
 FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 15}
+# plotly_white, cut to the trace types the dashboard draws (scatter, bar): the same look, built once. The full
+# template carries defaults for every trace type; assigning it copied and validated them into each figure and wrote
+# them into each figure's JSON (20 and 30 ms per chart on a 2-CPU machine, before the page's message left).
+DRAWN_TRACES = ("scatter", "bar")
+TEMPLATE = go.layout.Template(
+    layout=pio.templates["plotly_white"].layout,
+    data={trace: pio.templates["plotly_white"].data[trace] for trace in DRAWN_TRACES},
+)
 
 # CLIP marker colour: log10 of pre-training pairs (millions), on a fixed range so colours mean the same in every view.
 DATA_SIZE_TICKS = {"1M": 1, "10M": 10, "100M": 100, "400M": 400, "1B": 1000, "2B": 2000, "5B": 5000}

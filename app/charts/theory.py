@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from app.charts.style import FONT, TREND_COLORS, identity_line
+from app.charts.style import FONT, TEMPLATE, TREND_COLORS, identity_line
 
 # The lab's learners in the colours and symbols of the families they stand for on the Overview.
 LEARNER_STYLES = {
@@ -34,7 +34,7 @@ def _layout(title: str, x_title: str, y_title: str) -> dict:
     return {
         "title": title,
         "font": FONT,
-        "template": "plotly_white",
+        "template": TEMPLATE,
         "height": 560,
         "margin": {"l": 70, "r": 20, "t": 60, "b": 60},
         "xaxis": {"title": x_title, "zeroline": False, "gridcolor": "#e5e5e5"},
