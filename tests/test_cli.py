@@ -27,6 +27,7 @@ def test_serve_passes_host_port_and_results_to_streamlit(monkeypatch, tmp_path):
     assert Path(command[command.index("run") + 1]) == REPO / "app" / "main.py"
     assert command[command.index("--server.maxUploadSize") + 1] == "2048"  # not from a config file: any folder
     assert command[command.index("--server.fileWatcherType") + 1] == "none"  # a served dashboard is not edited live
+    assert command[command.index("--runner.postScriptGC") + 1] == "false"  # no 90 ms collection after each click
     assert env[config.RESULTS_ENV] == str(tmp_path.resolve())
 
 
