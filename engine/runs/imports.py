@@ -1,48 +1,25 @@
-"""Predictions made elsewhere (any framework, any code) as a run: read a CSV, Parquet or JSON-lines file of per-photo
-predictions, check it against the dataset, and write it with the run writer, so every page shows it like an
-evaluation. Torch-free.
-
-The file has one row per photo of the dataset, with these columns (a run's own predictions.parquet is such a file):
-
-    image_id        the photo's path relative to the dataset folder, in either layout ("296 ice bear/common-snow/1.jpg"
-                    or "ice bear/common-snow/1.jpg"); folders above the class folder ("LAION-final/...", an absolute
-                    path) are cut off. `path` is accepted for it.
-    pred_1vs1000    the predicted ImageNet-1K index (0-999) among all 1,000 classes
-    pred_1vs20      the predicted index among the 20 candidates of the photo's class (it must be one of them)
-    top5_ids, top5_scores, top5_probs                       optional, 1 vs 1000: the 5 best classes, best first,
-                                                            their scores (logits, similarities) and probabilities
-    top5_1vs20_ids, top5_1vs20_scores, top5_1vs20_probs     optional, the same among the 20 candidates
-
-A setup whose columns are absent (or all empty) was not evaluated. With only top-5 ids, their first is the prediction.
-Without top-5 ids, a setup's top-5 is the prediction followed by four unknowns (nulls); scores and probabilities not
-given are NaN (the dashboard shows no confidence). In CSV a list is written "[296, 150, 3, 7, 9]" or "296 150 3 7 9".
-Other columns (a run's class_id, split, background, correct_*) are ignored: the dataset says those.
+"""Predictions made elsewhere as a run: a predictions file (`engine.runs.prediction_file`, whose docstring gives the
+format) checked against the dataset, every problem found at once, and written with the run writer, so every page
+shows it like an evaluation. Torch-free.
 """
 
 from __future__ import annotations
 
 import math
 import platform
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.json as pa_json
-import pyarrow.parquet as pq
 
 from engine.dataset.reader import Dataset, DatasetError, ImageRecord, folder_class_id, imagenet_classes, synonym_index
-from engine.errors import UserError
 from engine.files import digest, sha256_file
 from engine.runs import store
 from engine.runs.format import (
     ONE_VS_20,
     SCHEMA_VERSION,
-    SETUPS,
     TOP_K,
     RunManifest,
     correct_column,
@@ -50,22 +27,22 @@ from engine.runs.format import (
     predictions_table,
     top_prefix,
 )
+from engine.runs.prediction_file import (
+    FORMAT_HELP,
+    PredictionsFileError,
+    cell,
+    present_setups,
+    read_columns,
+    read_predictions,
+    top5_list,
+    whole_number,
+)
 
 FAMILIES = ("CLIP", "ImageNet", "LVLM", "other")
 IMAGENET_CLASSES = 1000
 SHOWN = 5  # offenders named per kind of problem
 MAX_MISSING_SHARE = 0.05  # as for unreadable photos: past this, the photos left out, not the model, are measured
 UNKNOWN_LABELS = {"classnames": "unknown", "templates": None}  # how the predictions were asked for is not known
-ALIASES = {"path": "image_id"} | {f"top5_1vs1000_{part}": f"top5_{part}" for part in ("ids", "scores", "probs")}
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf(?:inity)?|nan|null|none", re.IGNORECASE)
-FORMAT_HELP = (
-    "one row per photo with image_id (its path in the dataset) and pred_1vs1000 and/or pred_1vs20 (ImageNet "
-    'indices), optionally top5_ids/top5_scores/top5_probs and top5_1vs20_...; README, "Importing predictions"'
-)
-
-
-class PredictionsFileError(UserError):
-    """A predictions file that cannot be imported; the message lists what is wrong, the first offenders of each kind."""
 
 
 @dataclass(frozen=True)
@@ -79,70 +56,6 @@ class ImportedRun:
     skipped: bool  # the same file was imported before: nothing written
     renamed: bool  # ... and it took the name given now
     ignored_columns: tuple[str, ...]
-
-
-def _read_csv(path: Path) -> pa.Table:
-    text_columns = {name: pa.string() for name in ("image_id", "path")}  # "0001.jpg" stays a name
-    return pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(column_types=text_columns))
-
-
-READERS: dict[str, tuple[str, Callable[[Path], pa.Table]]] = {
-    ".csv": ("CSV", _read_csv),
-    ".parquet": ("Parquet", pq.read_table),
-    ".pq": ("Parquet", pq.read_table),
-    ".jsonl": ("JSON lines", pa_json.read_json),
-    ".ndjson": ("JSON lines", pa_json.read_json),
-    ".json": ("JSON lines", pa_json.read_json),
-}
-
-
-def read_predictions(path: Path) -> pa.Table:
-    """The file as a table, whichever of CSV, Parquet or JSON lines its suffix says it is.
-
-    Raises:
-        PredictionsFileError: no such file, another suffix, or a file its format's reader cannot read.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise PredictionsFileError(f"{path.absolute()} is not a file; give the predictions file's path.")
-    kind, reader = READERS.get(path.suffix.lower(), (None, None))
-    if reader is None:
-        raise PredictionsFileError(f"{path.name}: give predictions as .csv, .parquet or .jsonl (JSON lines).")
-    try:
-        return reader(path)
-    except (pa.ArrowException, OSError, ValueError) as error:
-        reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
-        raise PredictionsFileError(f"Cannot read {path.name} as {kind}: {reason}. Expected {FORMAT_HELP}.") from error
-
-
-def _columns(table: pa.Table, name: str) -> tuple[dict[str, list], tuple[str, ...]]:
-    """The columns an import uses, by their run-format names, as Python lists; and the columns it ignores."""
-    wanted = {"image_id"} | {pred_column(s) for s in SETUPS}
-    wanted |= {f"{top_prefix(s)}_{part}" for s in SETUPS for part in ("ids", "scores", "probs")}
-    columns, ignored = {}, []
-    for column in table.column_names:
-        canonical = ALIASES.get(column, column)
-        if canonical in wanted and canonical not in columns:
-            columns[canonical] = table.column(column).to_pylist()
-        else:
-            ignored.append(column)
-    if "image_id" not in columns:
-        found = ", ".join(table.column_names) or "none"
-        raise PredictionsFileError(
-            f"{name} has no image_id (or path) column; its columns: {found}. Expected {FORMAT_HELP}."
-        )
-    if table.num_rows == 0:
-        raise PredictionsFileError(f"{name} has no rows. Expected {FORMAT_HELP}.")
-    return columns, tuple(ignored)
-
-
-def _given(columns: dict[str, list], column: str) -> bool:
-    return any(value is not None for value in columns.get(column, ()))
-
-
-def present_setups(columns: dict[str, list]) -> tuple[str, ...]:
-    """The setups the file answers: a prediction or top-5 ids for at least one photo."""
-    return tuple(s for s in SETUPS if _given(columns, pred_column(s)) or _given(columns, f"{top_prefix(s)}_ids"))
 
 
 class Problems:
@@ -229,35 +142,6 @@ def _missing(dataset: Dataset, photos: list[ImageRecord], allow: bool, problems:
     return missing
 
 
-def _index(value: object) -> int | None:
-    """A whole number (an int, 296.0, "296"), else None."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return int(number) if number.is_integer() else None
-
-
-def _numbers(value: object) -> list | None:
-    """A top-5 list from Parquet/JSON (a list) or CSV (text): up to 5 numbers or nulls, padded with nulls to 5.
-
-    Raises:
-        ValueError: not a list of up to 5 numbers.
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        tokens = _NUMBER.findall(value)
-        if re.sub(r"[\s,;\[\]()]", "", _NUMBER.sub("", value)):
-            raise ValueError(value)
-        value = [None if t.lower() in ("nan", "null", "none") else float(t) for t in tokens]
-    if not isinstance(value, list | tuple) or not 0 < len(value) <= TOP_K:
-        raise ValueError(value)
-    if any(v is not None and not isinstance(v, int | float) for v in value):
-        raise ValueError(value)
-    return [*value, *[None] * (TOP_K - len(value))]
-
-
 @dataclass
 class Answers:
     """One setup's predictions for the matched photos, in their order: the run format's columns as Python lists."""
@@ -268,20 +152,15 @@ class Answers:
     probs: list[list[float]]
 
 
-def _cell(columns: dict[str, list], column: str, row: int) -> object:
-    """A row's value in a column; None when the file has no such column."""
-    return columns[column][row] if column in columns else None
-
-
 def _top5(setup: str, columns: dict[str, list], row: int, image_id: str, problems: Problems) -> list | None:
     """The row's top-5 ids, scores and probabilities of a setup as lists of 5 (None where not given); None (and a
     problem) when one cannot be read."""
     lists = []
     for part in ("ids", "scores", "probs"):
         column = f"{top_prefix(setup)}_{part}"
-        value = _cell(columns, column, row)
+        value = cell(columns, column, row)
         try:
-            lists.append(_numbers(value))
+            lists.append(top5_list(value))
         except ValueError:
             problems.add(BAD_TOP5, f"{image_id}: {column}={value!r}")
             return None
@@ -293,15 +172,15 @@ def _answer(setup: str, columns: dict[str, list], row: int, photo: ImageRecord, 
     """One photo's prediction in a setup, checked: a whole ImageNet index, the first of its top-5, and in 1 vs 20 one
     of its class's candidates. None (and a problem) when it is not."""
     column, image_id = pred_column(setup), photo.image_id
-    raw = _cell(columns, column, row)
+    raw = cell(columns, column, row)
     if (top5 := _top5(setup, columns, row, image_id, problems)) is None:
         return None
     ids, scores, probs = top5
-    pred = _index(raw) if raw is not None else (_index(ids[0]) if ids and ids[0] is not None else None)
+    pred = whole_number(raw) if raw is not None else (whole_number(ids[0]) if ids and ids[0] is not None else None)
     if pred is None:
         problems.add(NO_PREDICTION if raw is None else OUT_OF_RANGE, f"{image_id}: {column}={raw!r}")
         return None
-    given = [pred] + [_index(i) for i in ids or () if i is not None]
+    given = [pred] + [whole_number(i) for i in ids or () if i is not None]
     if not all(i is not None and 0 <= i < IMAGENET_CLASSES for i in given):
         problems.add(OUT_OF_RANGE, f"{image_id}: {column}={raw!r}" + (f", top-5 {ids}" if ids else ""))
         return None
@@ -395,7 +274,7 @@ def import_predictions(path: Path, dataset: Dataset, options: ImportOptions) -> 
     path, started = Path(path), datetime.now(UTC).isoformat(timespec="milliseconds")
     _check_options(options)
     table = read_predictions(path)
-    columns, ignored = _columns(table, path.name)
+    columns, ignored = read_columns(table, path.name)
     setups = present_setups(columns)
     if not setups:
         raise PredictionsFileError(f"{path.name} holds no predictions. Expected {FORMAT_HELP}.")
