@@ -18,7 +18,8 @@ from engine.dataset.synthetic import write_dataset
 from engine.inference.evaluator import EvalOptions, Evaluator
 from engine.inference.lvlm import Answers, candidate_losses, tokenize_answers
 from engine.models.checkpoints import CheckpointError
-from engine.models.load_minigpt4 import convert_lavis_blip2, load_minigpt4
+from engine.models.convert_lavis import convert_lavis_blip2
+from engine.models.load_minigpt4 import load_minigpt4
 from engine.models.loaded import RANDOM_INIT
 from engine.models.tiny_minigpt4 import write_tiny_minigpt4
 from engine.models.vlm import ANSWER, QUESTION
