@@ -3,7 +3,8 @@
 bench/browser_latency.py gives each page's absolute time, which moves by 10-20 % from one run to the next on a shared
 machine. This serves this checkout and another one (a `git worktree` of the commit to compare with) at the same time,
 on the same data, and opens each page in a new tab of each in turn, so both see the same machine; it reports each
-page's median fresh load for both and the median of the paired ratios (this / other).
+page's median fresh load for both and the median of the paired ratios (this / other). Then the same for sidebar
+switches: one tab of each goes round the pages by their sidebar links, the two taking turns at each page.
 
     git worktree add /tmp/before <commit>
     .venv/bin/python bench/browser_compare.py /tmp/before [--runs 9] [--pages overview classes] [--runs-data]
@@ -20,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
@@ -56,6 +58,40 @@ def paired_loads(browser, urls: dict[str, str], target: bl.Target, runs: int) ->
     return times
 
 
+def paired_switches(browser, urls: dict[str, str], targets: list[bl.Target], runs: int) -> dict[str, dict]:
+    """`runs` sidebar clicks onto each page (from the page before it in `targets`) in each server's tab, alternating
+    which goes first; a first round (caches filling) is not counted."""
+    pages = {}
+    for name, url in urls.items():
+        pages[name] = browser.new_context(viewport=bl.VIEWPORT).new_page()
+        bl.timed_open(pages[name], url, targets[-1])
+    times = {t.name: {name: [] for name in urls} for t in targets}
+    for number in range(runs + 1):
+        for target in targets:
+            for name in list(urls) if number % 2 == 0 else list(reversed(urls)):
+                link = pages[name].locator(f'[data-testid="stSidebarNavLink"][href="{urls[name]}/{target.path}"]')
+                start = time.perf_counter()
+                link.click()
+                bl.wait_ready(pages[name], target)
+                if number:
+                    times[target.name][name].append(time.perf_counter() - start)
+    for page in pages.values():
+        page.context.close()
+    return times
+
+
+def summary(page: str, times: dict[str, list[float]]) -> dict:
+    ratios = [mine / theirs for mine, theirs in zip(times["this"], times["other"], strict=True)]
+    return {
+        "page": page,
+        "this_median_s": round(statistics.median(times["this"]), 3),
+        "other_median_s": round(statistics.median(times["other"]), 3),
+        "paired_ratio_median": round(statistics.median(ratios), 2),
+        "this_runs": [round(t, 3) for t in times["this"]],
+        "other_runs": [round(t, 3) for t in times["other"]],
+    }
+
+
 def commit_of(checkout: Path) -> str:
     done = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     return done.stdout.strip() or "?"
@@ -64,12 +100,11 @@ def commit_of(checkout: Path) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("other", type=Path, help="the other checkout (e.g. a git worktree of an earlier commit)")
-    parser.add_argument("--runs", type=int, default=9, help="fresh loads of each page from each checkout")
+    parser.add_argument("--runs", type=int, default=9, help="fresh loads and switches per page and checkout")
     parser.add_argument("--pages", nargs="+", choices=sorted(PAGES), default=["overview", "scaling", "classes"])
     parser.add_argument("--runs-data", action="store_true", help="50 runs and 200 jobs instead of the paper alone")
     args = parser.parse_args()
     checkouts = {"this": bl.REPO, "other": args.other.resolve()}
-    rows = []
     with tempfile.TemporaryDirectory(prefix="counteranimal-compare-") as tmp, sync_playwright() as playwright:
         root = Path(tmp)
         paper, results = bl.copy_paper(root / "paper"), root / "results"
@@ -83,17 +118,9 @@ def main() -> int:
                     for name, checkout in checkouts.items()}  # fmt: skip
             for url in urls.values():
                 bl.first_visit(browser, url, bl.ABOUT)  # each server's start-up is nobody's page
-            for name in args.pages:
-                times = paired_loads(browser, urls, PAGES[name], args.runs)
-                ratios = [mine / theirs for mine, theirs in zip(times["this"], times["other"], strict=True)]
-                rows.append({
-                    "page": name,
-                    "this_median_s": round(statistics.median(times["this"]), 3),
-                    "other_median_s": round(statistics.median(times["other"]), 3),
-                    "paired_ratio_median": round(statistics.median(ratios), 2),
-                    "this_runs": [round(t, 3) for t in times["this"]],
-                    "other_runs": [round(t, 3) for t in times["other"]],
-                })  # fmt: skip
+            rows = [summary(name, paired_loads(browser, urls, PAGES[name], args.runs)) for name in args.pages]
+            clicks = paired_switches(browser, urls, [PAGES[name] for name in args.pages], args.runs)
+            switches = [summary(name, times) for name, times in clicks.items()]
         browser.close()
     report = {
         "date": date.today().isoformat(),
@@ -103,15 +130,17 @@ def main() -> int:
         "data": f"{bl.RUNS} runs" if args.runs_data else "paper",
         "runs": args.runs,
         "pages": rows,
+        "switches": switches,
     }
     output = RESULTS / f"browser_compare_{'runs' if args.runs_data else 'paper'}.json"
     output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"fresh loads, medians of {args.runs}, {report['data']}: this ({report['this']}) vs {report['other']}")
-    for row in rows:
-        print(
-            f"  {row['page']:<11} this {row['this_median_s']:.2f} s  other {row['other_median_s']:.2f} s  "
-            f"paired ratio {row['paired_ratio_median']:.2f}"
-        )
+    for what, table in (("fresh loads", rows), ("sidebar switches", switches)):
+        print(f"{what}, medians of {args.runs}, {report['data']}: this ({report['this']}) vs {report['other']}")
+        for row in table:
+            print(
+                f"  {row['page']:<11} this {row['this_median_s']:.2f} s  other {row['other_median_s']:.2f} s  "
+                f"paired ratio {row['paired_ratio_median']:.2f}"
+            )
     print(f"wrote {output}")
     return 0
 

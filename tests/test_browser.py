@@ -65,6 +65,22 @@ def test_a_chart_takes_its_containers_width_when_its_tab_opens(server_url, page)
     page.wait_for_function(f"() => ({widths})().every(([box, svg]) => Math.abs(box - svg) < 2)", timeout=10_000)
 
 
+def test_a_chart_goes_full_screen_at_the_screens_height_and_back(server_url, page):
+    page.goto(server_url)
+    wait_for_points(page, published_models("1vs1000"))
+    plot_height = "() => document.querySelector('.ca-chart .main-svg').getBoundingClientRect().height"
+    own = page.evaluate(plot_height)
+    full_screen = page.locator('.ca-chart .modebar-btn[data-title="Full screen"]')
+    page.locator(".ca-chart").hover()  # the mode bar shows on hover
+    full_screen.click()
+    page.wait_for_function("() => document.fullscreenElement?.classList.contains('ca-chart')", timeout=10_000)
+    page.wait_for_function(f"() => Math.abs(({plot_height})() - window.innerHeight) < 2", timeout=10_000)
+    page.locator(".ca-chart").hover()
+    full_screen.click()  # the same button returns
+    page.wait_for_function("() => !document.fullscreenElement", timeout=10_000)
+    page.wait_for_function(f"() => Math.abs(({plot_height})() - {own}) < 2", timeout=10_000)
+
+
 IMAGES = '[data-testid="stImage"] img'
 
 

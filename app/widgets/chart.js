@@ -2,7 +2,14 @@
 // static files. Streamlit's own chart element loads the full plotly.js (4.7 MB) in every new tab: seconds of script
 // evaluation on a small CPU before the first chart draws.
 const BUNDLE = "app/static/plotly-basic-4.1.1.min.js";
-const CONFIG = { displaylogo: false, responsive: true };
+// Full screen, as Streamlit's own chart element offers: a mode bar button that shows the chart alone on the screen
+// (a projector, a second monitor), as large as the screen; the same button or Esc returns.
+const FULL_SCREEN = {
+  name: "Full screen",
+  icon: { width: 24, height: 24, path: "M3 3h7v2H5v5H3zm11 0h7v7h-2V5h-5zM3 14h2v5h5v2H3zm16 0h2v7h-7v-2h5z" },
+  click: (root) => (document.fullscreenElement ? document.exitFullscreen() : root.requestFullscreen()),
+};
+const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToAdd: [FULL_SCREEN] };
 const SERVE_HINT = " Start the dashboard with `counteranimal serve`, which serves the chart library (or pass " +
   "--server.enableStaticServing true to streamlit run).";
 
@@ -61,6 +68,11 @@ export default function ({ parentElement, data }) {
       else if (root.layout) window.Plotly?.Plots.resize(root);
     });
     root.resizer.observe(root);
+    // Full screen, the box is the screen's size and the plot follows it (the observer above); around the plot the
+    // screen would be black.
+    root.addEventListener("fullscreenchange", () => {
+      root.style.background = document.fullscreenElement === root ? "#ffffff" : "";
+    });
   }
   root.classList.toggle("ca-chart-fill", data.fill); // the presenter view's style sheet sizes it to the screen
   const figure = JSON.parse(data.figure);
