@@ -176,6 +176,8 @@ def test_runs_are_stars_with_asymmetric_intervals_and_a_line_from_the_paper():
     assert stars.error_y.arrayminus[0] == pytest.approx(forward(np.array([41.0]))[0] - forward(np.array([38.0]))[0])
     gap = next(t for t in fig.data if t.name == "paper → here")
     assert list(gap.x)[:2] == pytest.approx(list(forward(np.array([64.0, 66.0]))))  # paper model 0, then the run
+    assert list(gap.y)[:2] == pytest.approx(list(forward(np.array([40.7, 41.0]))))
+    assert gap.x[2] is None and gap.y[2] is None and len(gap.x) == 3  # one segment, then a break in the line
 
 
 def test_points_left_out_of_the_trend_fit_are_drawn_with_an_orange_outline():

@@ -74,11 +74,18 @@ def gap_trace(runs: pd.DataFrame, paper: pd.DataFrame, scale: str) -> go.Scatter
     pairs = runs.merge(paper, on="model_id", suffixes=("", "_paper"))
     if pairs.empty:
         return None
-    forward = SCALES[scale].forward
-    x = [v for row in pairs.itertuples() for v in (*forward(np.array([row.common_paper, row.common])), None)]
-    y = [v for row in pairs.itertuples() for v in (*forward(np.array([row.counter_paper, row.counter])), None)]
+    x = _segments(pairs["common_paper"], pairs["common"], scale)
+    y = _segments(pairs["counter_paper"], pairs["counter"], scale)
     line = {"color": RUN_COLOR, "dash": "dot", "width": 1.5}
     return go.Scatter(name="paper → here", x=x, y=y, mode="lines", line=line, hoverinfo="skip")
+
+
+def _segments(starts: pd.Series, ends: pd.Series, scale: str) -> list:
+    """Start, end and a break (None) for each row, in the scale's space: one line of separate segments. The scale is
+    applied to whole columns (per row, it was a third of the Overview's figure time over 50 runs)."""
+    forward = SCALES[scale].forward
+    pairs = zip(forward(starts.to_numpy()), forward(ends.to_numpy()), strict=True)
+    return [value for start, end in pairs for value in (start, end, None)]
 
 
 def _text_position(x: float, y: float, axis_range: list[float]) -> str:
