@@ -93,7 +93,8 @@ def summary(page: str, times: dict[str, list[float]]) -> dict:
 
 
 def commit_of(checkout: Path) -> str:
-    done = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    command = ["git", "-C", str(checkout), "describe", "--always", "--dirty"]  # "-dirty": uncommitted changes measured
+    done = subprocess.run(command, capture_output=True, text=True)
     return done.stdout.strip() or "?"
 
 
@@ -119,8 +120,10 @@ def main() -> int:
             for url in urls.values():
                 bl.first_visit(browser, url, bl.ABOUT)  # each server's start-up is nobody's page
             rows = [summary(name, paired_loads(browser, urls, PAGES[name], args.runs)) for name in args.pages]
-            clicks = paired_switches(browser, urls, [PAGES[name] for name in args.pages], args.runs)
-            switches = [summary(name, times) for name, times in clicks.items()]
+            switches = []
+            if len(args.pages) > 1:  # a switch needs another page to come from
+                clicks = paired_switches(browser, urls, [PAGES[name] for name in args.pages], args.runs)
+                switches = [summary(name, times) for name, times in clicks.items()]
         browser.close()
     report = {
         "date": date.today().isoformat(),

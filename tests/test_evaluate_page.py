@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import shutil
 from pathlib import Path
@@ -163,6 +164,20 @@ def test_an_upload_that_fails_the_check_is_removed(app, results_dir, tiny_timm):
     upload(app, "truncated.safetensors", tiny_timm.read_bytes()[:5000])
     assert "is not a readable safetensors file" in errors(app)
     assert stored_uploads(results_dir) == []
+
+
+def test_a_queued_upload_is_released_on_the_next_run(app, results_dir, tiny_timm, monkeypatch):
+    """`counteranimal serve` turns off Streamlit's collection after every run; the run that stored an upload held its
+    bytes in its namespace, so the page collects once after it, and only then."""
+    collections = []
+    monkeypatch.setattr(gc, "collect", lambda *args: collections.append(args) or 0)
+    open_page(app, "evaluate")
+    assert collections == []
+    upload(app, "mine.safetensors", tiny_timm.read_bytes())  # checked, stored, queued; the page reruns
+    assert len(stored_uploads(results_dir)) == 1 and len(jobs.list_jobs(results_dir)) == 1
+    assert len(collections) == 1
+    app.run()
+    assert len(collections) == 1
 
 
 def test_a_checked_checkpoint_is_queued_evaluated_and_linked_to_the_overview(app, weights_dir, tiny_timm, results_dir):

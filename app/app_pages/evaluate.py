@@ -1,6 +1,7 @@
 """Evaluate: a researcher's own checkpoint, checked against its architecture, then evaluated by a background worker
 while the page shows live progress. The result appears on the Overview like every run."""
 
+import gc
 from pathlib import Path
 
 import pandas as pd
@@ -50,6 +51,10 @@ results = results_dir()
 roots = allowed_roots(results)
 limit_mb = st.get_option("server.maxUploadSize")
 
+if st.session_state.pop("evaluate_release_upload", False):
+    # The run that stored an upload held its bytes (up to 2 GB) in its namespace, which only a full collection frees:
+    # `counteranimal serve` turns off Streamlit's collection after every run, so this page collects once here.
+    gc.collect()
 st.title("Evaluate your own model")
 evaluate_gate.require_access()  # a shared dashboard: nothing below without the operator's token
 st.caption(
@@ -157,6 +162,7 @@ def _submit(
         return submitted.error
     st.session_state["evaluate_notice"] = (submitted.job_id, _queued_text(kind, submitted.checked))
     st.session_state["evaluate_upload_round"] = st.session_state.get("evaluate_upload_round", 0) + 1  # frees it
+    st.session_state["evaluate_release_upload"] = upload is not None
     st.rerun()
 
 

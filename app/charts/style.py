@@ -20,10 +20,11 @@ TREND_COLORS = {"CLIP": "#0072B2", HIGH_QUALITY_GROUP: "#009E73", "ImageNet": "#
 FAMILY_SYMBOLS = {"CLIP": "circle", "ImageNet": "square", "LVLM": "diamond"}
 FAMILY_COLORS = {"ImageNet": "#D55E00", "LVLM": "#CC79A7"}  # CLIP points are shaded by data size instead
 FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 15}
-# plotly_white, cut to the trace types the dashboard draws (scatter, bar): the same look, built once. The full
-# template carries defaults for every trace type; assigning it copied and validated them into each figure and wrote
-# them into each figure's JSON (20 and 30 ms per chart on a 2-CPU machine, before the page's message left).
-DRAWN_TRACES = ("scatter", "bar")
+# plotly_white, cut to the trace types the dashboard's chart element draws (app/widgets/chart.py's BASIC_TRACES): the
+# same look, built once. The full template carries defaults for every trace type; assigning it copied and validated
+# them into each figure and wrote them into each figure's JSON (20 and 30 ms per chart on a 2-CPU machine, before the
+# page's message left).
+DRAWN_TRACES = ("scatter", "bar", "pie")
 TEMPLATE = go.layout.Template(
     layout=pio.templates["plotly_white"].layout,
     data={trace: pio.templates["plotly_white"].data[trace] for trace in DRAWN_TRACES},

@@ -3,13 +3,18 @@
 // evaluation on a small CPU before the first chart draws.
 const BUNDLE = "app/static/plotly-basic-4.1.1.min.js";
 // Full screen, as Streamlit's own chart element offers: a mode bar button that shows the chart alone on the screen
-// (a projector, a second monitor), as large as the screen; the same button or Esc returns.
+// (a projector, a second monitor), as large as the screen; the same button or Esc returns. Offered only where the
+// page may go full screen (not in a frame that forbids it, nor on an iPhone).
 const FULL_SCREEN = {
   name: "Full screen",
   icon: { width: 24, height: 24, path: "M3 3h7v2H5v5H3zm11 0h7v7h-2V5h-5zM3 14h2v5h5v2H3zm16 0h2v7h-7v-2h5z" },
-  click: (root) => (document.fullscreenElement ? document.exitFullscreen() : root.requestFullscreen()),
+  click: (root) => (document.fullscreenElement ? document.exitFullscreen() : root.requestFullscreen()).catch(() => {}),
 };
-const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToAdd: [FULL_SCREEN] };
+const CONFIG = {
+  displaylogo: false,
+  responsive: true,
+  modeBarButtonsToAdd: document.fullscreenEnabled ? [FULL_SCREEN] : [],
+};
 const SERVE_HINT = " Start the dashboard with `counteranimal serve`, which serves the chart library (or pass " +
   "--server.enableStaticServing true to streamlit run).";
 
