@@ -8,7 +8,10 @@ const BUNDLE = "app/static/plotly-basic-4.1.1.min.js";
 const FULL_SCREEN = {
   name: "Full screen",
   icon: { width: 24, height: 24, path: "M3 3h7v2H5v5H3zm11 0h7v7h-2V5h-5zM3 14h2v5h5v2H3zm16 0h2v7h-7v-2h5z" },
-  click: (root) => (document.fullscreenElement ? document.exitFullscreen() : root.requestFullscreen()).catch(() => {}),
+  click: (root) =>
+    (document.fullscreenElement ? document.exitFullscreen() : root.requestFullscreen()).catch((error) =>
+      console.warn(`Full screen refused: ${error.message}`),
+    ),
 };
 const CONFIG = {
   displaylogo: false,
