@@ -112,7 +112,7 @@ def cluster_pair(
     return {"cold_s": round(cold, 2), "warm_s": round(warm, 2)}
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images-per-group", type=int, default=30, help="photos per class and background (3 classes)")
     parser.add_argument("--size", type=int, default=224, help="the photos' shorter side, px (decoding is CPU work)")
@@ -122,8 +122,11 @@ def main() -> None:
         "the same count; on a CPU cluster each task holds that many CPUs, so 1 lets two models run on two cores)",
     )  # fmt: skip
     parser.add_argument("--repeat", type=int, default=3, help="warm runs per setting; the fastest counts")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    return parser.parse_args()
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Serial, then one and two workers, each cold and warm, on a dataset and models made here; the report."""
     with tempfile.TemporaryDirectory(prefix="ray-bench-") as tmp:
         root = Path(tmp)
         sizes = (args.size, args.size * 3 // 2)
@@ -137,7 +140,7 @@ def main() -> None:
         one = cluster_pair(1, dataset, specs, root, args.batch_size, expected, args.repeat)
         two = cluster_pair(2, dataset, specs, root, args.batch_size, expected, args.repeat)
     n = len(specs)
-    report = {
+    return {
         "date": date.today().isoformat(),
         "machine": f"{platform.platform()}, {os.cpu_count()} CPUs (shared with other work: seconds are provisional)",
         "ray": ray.__version__,
@@ -160,18 +163,26 @@ def main() -> None:
         },
         "runs_identical_to_serial": True,
     }
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(json.dumps(report, indent=2))
-    print(f"{n} models x {len(dataset.images)} photos ({sizes[0]}-{sizes[1]} px), Ray {ray.__version__}")
-    for label, key in (
-        ("serial", "serial_s"),
-        ("1 worker", "cluster_1_worker_s"),
-        ("2 workers", "cluster_2_workers_s"),
-    ):
+
+
+def print_report(report: dict) -> None:
+    sizes = report["photo_size_px"]
+    print(f"{len(report['models'])} models x {report['images']} photos ({sizes[0]}-{sizes[1]} px), Ray {report['ray']}")
+    settings = {"serial": "serial_s", "1 worker": "cluster_1_worker_s", "2 workers": "cluster_2_workers_s"}
+    for label, key in settings.items():
         print(f"{label:10} cold {report[key]['cold_s']:7.2f} s   warm {report[key]['warm_s']:7.2f} s")
     overhead, ratio = report["overhead_per_model_s"], report["two_workers_over_serial"]
     print(f"Ray's overhead per model: cold {overhead['cold']} s, warm {overhead['warm']} s (goal < 1 s)")
     print(f"2 workers / serial: cold {ratio['cold']}x, warm {ratio['warm']}x (goal <= 0.7x); every run byte-identical")
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    report = measure(args)
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUT.write_text(json.dumps(report, indent=2))
+    print_report(report)
     print(f"wrote {OUTPUT}")
 
 
