@@ -26,45 +26,48 @@ from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
-import browser_latency as bl  # bench/ is on sys.path as a script
+import browser_pages as bp  # bench/ is on sys.path as a script
 from playwright.sync_api import sync_playwright
+from synthetic_data import copy_paper, write_jobs, write_runs
 
-RESULTS = bl.REPO / "bench" / "results"
-PAGES = {t.name: t for t in bl.RUN_PAGES}
+from engine.config import CACHE_ENV, PAPER_ENV
+
+RESULTS = bp.REPO / "bench" / "results"
+PAGES = {t.name: t for t in bp.RUN_PAGES}
 
 
 def serve(stack: ExitStack, checkout: Path, results: Path, paper: Path, cache: Path) -> str:
     command = [sys.executable, "-m", "engine.cli", "serve", "--host", "127.0.0.1", "--port", "{port}"]
     command += ["--results", str(results)]
-    env = {bl.PAPER_ENV: str(paper), bl.CACHE_ENV: str(cache), "PYTHONPATH": str(checkout)}  # its engine and app
-    return stack.enter_context(bl.serving(command, checkout, env))
+    env = {PAPER_ENV: str(paper), CACHE_ENV: str(cache), "PYTHONPATH": str(checkout)}  # its engine and app
+    return stack.enter_context(bp.serving(command, checkout, env))
 
 
-def paired_loads(browser, urls: dict[str, str], target: bl.Target, runs: int) -> dict[str, list[float]]:
+def paired_loads(browser, urls: dict[str, str], target: bp.Target, runs: int) -> dict[str, list[float]]:
     """`runs` fresh loads of the page from each server, alternating which goes first."""
-    contexts = {name: browser.new_context(viewport=bl.VIEWPORT) for name in urls}
+    contexts = {name: browser.new_context(viewport=bp.VIEWPORT) for name in urls}
     for name, url in urls.items():  # fill each browser's HTTP cache; not counted
         page = contexts[name].new_page()
-        bl.timed_open(page, url, target)
+        bp.timed_open(page, url, target)
         page.close()
     times: dict[str, list[float]] = {name: [] for name in urls}
     for number in range(runs):
         for name in list(urls) if number % 2 == 0 else list(reversed(urls)):
             page = contexts[name].new_page()
-            times[name].append(bl.timed_open(page, urls[name], target))
+            times[name].append(bp.timed_open(page, urls[name], target))
             page.close()
     for context in contexts.values():
         context.close()
     return times
 
 
-def paired_switches(browser, urls: dict[str, str], targets: list[bl.Target], runs: int) -> dict[str, dict]:
+def paired_switches(browser, urls: dict[str, str], targets: list[bp.Target], runs: int) -> dict[str, dict]:
     """`runs` sidebar clicks onto each page (from the page before it in `targets`) in each server's tab, alternating
     which goes first; a first round (caches filling) is not counted."""
     pages = {}
     for name, url in urls.items():
-        pages[name] = browser.new_context(viewport=bl.VIEWPORT).new_page()
-        bl.timed_open(pages[name], url, targets[-1])
+        pages[name] = browser.new_context(viewport=bp.VIEWPORT).new_page()
+        bp.timed_open(pages[name], url, targets[-1])
     times = {t.name: {name: [] for name in urls} for t in targets}
     for number in range(runs + 1):
         for target in targets:
@@ -72,7 +75,7 @@ def paired_switches(browser, urls: dict[str, str], targets: list[bl.Target], run
                 link = pages[name].locator(f'[data-testid="stSidebarNavLink"][href="{urls[name]}/{target.path}"]')
                 start = time.perf_counter()
                 link.click()
-                bl.wait_ready(pages[name], target)
+                bp.wait_ready(pages[name], target)
                 if number:
                     times[target.name][name].append(time.perf_counter() - start)
     for page in pages.values():
@@ -105,20 +108,20 @@ def main() -> int:
     parser.add_argument("--pages", nargs="+", choices=sorted(PAGES), default=["overview", "scaling", "classes"])
     parser.add_argument("--runs-data", action="store_true", help="50 runs and 200 jobs instead of the paper alone")
     args = parser.parse_args()
-    checkouts = {"this": bl.REPO, "other": args.other.resolve()}
+    checkouts = {"this": bp.REPO, "other": args.other.resolve()}
     with tempfile.TemporaryDirectory(prefix="counteranimal-compare-") as tmp, sync_playwright() as playwright:
         root = Path(tmp)
-        paper, results = bl.copy_paper(root / "paper"), root / "results"
+        paper, results = copy_paper(root / "paper"), root / "results"
         results.mkdir()
         if args.runs_data:
-            bl.write_runs(results, paper, root / "photos", bl.RUNS, bl.SEED)
-            bl.write_jobs(results, bl.JOBS)
-        browser = playwright.chromium.launch(executable_path=str(bl.CHROMIUM), headless=True, args=bl.CHROMIUM_ARGS)
+            write_runs(results, paper, root / "photos", bp.RUNS, bp.SEED)
+            write_jobs(results, bp.JOBS)
+        browser = playwright.chromium.launch(executable_path=str(bp.CHROMIUM), headless=True, args=bp.CHROMIUM_ARGS)
         with ExitStack() as stack:
             urls = {name: serve(stack, checkout, results, paper, root / f"cache-{name}")
                     for name, checkout in checkouts.items()}  # fmt: skip
             for url in urls.values():
-                bl.first_visit(browser, url, bl.ABOUT)  # each server's start-up is nobody's page
+                bp.first_visit(browser, url, bp.ABOUT)  # each server's start-up is nobody's page
             rows = [summary(name, paired_loads(browser, urls, PAGES[name], args.runs)) for name in args.pages]
             switches = []
             if len(args.pages) > 1:  # a switch needs another page to come from
@@ -127,10 +130,10 @@ def main() -> int:
         browser.close()
     report = {
         "date": date.today().isoformat(),
-        "machine": bl.machine(),
-        "this": commit_of(bl.REPO),
+        "machine": bp.machine(),
+        "this": commit_of(bp.REPO),
         "other": commit_of(checkouts["other"]),
-        "data": f"{bl.RUNS} runs" if args.runs_data else "paper",
+        "data": f"{bp.RUNS} runs" if args.runs_data else "paper",
         "runs": args.runs,
         "pages": rows,
         "switches": switches,
