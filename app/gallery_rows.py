@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -63,6 +64,15 @@ def page_of(rows: pd.DataFrame, split: str, page: int, per_page: int = PER_PAGE)
     """One split's photos on page `page` (1-based)."""
     column = rows[rows["split"] == split]
     return column.iloc[(page - 1) * per_page : page * per_page]
+
+
+def photo_labels(photos: pd.DataFrame) -> dict[str, str]:
+    """Labels for a picker of `photos` (columns image_id, split), one per photo and all different: "common · 0012.jpg".
+    Common and counter photos often share file names, and a picker that showed two equal labels opened the wrong photo;
+    where the split and the name are still not enough (two counter backgrounds), the photo's path."""
+    short = {row.image_id: f"{row.split} · {PurePosixPath(row.image_id).name}" for row in photos.itertuples()}
+    taken = pd.Series(list(short.values())).value_counts()
+    return {image_id: label if taken[label] == 1 else image_id for image_id, label in short.items()}
 
 
 def top5(row: pd.Series, setup: str, labels: dict[int, str]) -> pd.DataFrame:

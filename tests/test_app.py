@@ -355,3 +355,16 @@ def test_every_chart_page_offers_its_exports(app, page, charts):
     open_export_menu(app, page or "overview")
     labels = [b.proto.label for b in app.get("download_button")]
     assert labels.count("PNG") == charts and labels.count("PDF") == charts and "Export this page (zip)" in labels
+
+
+def test_each_photo_of_a_gallery_page_opens_itself_though_common_and_counter_share_file_names(app, with_runs):
+    open_page(app, "gallery")
+    picker = app.selectbox(key="zoom_pick")
+    labels = picker.options
+    assert len(set(labels)) == len(labels)
+    common = [label for label in labels if label.startswith("common · ")]
+    twin = next(label for label in common if label.replace("common", "counter", 1) in labels)  # the same file name
+    picker.select(twin).run()
+    enlarged = [image.proto.imgs[0].caption for image in app.get("image") if image.proto.imgs[0].caption]
+    assert len(enlarged) == 1 and "/common-" in enlarged[0]  # the dialog's photo (thumbnails have no caption)
+    assert enlarged[0].endswith("/" + twin.removeprefix("common · "))

@@ -66,3 +66,19 @@ def test_an_imported_top5_with_only_the_prediction_shows_it_without_confidence()
     assert table["class"].tolist() == ["✓ " + LABELS[296]] and table["probability"].isna().all()
     shown = gallery_rows.with_setup(pd.DataFrame([row]).assign(top5_probs=[pd.NA]), "1vs1000", LABELS)
     assert np.isnan(shown["confidence"].iloc[0])  # a NULL list: no confidence, no error
+
+
+def test_photo_labels_differ_for_every_photo_of_a_page():
+    photos = pd.DataFrame(
+        {
+            "image_id": ["9 ostrich/common-ground/0001.jpg", "9 ostrich/counter-water/0001.jpg",
+                         "9 ostrich/counter-road/0002.jpg", "9 ostrich/counter-water/0002.jpg"],
+            "split": ["common", "counter", "counter", "counter"],
+        }
+    )  # fmt: skip
+    assert gallery_rows.photo_labels(photos) == {
+        "9 ostrich/common-ground/0001.jpg": "common · 0001.jpg",
+        "9 ostrich/counter-water/0001.jpg": "counter · 0001.jpg",
+        "9 ostrich/counter-road/0002.jpg": "9 ostrich/counter-road/0002.jpg",  # two counter backgrounds, one name
+        "9 ostrich/counter-water/0002.jpg": "9 ostrich/counter-water/0002.jpg",
+    }

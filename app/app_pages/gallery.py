@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from app import cached, gallery_rows
@@ -53,15 +54,19 @@ def _ask_to_enlarge() -> None:
     st.session_state["zoom_request"] = st.session_state["zoom_pick"]  # opened once, below, not on every rerun
 
 
-# One picker for the whole page, not a button per photo: choosing a photo opens it once, larger, with its top-5.
-shown = [
-    row.image_id for split in ("common", "counter") for row in gallery_rows.page_of(rows, split, page).itertuples()
-]
+# One picker for the whole page, not a button per photo: choosing a photo opens it once, larger, with its top-5. The
+# options are the labels themselves, all different: Streamlit matches a choice by its label.
+on_page = pd.concat([gallery_rows.page_of(rows, split, page) for split in ("common", "counter")])
+photo_of = {label: image_id for image_id, label in gallery_rows.photo_labels(on_page).items()}
 st.selectbox(
-    "Enlarge a photo", shown, index=None, key="zoom_pick", format_func=lambda image_id: Path(image_id).name,
-    placeholder="Choose a photo of this page", on_change=_ask_to_enlarge,
-)  # fmt: skip
-if (image_id := st.session_state.pop("zoom_request", None)) in shown:
+    "Enlarge a photo",
+    list(photo_of),
+    index=None,
+    key="zoom_pick",
+    placeholder="Choose a photo of this page",
+    on_change=_ask_to_enlarge,
+)
+if image_id := photo_of.get(st.session_state.pop("zoom_request", None)):
     photos.photo_dialog(root / image_id, rows.set_index("image_id").loc[image_id], labels)
 if missing:
     st.warning(f"{missing} photos of this page are not under {root} (moved or deleted?); placeholders are shown.")
