@@ -340,6 +340,8 @@ def test_classes_page_offers_runs_with_counts(app, with_runs):
     app.selectbox(key="classes_model_a").set_value(("run", run_id, "1vs1000")).run()
     left = figures(app)[0]
     assert len(left.data[1].y) == 6 and list(left.data[1].customdata) == [4] * 6  # six classes, four photos each
+    # The setup leads the title, and the run's id has a line of its own: a half-width chart cuts a long title's end.
+    assert left.layout.title.text.startswith("1 vs 1000 · ") and left.layout.title.subtitle.text == f"run {run_id}"
 
 
 @pytest.mark.parametrize("page", ["gallery", "confusions", "flips"])

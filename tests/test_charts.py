@@ -4,7 +4,7 @@ import plotly.io as pio
 import pytest
 
 from app import charts
-from app.charts.style import DRAWN_TRACES
+from app.charts.style import DRAWN_TRACES, PROJECTOR_TEXT_PX, for_projector
 from app.trends import SCALES, fit_trends, trend_groups
 from app.widgets.chart import BASIC_TRACES
 
@@ -204,3 +204,10 @@ def test_run_hover_has_no_empty_data_line_and_the_highlighted_name_stays_inside(
     assert "data: %{" not in stars.hovertemplate and stars.customdata[0][2] == ""
     ring = next(t for t in fig.data if t.name.startswith("highlighted"))
     assert ring.textposition == "bottom left" and ring.cliponaxis is False  # a run at the top right corner
+
+
+def test_a_per_class_subtitle_is_projector_sized_in_the_presenter_view():
+    rows = pd.DataFrame({"label": ["a"], "common": [90.0], "counter": [60.0], "drop": [30.0], "n_common": [4]})
+    fig = charts.per_class_dumbbell(rows.assign(n_counter=4), "1 vs 1000 · my model", "run 0123456789abcdef")
+    assert fig.layout.title.subtitle.text == "run 0123456789abcdef"
+    assert for_projector(fig).layout.title.subtitle.font.size >= PROJECTOR_TEXT_PX

@@ -71,7 +71,7 @@ def test_classes_titles_and_export_caption_name_the_setup(app, monkeypatch):
         "app.widgets.export_menu.export_menu", lambda name, figs, table, caption: captions.append(caption)
     )
     open_page(app, "classes")
-    assert all(fig.layout.title.text.endswith("· 1 vs 1000") for fig in figures(app))
+    assert all(fig.layout.title.text.startswith("1 vs 1000 · ") for fig in figures(app))  # seen first
     assert " · 1 vs 1000 · " in captions[-1]
 
 

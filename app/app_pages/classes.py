@@ -41,6 +41,7 @@ options = [("paper", row.model_id, row.setup) for row in published.itertuples()]
 options += [("run", row.run_id, setup) for row in runs.itertuples() for setup in SETUPS if setup in set(row.setups)]
 names = {("paper", r.model_id, r.setup): r.name for r in published.itertuples()}
 names |= {("run", r.run_id, s): f"{r.name} (run {r.run_id})" for r in runs.itertuples() for s in SETUPS}
+run_names = dict(zip(runs["run_id"], runs["name"], strict=True))
 if not options:
     st.info("No per-class numbers: none are published, and no run is evaluated yet.")
     end_page()
@@ -93,7 +94,11 @@ for column, key, default in zip(st.columns(2), ("classes_model_a", "classes_mode
         flags |= set(rows["flag"]) - {""}
         setups.append(SETUP_LABELS.get(chosen[2], chosen[2]))
         name = f"per-class-{key[-1]}"
-        figures[name] = charts.per_class_dumbbell(*presenter.fitting_rows(rows, f"{names[chosen]} · {setups[-1]}"))
+        # The setup first and a run's id on a line of its own: a half-width chart cuts a long title at its end.
+        kind, model, _ = chosen
+        title = f"{setups[-1]} · {run_names[model] if kind == 'run' else names[chosen]}"
+        shown_rows, title = presenter.fitting_rows(rows, title)
+        figures[name] = charts.per_class_dumbbell(shown_rows, title, f"run {model}" if kind == "run" else "")
         presenter.chart(figures[name], key=f"classes_chart_{key[-1]}")  # the same model may be picked twice
 if flags:
     notes = "; ".join(selections.FLAG_NOTES.get(flag, flag) for flag in sorted(flags))

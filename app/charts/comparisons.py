@@ -98,9 +98,10 @@ def score_bars(rows: pd.DataFrame, category: str, title: str, group: str | None 
     return fig
 
 
-def per_class_dumbbell(rows: pd.DataFrame, title: str) -> go.Figure:
+def per_class_dumbbell(rows: pd.DataFrame, title: str, subtitle: str = "") -> go.Figure:
     """Per-class common and counter accuracy joined by a line, rows in the given order (worst drop on top), the drop
-    written in a column of its own at the right (its own x axis, so no label meets a marker near 100 %)."""
+    written in a column of its own at the right (its own x axis, so no label meets a marker near 100 %). `subtitle`: a
+    second, smaller line (a run's id), so that the title fits a half-width chart."""
     labels = rows["label"].tolist()
     segments_x = [v for c, k in zip(rows["common"], rows["counter"], strict=True) for v in (k, c, None)]
     segments_y = [v for label in labels for v in (label, label, None)]
@@ -140,7 +141,15 @@ def per_class_dumbbell(rows: pd.DataFrame, title: str) -> go.Figure:
         ]
     )
     fig.update_layout(
-        title={"text": title, "x": 0.01, "xanchor": "left", "y": 1, "yanchor": "top", "pad": {"t": 12}},
+        title={
+            "text": title,
+            "subtitle": {"text": subtitle, "font": {"size": 12}},  # raised with the rest in the presenter view
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 1,
+            "yanchor": "top",
+            "pad": {"t": 12},
+        },
         font=FONT,
         template=TEMPLATE,
         height=150 + 22 * len(rows),
