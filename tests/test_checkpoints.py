@@ -113,3 +113,8 @@ def test_a_file_without_tensors_is_not_weights(tmp_path):
     torch.save({"lr": 0.1, "epochs": 3}, path)
     with pytest.raises(CheckpointError, match="holds no tensors"):
         read_state_dict(path)
+
+
+def test_a_folder_given_as_weights_is_called_a_folder(tmp_path):
+    with pytest.raises(CheckpointError, match=r"is a folder: give the weight file in it"):
+        read_state_dict(tmp_path)

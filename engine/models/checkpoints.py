@@ -29,6 +29,8 @@ def read_state_dict(path: Path, shapes_only: bool = False) -> dict[str, torch.Te
             1.7 GB checkpoint fits an architecture then takes a moment, not the time and memory to load it.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder: give the weight file in it (.safetensors, .pt, .pth or .bin).")
     if not path.is_file():
         raise CheckpointError(f"Weight file {path} does not exist.")
     safetensors = path.suffix == ".safetensors"
