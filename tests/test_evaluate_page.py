@@ -210,6 +210,17 @@ def test_the_queued_notice_goes_once_its_job_no_longer_waits(app, weights_dir, t
     assert not [s.value for s in app.success if s.value.startswith("Queued")]
 
 
+def test_a_failed_check_clears_the_last_jobs_queued_notice(app, weights_dir, tiny_timm, results_dir, no_worker):
+    (weights_dir / "mine.safetensors").write_bytes(tiny_timm.read_bytes())
+    fill(app, weights_dir / "mine.safetensors")
+    app.run()
+    assert [s.value for s in app.success if s.value.startswith("Queued")]
+    fill(app, weights_dir / "missing.safetensors")  # the next check fails: its error, not the last one's success
+    assert "does not exist" in errors(app)
+    assert not [s.value for s in app.success if s.value.startswith("Queued")]
+    assert len(jobs.list_jobs(results_dir)) == 1  # the first job is still queued, with its card
+
+
 def test_failed_jobs_show_their_error_and_can_be_retried(app, results_dir, tiny_timm, dataset_dir):
     request = {"model": f"timm:test_resnet@{tiny_timm}", "name": "flaky", "data": str(dataset_dir)}
     job = claimed(results_dir, {**request, "setups": ["1vs1000"]})

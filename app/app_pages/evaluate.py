@@ -64,8 +64,9 @@ st.caption(
 )
 with st.expander("Other frameworks and your own code"):
     st.markdown(OTHER_WAYS)
+notice_slot = st.empty()  # the last queued job's notice: cleared by a check that fails, which it would seem to answer
 if notice := st.session_state.get("evaluate_notice"):  # (job id, text): shown while that job waits or runs
-    st.success(notice[1], icon=":material/schedule:")
+    notice_slot.success(notice[1], icon=":material/schedule:")
 
 
 def _form() -> None:
@@ -106,6 +107,8 @@ def _form() -> None:
         with st.spinner("Checking the weights against the architecture, and the dataset..."):
             error = _submit(kind, architecture, upload, server_path, name.strip(), data, setups)
         if error:
+            st.session_state.pop("evaluate_notice", None)  # its job keeps its card below
+            notice_slot.empty()
             st.error(error, icon=":material/block:")
 
 
