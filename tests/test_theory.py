@@ -220,6 +220,7 @@ def test_the_page_draws_both_charts_and_the_coloredcoco_table(paper_copy, result
     assert at.title[0].value.startswith("Theory lab")
     assert len(figures(at)) == 2 and set(chosen_points(at)) == set(theory.LEARNERS)
     assert len(at.dataframe[0].value) == 8 and "Table 7" in " ".join(c.value for c in at.caption)
+    assert list(at.dataframe[0].proto.column_order)[-1] == "training"  # the numbers first: the column is narrow
     open_export_menu(at, "theory")
     assert "Export this page (zip)" in [b.proto.label for b in at.get("download_button")]
 

@@ -87,10 +87,12 @@ with paper:
     if coloredcoco.empty:
         st.info("The published ColoredCOCO table (`coloredcoco.csv`) is missing from the paper folder.")
     else:
-        number = st.column_config.NumberColumn(format="%.2f")
+        number = st.column_config.NumberColumn(format="%.2f", width="small")
         st.dataframe(
-            coloredcoco.drop(columns="source"),
+            coloredcoco,
             hide_index=True,
+            # The numbers before the long training text: in this narrow column the text pushed them out of sight.
+            column_order=["backbone", "common", "counter", "drop", "training"],
             column_config={c: number for c in ["common", "counter", "drop"]},
         )
         st.caption(
