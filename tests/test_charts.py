@@ -4,7 +4,7 @@ import plotly.io as pio
 import pytest
 
 from app import charts
-from app.charts.style import DRAWN_TRACES, PROJECTOR_TEXT_PX, for_projector
+from app.charts.style import COMMON_COLOR, COUNTER_COLOR, DRAWN_TRACES, PROJECTOR_TEXT_PX, for_projector
 from app.trends import SCALES, fit_trends, trend_groups
 from app.widgets.chart import BASIC_TRACES
 
@@ -211,3 +211,23 @@ def test_a_per_class_subtitle_is_projector_sized_in_the_presenter_view():
     fig = charts.per_class_dumbbell(rows.assign(n_counter=4), "1 vs 1000 · my model", "run 0123456789abcdef")
     assert fig.layout.title.subtitle.text == "run 0123456789abcdef"
     assert for_projector(fig).layout.title.subtitle.font.size >= PROJECTOR_TEXT_PX
+
+
+def test_a_chosen_background_at_zero_accuracy_still_shows_its_colour_and_photo_count():
+    from app.charts.curation import background_bars
+
+    scores = [
+        {"background": "snow", "accuracy": 100.0, "low": 100.0, "high": 100.0, "photos": 16},
+        {"background": "grass", "accuracy": 0.0, "low": 0.0, "high": 0.0, "photos": 16},
+    ]
+    report = [{"name": "ice bear", "class_id": 296, "kept": True, "common": "snow", "counter": "grass",
+               "backgrounds": scores}]  # fmt: skip
+    fig = background_bars(report, "t")
+    (tick,) = [t for t in fig.data if t.type == "scatter" and t.marker.line.color == COUNTER_COLOR]
+    assert list(tick.x) == [0.0] and "markers" in tick.mode  # the counter pick marked where its bar would end
+    assert list(tick.text) == ["16 photos"]  # beside the bar, which has no room for it
+    (common,) = [t for t in fig.data if t.type == "scatter" and t.marker.line.color == COMMON_COLOR]
+    assert list(common.text) == [""]  # a full bar has its count inside
+    bars = {t.name: list(t.text) for t in fig.data if t.type == "bar"}
+    assert bars["chosen as common"] == ["16 photos"] and bars["chosen as counter"] == [""]  # each count once
+    assert fig.layout.xaxis.range[1] > 100

@@ -9,6 +9,7 @@ from app.charts.style import COMMON_COLOR, COUNTER_COLOR, FONT, TEMPLATE
 
 OTHER_COLOR = "#BBBBBB"
 ROW_PX = 22  # height of one background's bar
+SHORT_BAR = 15  # accuracy (%) under which a bar has no room for its photo count inside
 
 
 def background_bars(classes: list[dict], title: str) -> go.Figure:
@@ -30,10 +31,24 @@ def background_bars(classes: list[dict], title: str) -> go.Figure:
                 "array": [b["high"] - b["accuracy"] for _, b in rows],
                 "arrayminus": [b["accuracy"] - b["low"] for _, b in rows],
             },  # fmt: skip
-            text=[f"{b['photos']} photos" for _, b in rows],
-            textposition="inside",
+            text=[f"{b['photos']} photos" if b["accuracy"] >= SHORT_BAR else "" for _, b in rows],
+            textposition="inside",  # a short bar's count: beside it, by the trace below
             insidetextanchor="start",
-            hovertemplate="%{y}: %{x:.1f}% (%{text})<extra></extra>",
+            customdata=[b["photos"] for _, b in rows],
+            hovertemplate="%{y}: %{x:.1f}% (%{customdata} photos)<extra></extra>",
+        )
+        # Beside a short bar, its photo count; and for the chosen backgrounds a tick in their colour at the bar's end:
+        # one at 0 % has no bar to colour.
+        fig.add_scatter(
+            y=[_row_label(c, b) for c, b in rows],
+            x=[b["accuracy"] for _, b in rows],
+            mode="text" if role == "other" else "markers+text",
+            marker={"symbol": "line-ns", "size": ROW_PX - 4, "line": {"width": 4, "color": color}},
+            text=[f"{b['photos']} photos" if b["accuracy"] < SHORT_BAR else "" for _, b in rows],
+            textposition="middle right",
+            textfont={"size": 11},
+            showlegend=False,
+            hoverinfo="skip",
         )
     labels = [_row_label(c, b) for c in classes for b in c["backgrounds"]]
     fig.update_layout(
@@ -41,7 +56,8 @@ def background_bars(classes: list[dict], title: str) -> go.Figure:
         font=FONT,
         barmode="overlay",
         height=max(320, 120 + ROW_PX * len(labels)),
-        xaxis={"title": "reference model's accuracy (%), 95% bootstrap interval", "range": [0, 100]},
+        # Past 100: a full bar and its interval clear the frame.
+        xaxis={"title": "reference model's accuracy (%), 95% bootstrap interval", "range": [0, 103]},
         yaxis={"categoryorder": "array", "categoryarray": labels[::-1], "title": None},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
         margin={"l": 10, "r": 10, "t": 90, "b": 60},
