@@ -227,6 +227,12 @@ def for_display(table: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
     return shown
 
 
+def number_columns(shown: pd.DataFrame, names: Sequence[str], config) -> dict:
+    """A grid's `column_config` giving `config` (a number format) to those of `names` that `for_display` left numbers:
+    a column it made text (it had gaps) would show each blank as "None" under a number format."""
+    return {name: config for name in names if name in shown and pd.api.types.is_numeric_dtype(shown[name])}
+
+
 def _other_setups(setups: Sequence[str]) -> str:
     return " and ".join(SETUP_LABELS[s] for s in SETUPS if s in set(setups)) or "no setup"
 

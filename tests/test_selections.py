@@ -180,3 +180,5 @@ def test_for_display_leaves_no_missing_cell_for_the_grid_to_print_as_none():
     shown = selections.for_display(table)
     assert shown["name"].tolist() == ["a", ""] and shown["params"].tolist() == ["1.23", ""]
     assert shown["common"].dtype == float  # a complete number column stays a number
+    # A number format only where the column is still numbers: on text it would print each blank as "None".
+    assert selections.number_columns(shown, ["params", "common", "absent"], "fmt") == {"common": "fmt"}

@@ -99,11 +99,10 @@ number = st.column_config.NumberColumn(format="%.2f")
 # held it back a quarter of a second in a new tab, bench/browser_latency.py). Kept open across pages once opened.
 with st.expander(f"Table of the {len(table)} models shown", key="overview_models_open", on_change="rerun") as listing:
     if listing.open:
-        st.dataframe(
-            selections.for_display(table.drop(columns=["model_id", "run_id"])),
-            hide_index=True,
-            column_config={c: number for c in ["params (M)", "common", "counter", "drop", "eff. robustness"]},
-        )
+        shown_table = selections.for_display(table.drop(columns=["model_id", "run_id"]))
+        numbers = ["params (M)", "common", "counter", "drop", "eff. robustness"]
+        config = selections.number_columns(shown_table, numbers, number)
+        st.dataframe(shown_table, hide_index=True, column_config=config)
 csv_table = table.assign(setup=setup, variant=variant, scale=scale)
 what = "published numbers and runs evaluated here" if paper_data else f"runs evaluated here on {dataset}"
 caption = export.provenance(what, SETUP_LABELS[setup], len(shown) + len(shown_runs), details=fit_lines)
@@ -121,13 +120,10 @@ if len(shown_runs):
     label = f"Table of the {len(evaluated)} runs, with 95% intervals"  # on request, as the table above
     with st.expander(label, key="overview_runs_open", on_change="rerun") as runs_listing:
         if runs_listing.open:
-            st.dataframe(
-                selections.for_display(evaluated.drop(columns=selections.INTERVAL_BOUNDS)),
-                hide_index=True,
-                column_config={
-                    c: number for c in ["common", "counter", "drop", "eff. robustness", "gap common", "gap counter"]
-                },
-            )
+            shown_runs_table = selections.for_display(evaluated.drop(columns=selections.INTERVAL_BOUNDS))
+            numbers = ["common", "counter", "drop", "eff. robustness", "gap common", "gap counter"]
+            config = selections.number_columns(shown_runs_table, numbers, number)
+            st.dataframe(shown_runs_table, hide_index=True, column_config=config)
     st.download_button(
         "Download evaluated runs (CSV, with 95% interval bounds)",
         evaluated.assign(setup=setup, variant=variant, scale=scale).to_csv(index=False),
