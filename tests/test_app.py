@@ -319,6 +319,13 @@ def test_flips_survive_a_link_to_a_run_they_do_not_have(app, with_runs, key, val
     assert f"{key}={value}" in link_notices(app) and len(app.metric) == 3
 
 
+def test_a_link_to_two_unknown_runs_still_compares_two_different_runs(app, with_runs):
+    open_link(app, "flips", {"flips_run_a": "zzz", "flips_run_b": "zzz"})
+    assert not app.exception, app.exception
+    assert app.selectbox(key="flips_run_a").value != app.selectbox(key="flips_run_b").value
+    assert not [w.value for w in app.warning if "the same run" in w.value]
+
+
 def test_overview_shows_runs_class_balanced(app, with_unequal_run):
     open_page(app)
     scores = open_overview_tables(app).dataframe[-1].value[["common", "counter", "drop"]]

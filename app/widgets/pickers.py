@@ -145,6 +145,8 @@ def run_picker(runs: pd.DataFrame, key: str, label: str = "Run", index: int = 0)
         row.run_id: f"{row.name} · {row.variant} · {str(row.started_at)[:10]} · {row.run_id}"
         for row in runs.itertuples()
     }
+    if key in st.session_state and st.session_state[key] not in names:  # a run of a link that is not here
+        del st.session_state[key]  # so this picker takes its own default, not the first run (B would equal A)
     # A default index only before the first choice: afterwards the choice lives in session state.
     default = {} if key in st.session_state else {"index": min(index, len(names) - 1)}
     chosen = st.selectbox(label, list(names), format_func=names.get, key=key, **default)
