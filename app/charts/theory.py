@@ -110,5 +110,5 @@ def theory_drop_curve(sweep: pd.DataFrame, p: float, title: str) -> go.Figure:
         )
     fig.add_hline(y=0, line={"color": "#7f7f7f", "dash": "dash", "width": 1.5})
     fig.add_vline(x=p, line={"color": "#000000", "dash": "dot", "width": 1}, annotation_text=f"p = {p:g}")
-    fig.update_layout(_layout(title, "p: share of training images on the object's usual background", "Drop (points)"))
+    fig.update_layout(_layout(title, "p: training images on the object's usual background", "Drop (points)"))
     return fig
