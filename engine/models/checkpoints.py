@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from engine.config import WEIGHT_SUFFIXES
 from engine.errors import UserError
 from engine.files import sha256_file
 
@@ -30,7 +31,7 @@ def read_state_dict(path: Path, shapes_only: bool = False) -> dict[str, torch.Te
     """
     path = Path(path)
     if path.is_dir():
-        raise CheckpointError(f"{path} is a folder: give the weight file in it (.safetensors, .pt, .pth or .bin).")
+        raise CheckpointError(f"{path} is a folder: give the weight file in it ({', '.join(WEIGHT_SUFFIXES)}).")
     if not path.is_file():
         raise CheckpointError(f"Weight file {path} does not exist.")
     safetensors = path.suffix == ".safetensors"
