@@ -169,6 +169,24 @@ def test_a_story_steps_through_views(server_url, page):
     page.screenshot(path=ARTIFACTS / "story_step3.png", full_page=True)
 
 
+# Texts of the main area's labels (widgets, radio options, toggles) and buttons that the browser ends with an ellipsis.
+CUT_LABELS = """() => [...document.querySelectorAll('[data-testid="stMain"] label *, [data-testid="stMain"] button *')]
+    .filter(e => getComputedStyle(e).textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth + 1)
+    .map(e => e.textContent.trim())"""
+
+
+def test_no_control_of_the_overview_is_cut_short_at_1280x720(server_url, browser):
+    """Toggle labels ("Own trend for DataComp/DF...") and the story bar's "Previous" were cut at 1280-1400 px."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.goto(f"{server_url}/?story=the-paper-in-four-views-then-your-model&step=2")
+    page.wait_for_function("() => document.querySelectorAll('.ca-chart .xtick').length > 0", timeout=60_000)
+    page.get_by_role("button", name="◀ Previous").wait_for(timeout=30_000)
+    cut = page.evaluate(CUT_LABELS)
+    context.close()
+    assert cut == []
+
+
 def test_upload_a_checkpoint_watch_it_run_and_find_it_on_the_overview(evaluate_server_url, page, tiny_timm, tmp_path):
     upload = tmp_path / "my tiny resnet.safetensors"
     upload.write_bytes(tiny_timm.read_bytes())

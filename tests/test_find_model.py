@@ -97,3 +97,12 @@ def test_a_finished_jobs_card_shows_its_runs_common_counter_and_drop(with_unequa
     for setup in ("1 vs 1000", "1 vs 20"):
         assert f"{setup}: common **50.0%**, counter **25.0%**, drop **25.0** points" in scores
     assert at.button(key=f"job_overview_{job.id}")  # next to its links
+
+
+def test_a_job_that_found_an_identical_run_says_the_run_now_carries_its_name(with_unequal_run, monkeypatch):
+    monkeypatch.setattr(job_client, "engine_installed", lambda: False)
+    job = jobs.submit(with_unequal_run, {"model": "timm:test_resnet@/w.pt", "name": "again", "setups": []})
+    jobs.finish(with_unequal_run, job, jobs.DONE, run_id="unequal", skipped=True)
+    at = open_page(AppTest.from_file(APP_MAIN, default_timeout=60), "evaluate")
+    (line,) = [c.value for c in at.caption if "Run `unequal`" in c.value]
+    assert "an identical run already existed, now named 'again': its predictions were kept" in line

@@ -56,7 +56,7 @@ st.markdown(
   is probably the typo (ice bear, CLIP-OpenAI-ViT/B/32: 93.64 printed, 83.64 fits the printed drop).
 - Two printed score rows are probably not measurements of their model: `copy_of_single_prompt` (ViT-bigG/14's
   prompt-ensemble row repeats its single-prompt row exactly) and `near_chance` (a DataComp small-scale checkpoint at
-  0.02 %). They are drawn, but left out of trend fits unless "Fit trends to flagged rows too" is on.
+  0.02 %). They are drawn, but left out of trend fits unless "Fit flagged rows too" is on.
 - Five CLIP rows of Table 5 labelled 1 vs 20 repeat the 1 vs 1000 numbers (a printing error); they are stored as
   variant `table5_as_printed` and never plotted.
 - Two checkpoint tags the paper prints do not exist in open_clip (ViT-bigG-14 "S34B B160K", DataComp ViT-L/14

@@ -221,7 +221,10 @@ def _job_card(job: jobs.Job, all_jobs: list[jobs.Job], metrics: pd.DataFrame | N
 
 def _done_links(job: jobs.Job, metrics: pd.DataFrame) -> None:
     run_id = job.state["run_id"]
-    again = " (an identical run already existed)" if job.state.get("skipped") else ""
+    again = ""
+    if job.state.get("skipped"):  # the engine kept the identical run's predictions and gave it this job's name
+        named = f", now named {job.request['name']!r}" if job.request.get("name") else ""
+        again = f" (an identical run already existed{named}: its predictions were kept)"
     when = job.state.get("finished_at", "")[:16].replace("T", " ")
     st.caption(f"Run `{run_id}`{again}, finished {when} UTC.")
     overview, gallery, scores = st.columns([2, 2, 5])

@@ -16,21 +16,26 @@ pickers.follow_run(sources, "overview_run", st.session_state.get("overview_run")
 dataset, paper_data = pickers.dataset_picker(sources)
 setup, variant = pickers.setup_and_variant(sources)
 st.caption(selections.overview_intro(variant))
-left, middle, right, last = st.columns([1, 1, 1, 1])
-scale = left.radio(
+# A row that wraps rather than cutting labels short: each control takes the width of its label.
+controls = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+scale = controls.radio(
     "Axis scale",
     ["linear", "probit", "logit"],
     horizontal=True,
     key="overview_scale",
     help="Trend lines are least-squares fits in the chosen axis space.",
 )
-split_high_quality = middle.toggle("Own trend for DataComp/DFN CLIPs", key="overview_split_hq")
-fit_flagged = right.toggle(
-    "Fit trends to flagged rows too",
+split_high_quality = controls.toggle(
+    "DataComp/DFN trend",
+    key="overview_split_hq",
+    help="The CLIPs pre-trained on curated data (DataComp, DFN) get a trend line of their own.",
+)
+fit_flagged = controls.toggle(
+    "Fit flagged rows too",
     key="overview_fit_flagged",
     help="Flagged rows (a likely copy error, a near-chance score) are drawn, ringed, and by default not fitted.",
 )
-fit_statistics = last.toggle(
+fit_statistics = controls.toggle(
     "Fit statistics",
     key="overview_fit_stats",
     help="Each trend's 95% confidence band (shaded) and its slope, intercept, R² and n, in the axis space of the fit.",

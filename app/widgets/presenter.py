@@ -126,7 +126,7 @@ def _go_to_step(steps: list[stories.Step], index: int) -> None:
 
 def _step_bar(steps: list[stories.Step], page_title: str) -> None:
     index = st.session_state.get("story_step", -1)
-    back, title, forward, leave = st.columns([1, 6, 1, 1])
+    back, title, forward, leave = st.columns([3, 11, 2.5, 2])  # "◀ Previous" whole at 1280 px
     if steps:
         back.button("◀ Previous", on_click=_go_to_step, args=(steps, index - 1), disabled=index <= 0, key="story_back")
         forward.button(
