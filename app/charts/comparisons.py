@@ -102,44 +102,7 @@ def per_class_dumbbell(rows: pd.DataFrame, title: str, subtitle: str = "") -> go
     """Per-class common and counter accuracy joined by a line, rows in the given order (worst drop on top), the drop
     written in a column of its own at the right (its own x axis, so no label meets a marker near 100 %). `subtitle`: a
     second, smaller line (a run's id), so that the title fits a half-width chart."""
-    labels = rows["label"].tolist()
-    segments_x = [v for c, k in zip(rows["common"], rows["counter"], strict=True) for v in (k, c, None)]
-    segments_y = [v for label in labels for v in (label, label, None)]
-    fig = go.Figure(
-        [
-            go.Scatter(
-                x=segments_x, y=segments_y, mode="lines", line={"color": "#bbbbbb", "width": 3}, showlegend=False
-            ),
-            *(
-                go.Scatter(
-                    name=split,
-                    x=rows[split],
-                    y=labels,
-                    mode="markers",
-                    marker={"color": colour, "size": 10},
-                    customdata=rows[f"n_{split}"],
-                    hovertemplate=f"%{{y}}<br>{split}: %{{x:.1f}}% of %{{customdata}} photos<extra></extra>",
-                )
-                for split, colour in (("common", COMMON_COLOR), ("counter", COUNTER_COLOR))
-            ),
-            go.Scatter(
-                name="drop",
-                x=np.zeros(len(rows)),
-                y=labels,
-                xaxis="x2",
-                mode="text",
-                text=[
-                    accuracy_change(d, 1) + (" †" if flag else "")
-                    for d, flag in zip(rows["drop"], rows.get("flag", pd.Series("", index=rows.index)), strict=True)
-                ],
-                textposition="middle right",
-                textfont={"size": 12, "color": "#333333"},
-                cliponaxis=False,  # the text runs past x = 0 of its axis by design
-                showlegend=False,
-                hoverinfo="skip",
-            ),
-        ]
-    )
+    fig = go.Figure([_dumbbell_bars(rows), *_dumbbell_ends(rows), _drop_column(rows)])
     fig.update_layout(
         title={
             "text": title,
@@ -161,3 +124,44 @@ def per_class_dumbbell(rows: pd.DataFrame, title: str, subtitle: str = "") -> go
         margin={"l": 10, "r": 20, "t": 90, "b": 50},
     )
     return fig
+
+
+def _dumbbell_bars(rows: pd.DataFrame) -> go.Scatter:
+    """One grey segment per class from its counter to its common accuracy (None breaks the line between classes)."""
+    x = [v for c, k in zip(rows["common"], rows["counter"], strict=True) for v in (k, c, None)]
+    y = [v for label in rows["label"] for v in (label, label, None)]
+    return go.Scatter(x=x, y=y, mode="lines", line={"color": "#bbbbbb", "width": 3}, showlegend=False)
+
+
+def _dumbbell_ends(rows: pd.DataFrame) -> list[go.Scatter]:
+    """The common and the counter accuracy of each class, as markers in the backgrounds' colours."""
+    return [
+        go.Scatter(
+            name=split,
+            x=rows[split],
+            y=rows["label"],
+            mode="markers",
+            marker={"color": colour, "size": 10},
+            customdata=rows[f"n_{split}"],
+            hovertemplate=f"%{{y}}<br>{split}: %{{x:.1f}}% of %{{customdata}} photos<extra></extra>",
+        )
+        for split, colour in (("common", COMMON_COLOR), ("counter", COUNTER_COLOR))
+    ]
+
+
+def _drop_column(rows: pd.DataFrame) -> go.Scatter:
+    """Each class's drop written at the right on an axis of its own; † marks a flagged class."""
+    flags = rows.get("flag", pd.Series("", index=rows.index))
+    return go.Scatter(
+        name="drop",
+        x=np.zeros(len(rows)),
+        y=rows["label"],
+        xaxis="x2",
+        mode="text",
+        text=[accuracy_change(d, 1) + (" †" if flag else "") for d, flag in zip(rows["drop"], flags, strict=True)],
+        textposition="middle right",
+        textfont={"size": 12, "color": "#333333"},
+        cliponaxis=False,  # the text runs past x = 0 of its axis by design
+        showlegend=False,
+        hoverinfo="skip",
+    )
