@@ -99,6 +99,20 @@ def test_eval_writes_a_run_and_prints_its_metrics(capsys, tmp_path, dataset_dir,
     assert "already evaluated" in out
 
 
+def test_eval_checks_every_models_weights_before_the_first_model_runs(capsys, tmp_path, dataset_dir, tiny_timm):
+    """A missing or foreign weight file for the last model is reported before the first one is evaluated."""
+    good = f"timm:test_resnet@{tiny_timm}"
+    results, cache = tmp_path / "r", tmp_path / "c"
+    common = ["--data", dataset_dir.parent, "--results", results, "--cache", cache, "--workers", 1, "--device", "cpu"]
+    for wrong, message in [
+        (f"timm:test_resnet@{tmp_path / 'typo.safetensors'}", "does not exist"),
+        (f"timm:resnet18@{tiny_timm}", "does not fit the resnet18 architecture"),
+    ]:
+        code, out, err = run_cli(capsys, "eval", "--model", good, "--model", wrong, *common)
+        assert code == 2 and message in err and out == ""
+        assert not (results / "runs").exists() and not cache.exists()  # nothing decoded, nothing evaluated
+
+
 def test_runs_without_runs_says_how_to_make_one(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "runs", "--results", tmp_path)
     assert code == 0 and "counteranimal eval" in out

@@ -67,11 +67,13 @@ def _lvlm_options(args: argparse.Namespace) -> dict:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    from engine.models import model_recipe
+    from engine.models import check_local_weights, model_recipe
 
     if address := ray_address(args.ray):
-        return evaluate_on_cluster(args, address)
+        return evaluate_on_cluster(args, address)  # its nodes may hold weight files this machine does not
     with _evaluator(args) as evaluator:
+        for spec in args.model:  # a wrong file for the last model is found before the first one runs for an hour
+            check_local_weights(spec)
         evaluator.prefetch(model_recipe(spec) for spec in args.model)  # decode for later models while earlier run
         dataset = evaluator.dataset
         print(f"dataset {dataset.root}: {len(dataset.classes)} classes, {len(dataset.images)} images", flush=True)

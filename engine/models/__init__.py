@@ -3,7 +3,14 @@ Imports torch; only the CLI and the inference layer import it."""
 
 from engine.models.checkpoints import CheckpointError
 from engine.models.loaded import LoadedModel
-from engine.models.loading import LOADERS, architecture, check_weights, load_model, model_recipe
+from engine.models.loading import (
+    LOADERS,
+    architecture,
+    check_local_weights,
+    check_weights,
+    load_model,
+    model_recipe,
+)
 from engine.zoo.specs import ModelError, Spec, parse_spec
 
 __all__ = [
@@ -13,6 +20,7 @@ __all__ = [
     "ModelError",
     "Spec",
     "architecture",
+    "check_local_weights",
     "check_weights",
     "load_model",
     "model_recipe",

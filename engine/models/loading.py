@@ -104,6 +104,14 @@ def check_weights(text: str) -> dict:
     }
 
 
+def check_local_weights(text: str) -> None:
+    """`check_weights` for a spec that names local weights; nothing for one fetched by name, nor for a MiniGPT-4
+    folder (both are checked as they load)."""
+    spec = parse_spec(text)
+    if (spec.file or spec.folder) and spec.kind != "minigpt4":
+        check_weights(text)
+
+
 def _saved_numel(network: torch.nn.Module) -> int:
     """How many numbers save_pretrained writes for a network: its parameters (tied ones once) and its persistent
     buffers (such as position ids), which sit in the state dict too."""
