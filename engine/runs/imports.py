@@ -277,7 +277,8 @@ def import_predictions(path: Path, dataset: Dataset, options: ImportOptions) -> 
     columns, ignored = read_columns(table, path.name)
     setups = present_setups(columns)
     if not setups:
-        what = f"its columns {', '.join(table.column_names)} hold none" if ignored else "its prediction columns are empty"
+        columns_held = ", ".join(table.column_names)
+        what = f"its columns {columns_held} hold none" if ignored else "its prediction columns are empty"
         raise PredictionsFileError(f"{path.name} holds no predictions ({what}). Expected {FORMAT_HELP}.")
     if ONE_VS_20 in setups and options.candidates is None:
         raise PredictionsFileError(f"{path.name} answers 1 vs 20: give the candidate sets it was made with.")
