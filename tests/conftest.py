@@ -55,12 +55,30 @@ def run_manifest(run_id: str, **fields: object):
     return RunManifest(run_id=run_id, **(defaults | fields))
 
 
+RAY_GROUP = "ray"
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs the suite on two xdist workers (`--dist loadgroup`): a file's tests stay on one worker, so its
-    module fixtures are built once, and the Ray files share one, so that two local Ray clusters never compete."""
+    """`make test` runs the suite on two xdist workers (`--dist loadgroup`): the Ray files' tests share one worker, so
+    that two local Ray clusters never compete for the two cores; every other test goes to whichever worker is free
+    (whole files per worker left one worker idle for minutes at the end)."""
     for item in items:
-        item.add_marker(pytest.mark.xdist_group("ray" if item.path.name.startswith("test_ray") else item.path.name))
+        if item.path.name.startswith("test_ray"):
+            item.add_marker(pytest.mark.xdist_group(RAY_GROUP))
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: run in the controller as each worker reports its tests
+def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
+    """Stop at once if xdist did not tag the Ray tests with their group: it would spread them silently, and each
+    worker would start a Ray cluster of its own (pytest 9.2 with xdist 3.8: pytest-xdist#1386)."""
+    ungrouped = [nodeid for nodeid in ids if "/test_ray" in nodeid and not nodeid.endswith(f"@{RAY_GROUP}")]
+    if node.config.getvalue("dist") == "loadgroup" and ungrouped:
+        pytest.exit(
+            f"pytest {pytest.__version__} with pytest-xdist cannot group tests (--dist loadgroup): install the "
+            "versions of pyproject.toml's test extra (make test does).",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
 
 
 @pytest.fixture(autouse=True)
