@@ -61,8 +61,8 @@ RAY_GROUP = "ray"
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`make test` runs the suite on two xdist workers (`--dist loadgroup`): the Ray files' tests share one worker, so
-    that two local Ray clusters never compete for the two cores; every other test goes to whichever worker is free
-    (whole files per worker left one worker idle for minutes at the end)."""
+    that two local Ray clusters never compete for the two cores; every other test goes to whichever worker is free,
+    which keeps both busy to the end (the browser and Evaluate files take minutes each)."""
     for item in items:
         if item.path.name.startswith("test_ray"):
             item.add_marker(pytest.mark.xdist_group(RAY_GROUP))
