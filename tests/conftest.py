@@ -157,11 +157,16 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def demo_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`counteranimal serve` on demo runs with 13 photos per background: two gallery pages."""
+    """`counteranimal serve` on demo runs with 13 photos per background (two gallery pages), and one finished job of
+    the Evaluate page, which links the first run."""
+    from engine import jobs
     from engine.inference.demo import write_demo
 
     root = tmp_path_factory.mktemp("served-demo")
     results, _ = write_demo(root, root / "cache", workers=2, progress=False, per_group=13)
+    run_id = min(path.name for path in (results / "runs").iterdir())
+    job = jobs.submit(results, {"model": "timm:test_resnet@/w.pt", "name": "a finished job", "setups": []})
+    jobs.finish(results, job, jobs.DONE, run_id=run_id)
     yield from _serve(results, root / "cache")
 
 

@@ -227,14 +227,14 @@ def _done_links(job: jobs.Job, metrics: pd.DataFrame) -> None:
         again = f" (an identical run already existed{named}: its predictions were kept)"
     when = job.state.get("finished_at", "")[:16].replace("T", " ")
     st.caption(f"Run `{run_id}`{again}, finished {when} UTC.")
-    overview, gallery, scores = st.columns([2, 2, 5])
-    scores.markdown(_scores_text(metrics[metrics["run_id"] == run_id]))
-    if overview.button("Show on the Overview", key=f"job_overview_{job.id}", icon=":material/scatter_plot:"):
+    row = st.container(horizontal=True, vertical_alignment="center")  # wraps rather than cutting a label short
+    if row.button("Show on the Overview", key=f"job_overview_{job.id}", icon=":material/scatter_plot:"):
         go_to("", {"overview_run": run_id})
         st.rerun()
-    if gallery.button("Open its gallery", key=f"job_gallery_{job.id}", icon=":material/photo_library:"):
+    if row.button("Open its gallery", key=f"job_gallery_{job.id}", icon=":material/photo_library:"):
         go_to("gallery", {"gallery_run": run_id})
         st.rerun()
+    row.markdown(_scores_text(metrics[metrics["run_id"] == run_id]), width="content")
 
 
 def _scores_text(rows: pd.DataFrame) -> str:
