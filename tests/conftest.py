@@ -58,13 +58,17 @@ def run_manifest(run_id: str, **fields: object):
 RAY_GROUP = "ray"
 
 
+def _is_ray_test(path: str) -> bool:
+    return Path(path.split("::")[0]).name.startswith("test_ray")
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`make test` runs the suite on two xdist workers (`--dist loadgroup`): the Ray files' tests share one worker, so
     that two local Ray clusters never compete for the two cores; every other test goes to whichever worker is free,
     which keeps both busy to the end (the browser and Evaluate files take minutes each)."""
     for item in items:
-        if item.path.name.startswith("test_ray"):
+        if _is_ray_test(item.nodeid):
             item.add_marker(pytest.mark.xdist_group(RAY_GROUP))
 
 
@@ -72,7 +76,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
     """Stop at once if xdist did not tag the Ray tests with their group: it would spread them silently, and each
     worker would start a Ray cluster of its own (pytest 9.2 with xdist 3.8: pytest-xdist#1386)."""
-    ungrouped = [nodeid for nodeid in ids if "/test_ray" in nodeid and not nodeid.endswith(f"@{RAY_GROUP}")]
+    ungrouped = [nodeid for nodeid in ids if _is_ray_test(nodeid) and not nodeid.endswith(f"@{RAY_GROUP}")]
     if node.config.getvalue("dist") == "loadgroup" and ungrouped:
         pytest.exit(
             f"pytest {pytest.__version__} with pytest-xdist cannot group tests (--dist loadgroup): install the "

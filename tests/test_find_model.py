@@ -1,6 +1,7 @@
 """Find a model: the Overview's search box rings and names published models and runs, kept in the link; and a
 finished job's card on the Evaluate page shows its run's scores."""
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import job_client, queries, run_queries
@@ -99,10 +100,14 @@ def test_a_finished_jobs_card_shows_its_runs_common_counter_and_drop(with_unequa
     assert at.button(key=f"job_overview_{job.id}")  # next to its links
 
 
-def test_a_job_that_found_an_identical_run_says_the_run_now_carries_its_name(with_unequal_run, monkeypatch):
+@pytest.mark.parametrize(
+    ("name", "note"),
+    [("it's again", ", now named “it's again”: its predictions were kept"), ("", ": its predictions were kept")],
+)
+def test_a_job_that_found_an_identical_run_says_the_run_now_carries_its_name(with_unequal_run, monkeypatch, name, note):
     monkeypatch.setattr(job_client, "engine_installed", lambda: False)
-    job = jobs.submit(with_unequal_run, {"model": "timm:test_resnet@/w.pt", "name": "again", "setups": []})
+    job = jobs.submit(with_unequal_run, {"model": "timm:test_resnet@/w.pt", "name": name, "setups": []})
     jobs.finish(with_unequal_run, job, jobs.DONE, run_id="unequal", skipped=True)
     at = open_page(AppTest.from_file(APP_MAIN, default_timeout=60), "evaluate")
     (line,) = [c.value for c in at.caption if "Run `unequal`" in c.value]
-    assert "an identical run already existed, now named 'again': its predictions were kept" in line
+    assert f"(an identical run already existed{note})" in line

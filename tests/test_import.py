@@ -243,8 +243,14 @@ def test_every_kind_of_problem_is_named_in_one_message(results, engine_run, data
     [
         ("preds.parquet", b"\x00garbage, not parquet", "Cannot read preds.parquet as Parquet"),
         ("preds.csv", b"file,label\na.jpg,3\n", "preds.csv has no image_id (or path) column; its columns: file, label"),
-        ("preds.csv", b"image_id,score\na.jpg,3\n", "preds.csv holds no predictions (its columns image_id, score hold"),
-        ("preds.csv", b"image_id,pred_1vs1000\na.jpg,\n", "holds no predictions (its prediction columns are empty)"),
+        (
+            "preds.csv",
+            b"image_id,score\na.jpg,3\n",
+            "holds no predictions: none of its columns (image_id, score) is one of pred_1vs1000, top5_ids",
+        ),
+        ("preds.csv", b"path\na.jpg\n", "holds no predictions: none of its columns (path) is one of"),
+        ("preds.csv", b"image_id,top5_scores\na.jpg,[0.5]\n", "none of its columns (image_id, top5_scores) is one of"),
+        ("preds.csv", b"image_id,pred_1vs1000\na.jpg,\n", "holds no predictions: its prediction columns are empty"),
         ("preds.csv", b"image_id,pred_1vs1000\n", "preds.csv has no rows"),
         ("preds.txt", b"a.jpg 3\n", "give predictions as .csv, .parquet or .jsonl"),
         ("preds.jsonl", b"{not json\n", "Cannot read preds.jsonl as JSON lines"),

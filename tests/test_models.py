@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.models import ModelError, load_model, parse_spec
+from engine.models import ModelError, check_local_weights, load_model, parse_spec
 from engine.models.checkpoints import CheckpointError
 from tests.conftest import TINY_CLIP, TINY_CLIP_CONFIG
 
@@ -213,3 +213,25 @@ def test_an_open_clip_folder_with_a_broken_config_is_a_model_error(tmp_path, con
     (tmp_path / "open_clip_config.json").write_text(config)
     with pytest.raises(ModelError, match="does not describe a model open_clip can build"):
         load_model(f"open_clip:local-dir:{tmp_path}", CPU)
+
+
+@pytest.mark.parametrize(
+    "spec", ["open_clip:RN50/openai", "timm:resnet18", "hf:llava-hf/llava-1.5-7b-hf", "MiniGPT4-Viccuna7B"]
+)
+def test_specs_fetched_by_name_or_checked_as_they_load_are_not_checked_ahead(spec):
+    assert check_local_weights(spec) is None  # offline, nothing fetched or read
+
+
+@pytest.mark.parametrize(
+    ("spec", "error", "message"),
+    [
+        ("open_clip:local-dir:{missing}", ModelError, "has no open_clip_config.json"),
+        ("hf:{missing}", ModelError, "is not a folder"),
+        ("timm:resnet18@{missing}/w.pt", CheckpointError, "does not exist"),
+        ("timm:resnet18@{tiny_timm}", CheckpointError, "does not fit the resnet18 architecture"),
+    ],
+)
+def test_local_weight_files_and_folders_are_checked_ahead(spec, error, message, tmp_path, tiny_timm):
+    with pytest.raises(error, match=message):
+        check_local_weights(spec.format(missing=tmp_path / "missing", tiny_timm=tiny_timm))
+    check_local_weights(f"timm:test_resnet@{tiny_timm}")  # weights that fit pass

@@ -221,12 +221,8 @@ def _job_card(job: jobs.Job, all_jobs: list[jobs.Job], metrics: pd.DataFrame | N
 
 def _done_links(job: jobs.Job, metrics: pd.DataFrame) -> None:
     run_id = job.state["run_id"]
-    again = ""
-    if job.state.get("skipped"):  # the engine kept the identical run's predictions and gave it this job's name
-        named = f", now named {job.request['name']!r}" if job.request.get("name") else ""
-        again = f" (an identical run already existed{named}: its predictions were kept)"
     when = job.state.get("finished_at", "")[:16].replace("T", " ")
-    st.caption(f"Run `{run_id}`{again}, finished {when} UTC.")
+    st.caption(f"Run `{run_id}`{_reused_note(job)}, finished {when} UTC.")
     row = st.container(horizontal=True, vertical_alignment="center")  # wraps rather than cutting a label short
     if row.button("Show on the Overview", key=f"job_overview_{job.id}", icon=":material/scatter_plot:"):
         go_to("", {"overview_run": run_id})
@@ -235,6 +231,14 @@ def _done_links(job: jobs.Job, metrics: pd.DataFrame) -> None:
         go_to("gallery", {"gallery_run": run_id})
         st.rerun()
     row.markdown(_scores_text(metrics[metrics["run_id"] == run_id]), width="content")
+
+
+def _reused_note(job: jobs.Job) -> str:
+    """What became of an identical run the job found: the engine kept its predictions and gave it the job's name."""
+    if not job.state.get("skipped"):
+        return ""
+    named = f", now named “{job.request['name']}”" if job.request.get("name") else ""
+    return f" (an identical run already existed{named}: its predictions were kept)"
 
 
 def _scores_text(rows: pd.DataFrame) -> str:

@@ -36,6 +36,7 @@ from engine.runs.prediction_file import (
     read_predictions,
     top5_list,
     whole_number,
+    why_no_setup,
 )
 
 FAMILIES = ("CLIP", "ImageNet", "LVLM", "other")
@@ -277,9 +278,8 @@ def import_predictions(path: Path, dataset: Dataset, options: ImportOptions) -> 
     columns, ignored = read_columns(table, path.name)
     setups = present_setups(columns)
     if not setups:
-        columns_held = ", ".join(table.column_names)
-        what = f"its columns {columns_held} hold none" if ignored else "its prediction columns are empty"
-        raise PredictionsFileError(f"{path.name} holds no predictions ({what}). Expected {FORMAT_HELP}.")
+        why = why_no_setup(columns, table)
+        raise PredictionsFileError(f"{path.name} holds no predictions: {why}. Expected {FORMAT_HELP}.")
     if ONE_VS_20 in setups and options.candidates is None:
         raise PredictionsFileError(f"{path.name} answers 1 vs 20: give the candidate sets it was made with.")
     file_sha256 = sha256_file(path)

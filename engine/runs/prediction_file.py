@@ -103,9 +103,22 @@ def _given(columns: dict[str, list], column: str) -> bool:
     return any(value is not None for value in columns.get(column, ()))
 
 
+def _answer_columns(setup: str) -> tuple[str, str]:
+    """The columns that answer a setup: the prediction, or the top-5 ids (whose first is the prediction)."""
+    return pred_column(setup), f"{top_prefix(setup)}_ids"
+
+
 def present_setups(columns: dict[str, list]) -> tuple[str, ...]:
     """The setups the file answers: a prediction or top-5 ids for at least one photo."""
-    return tuple(s for s in SETUPS if _given(columns, pred_column(s)) or _given(columns, f"{top_prefix(s)}_ids"))
+    return tuple(s for s in SETUPS if any(_given(columns, c) for c in _answer_columns(s)))
+
+
+def why_no_setup(columns: dict[str, list], table: pa.Table) -> str:
+    """Why a file answers no setup, in words: no answer column at all, or answer columns without a value."""
+    if not any(c in columns for s in SETUPS for c in _answer_columns(s)):
+        names = ", ".join(c for s in SETUPS for c in _answer_columns(s))
+        return f"none of its columns ({', '.join(table.column_names)}) is one of {names}"
+    return "its prediction columns are empty"
 
 
 def cell(columns: dict[str, list], column: str, row: int) -> object:
