@@ -133,7 +133,7 @@ def test_overview_exports_a_png_and_the_page_zip(server_url, browser):
         menu.get_by_role("button", name="PNG").click()
     assert png.value.suggested_filename == "overview.png"
     assert png.value.path().read_bytes().startswith(b"\x89PNG")
-    with page.expect_download(timeout=180_000) as bundle:  # 3 renders by Chromium: 25-40 s, 112 s in a slow phase
+    with page.expect_download(timeout=180_000) as bundle:  # 3 Chromium renders: 25-40 s, over 90 s once in a slow phase
         menu.get_by_role("button", name="Export this page (zip)").click()
     names = zipfile.ZipFile(bundle.value.path()).namelist()
     assert {"overview.png", "overview.svg", "overview.pdf", "overview.html", "table.csv"} == set(names)
