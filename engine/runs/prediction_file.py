@@ -115,9 +115,9 @@ def present_setups(columns: dict[str, list]) -> tuple[str, ...]:
 
 def why_no_setup(columns: dict[str, list], table: pa.Table) -> str:
     """Why a file answers no setup, in words: no answer column at all, or answer columns without a value."""
-    if not any(c in columns for s in SETUPS for c in _answer_columns(s)):
-        names = ", ".join(c for s in SETUPS for c in _answer_columns(s))
-        return f"none of its columns ({', '.join(table.column_names)}) is one of {names}"
+    answers = [c for s in SETUPS for c in _answer_columns(s)]
+    if not any(c in columns for c in answers):
+        return f"none of its columns ({', '.join(table.column_names)}) is one of {', '.join(answers)}"
     return "its prediction columns are empty"
 
 
